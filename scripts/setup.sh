@@ -1,0 +1,33 @@
+#!/bin/sh
+# Brings a fresh Debian 12 machine (or this checkout) to the point where toolcell builds, runs and
+# tests. Idempotent and silent when everything is already in place; `npm start` and `npm test` run it.
+set -eu
+cd "$(dirname "$0")/.."
+
+# System packages: bubblewrap builds the sandboxes, libseccomp2 compiles their syscall filters,
+# nftables/iproute2 wire sandbox networks, python3 backs the bundled `python` tool.
+PACKAGES="bubblewrap libseccomp2 nftables iproute2 python3 passwd"
+missing=""
+for p in $PACKAGES; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "toolcell setup: missing Debian packages:$missing (run as root, or install them with apt-get)" >&2
+    exit 1
+  fi
+  echo "toolcell setup: installing$missing" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# npm packages: reinstall only when the lockfile is newer than the last install.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error >&2
+fi
+
+# Build: tsc is incremental, so an unchanged tree costs little.
+node_modules/.bin/tsc -p tsconfig.json

@@ -1,0 +1,64 @@
+// Command dispatch. Exit status: 0 success, 1 a finding or failure, 2 bad usage.
+import { parseArgs } from 'node:util';
+import { ConfigError, loadDaemonConfig } from './config/daemon-config.js';
+import { runCheck } from './commands/check.js';
+import { runConnect } from './commands/connect.js';
+import { runServe } from './commands/serve.js';
+
+const USAGE = `usage:
+  toolcell serve   [--config FILE] [--tools DIR] [--socket PATH] [--announce]
+  toolcell connect [--config FILE] [--socket PATH]
+  toolcell check   [--config FILE] [--tools DIR]`;
+
+class UsageError extends Error {}
+
+const COMMON = { config: { type: 'string' } } as const;
+const OPTIONS = {
+  serve: { ...COMMON, tools: { type: 'string' }, socket: { type: 'string' }, announce: { type: 'boolean' } },
+  connect: { ...COMMON, socket: { type: 'string' } },
+  check: { ...COMMON, tools: { type: 'string' } },
+} as const;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h') {
+    process.stdout.write(`${USAGE}\n`);
+    return command === undefined ? 2 : 0;
+  }
+  if (!(command in OPTIONS)) throw new UsageError(`unknown command "${command}"`);
+  const name = command as keyof typeof OPTIONS;
+  let values: { config?: string; tools?: string; socket?: string; announce?: boolean };
+  try {
+    values = parseArgs({ args: rest, options: OPTIONS[name], strict: true, allowPositionals: false }).values as typeof values;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const loaded = await loadDaemonConfig(values.config);
+  const config = { ...loaded, tools_dir: values.tools ?? loaded.tools_dir, socket: values.socket ?? loaded.socket };
+  switch (name) {
+    case 'serve':
+      return runServe(config, values.announce ?? false);
+    case 'connect':
+      return runConnect(config.socket);
+    case 'check':
+      return runCheck(config.tools_dir);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== -1) process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof UsageError) {
+      process.stderr.write(`toolcell: ${e.message}\n${USAGE}\n`);
+      process.exitCode = 2;
+    } else if (e instanceof ConfigError) {
+      process.stderr.write(`toolcell: ${e.message}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stderr.write(`toolcell: ${(e as Error).message}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,126 @@
+// One invocation, start to finish: Route → Isolate → Execute → Teardown. This is the only place
+// that orders side effects; it reads as a checklist, and every step that builds something pushes
+// its undo onto the teardown stack first.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { toBwrapCommand } from '../plan/bwrap-command.js';
+import { ArgumentError } from '../plan/command-template.js';
+import { planSandbox } from '../plan/sandbox-plan.js';
+import type { Profile } from '../profile/profile.js';
+import { gatherHostFacts } from '../linux/gather-host-facts.js';
+import { spawnSandbox, type SandboxExit } from '../linux/sandbox-process.js';
+import { CappedOutput } from './capped-output.js';
+import { TeardownStack } from './teardown-stack.js';
+import type { KillReason, ToolResult } from './tool-result.js';
+import { checkArguments } from './validate-arguments.js';
+
+/** The caller's arguments were refused before anything ran (an MCP InvalidParams error). */
+export class InvalidArgumentsError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('; '));
+  }
+}
+
+export interface InvocationOptions {
+  readonly logger: Logger;
+  /** The Linux user the sandbox runs as. */
+  readonly user: string;
+  /** Aborting kills the sandbox; a KillReason as abort reason is reported as such. */
+  readonly signal?: AbortSignal;
+}
+
+const KILL_GRACE_MS = 5_000;
+
+function abortReason(signal: AbortSignal): KillReason {
+  return signal.reason === 'shutdown' ? 'shutdown' : 'cancelled';
+}
+
+export async function runInvocation(profile: Profile, args: Record<string, unknown>, opts: InvocationOptions): Promise<ToolResult> {
+  const id = randomUUID();
+  const started = performance.now();
+  const log = opts.logger.child({ invocation: id, tool: profile.name });
+
+  // Route: the arguments are hostile; nothing is built until they pass the profile's schema and
+  // the command template's rules.
+  const problems = checkArguments(profile.input, args);
+  if (problems.length > 0) throw new InvalidArgumentsError(problems);
+  const facts = await gatherHostFacts(profile, opts.user);
+  let plan;
+  try {
+    plan = planSandbox(profile, args, facts);
+  } catch (e) {
+    if (e instanceof ArgumentError) throw new InvalidArgumentsError([e.message]);
+    throw e;
+  }
+  const command = toBwrapCommand(plan);
+
+  const teardown = new TeardownStack();
+  let reason: KillReason | null = null;
+  let exit: SandboxExit = { code: null, signal: null };
+  let stdout: CappedOutput | undefined;
+  let stderr: CappedOutput | undefined;
+  try {
+    // Isolate: bwrap builds the namespaces and mounts, then holds before the tool's exec.
+    const sandbox = spawnSandbox(command, plan.user);
+    teardown.push('kill sandbox', async () => {
+      sandbox.kill();
+      await Promise.race([sandbox.exited, new Promise((r) => setTimeout(r, KILL_GRACE_MS).unref())]);
+    });
+    const killFor = (why: KillReason) => {
+      reason ??= why;
+      sandbox.kill();
+    };
+    stdout = new CappedOutput(sandbox.stdout, plan.outputBytes, () => killFor('output'));
+    stderr = new CappedOutput(sandbox.stderr, plan.outputBytes, () => killFor('output'));
+    const timer = setTimeout(() => killFor('timeout'), plan.timeoutMs);
+    teardown.push('clear timer', () => clearTimeout(timer));
+    if (opts.signal) {
+      const signal = opts.signal;
+      const onAbort = () => killFor(abortReason(signal));
+      if (signal.aborted) onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      teardown.push('detach abort', () => signal.removeEventListener('abort', onAbort));
+    }
+
+    const sandboxPid = await sandbox.started;
+    if (sandboxPid === undefined) reason ??= 'setup';
+    // Later steps (cgroup placement, network wiring) go here, while the sandbox is held.
+    else if (reason === null) sandbox.release();
+
+    // Execute: wait for the tool; the timer, the output caps and cancellation may kill it.
+    exit = await sandbox.exited;
+  } finally {
+    const failures = await teardown.run();
+    if (failures.length > 0) log.error({ failures }, 'teardown incomplete');
+  }
+
+  const result: ToolResult = {
+    invocationId: id,
+    tool: profile.name,
+    exitCode: exit.code,
+    signal: exit.signal,
+    reason,
+    durationMs: Math.round((performance.now() - started) * 10) / 10,
+    stdout: stdout?.text() ?? '',
+    stderr: stderr?.text() ?? '',
+    stdoutTruncated: stdout?.truncated ?? false,
+    stderrTruncated: stderr?.truncated ?? false,
+    stdoutBytes: stdout?.total ?? 0,
+    stderrBytes: stderr?.total ?? 0,
+    outputCap: plan.outputBytes,
+  };
+  log.info(
+    {
+      durationMs: result.durationMs,
+      exitCode: result.exitCode,
+      signal: result.signal,
+      reason: result.reason,
+      stdoutBytes: result.stdoutBytes,
+      stderrBytes: result.stderrBytes,
+      truncated: result.stdoutTruncated || result.stderrTruncated,
+      user: plan.user.name,
+    },
+    'invocation',
+  );
+  return result;
+}

@@ -1,0 +1,28 @@
+// Undo steps in LIFO order: whatever part of a sandbox was built is taken down, in reverse, even
+// when a later step failed. A failing undo step is recorded and the rest still run.
+
+export interface TeardownStep {
+  readonly name: string;
+  readonly undo: () => void | Promise<void>;
+}
+
+export class TeardownStack {
+  private readonly steps: TeardownStep[] = [];
+
+  push(name: string, undo: () => void | Promise<void>): void {
+    this.steps.push({ name, undo });
+  }
+
+  /** Runs every step, newest first; returns the failures as "step: message". */
+  async run(): Promise<string[]> {
+    const failures: string[] = [];
+    for (let step = this.steps.pop(); step; step = this.steps.pop()) {
+      try {
+        await step.undo();
+      } catch (e) {
+        failures.push(`${step.name}: ${(e as Error).message}`);
+      }
+    }
+    return failures;
+  }
+}

@@ -1,0 +1,45 @@
+// What one invocation produced, as returned to MCP and logged. Pure data plus its rendering.
+import { describeSize } from '../plan/parse-units.js';
+
+/** Why toolcell ended the sandbox itself (null: the tool exited on its own). */
+export type KillReason = 'timeout' | 'output' | 'cancelled' | 'setup' | 'shutdown';
+
+export interface ToolResult {
+  readonly invocationId: string;
+  readonly tool: string;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly reason: KillReason | null;
+  readonly durationMs: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly stdoutTruncated: boolean;
+  readonly stderrTruncated: boolean;
+  readonly stdoutBytes: number;
+  readonly stderrBytes: number;
+  readonly outputCap: number;
+}
+
+export function isFailure(r: ToolResult): boolean {
+  return r.exitCode !== 0 || r.reason !== null || r.stdoutTruncated || r.stderrTruncated;
+}
+
+const REASON_TEXT: Record<KillReason, string> = {
+  timeout: 'killed: the time limit ran out',
+  output: 'killed: the output limit was reached',
+  cancelled: 'killed: the call was cancelled',
+  setup: 'the sandbox could not be set up',
+  shutdown: 'killed: toolcell is shutting down',
+};
+
+/** The text an MCP host shows: stdout, and on failure stderr and a line saying what happened. */
+export function describeToolResult(r: ToolResult): string {
+  const cap = describeSize(r.outputCap);
+  let text = r.stdout;
+  if (r.stdoutTruncated) text += `\n[toolcell: stdout truncated at ${cap} of ${r.stdoutBytes} bytes]`;
+  if (!isFailure(r)) return text;
+  if (r.stderr) text += `${text && !text.endsWith('\n') ? '\n' : ''}[stderr]\n${r.stderr}`;
+  if (r.stderrTruncated) text += `\n[toolcell: stderr truncated at ${cap} of ${r.stderrBytes} bytes]`;
+  const status = r.reason ? REASON_TEXT[r.reason] : r.signal ? `killed by ${r.signal}` : `exit status ${r.exitCode}`;
+  return `${text}${text && !text.endsWith('\n') ? '\n' : ''}[toolcell: ${status}]`;
+}

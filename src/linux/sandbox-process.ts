@@ -1,0 +1,85 @@
+// Starts bwrap as the sandbox user and exposes its control points: the sandbox pid (from
+// --info-fd), the release (a byte on --block-fd), the output streams, kill and exit. No policy here.
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import type { BwrapCommand } from '../plan/bwrap-command.js';
+import type { SandboxUser } from '../plan/host-facts.js';
+
+export interface SandboxExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+export interface SandboxProcess {
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** Resolves with the sandbox's pid 1 (host pid), or undefined if bwrap exited before it. */
+  readonly started: Promise<number | undefined>;
+  /** Resolves once bwrap has exited and its output streams are closed. */
+  readonly exited: Promise<SandboxExit>;
+  /** Lets the held sandbox exec the tool. */
+  release(): void;
+  /** SIGKILL to bwrap; --die-with-parent takes the sandbox's pid 1 and so its whole pid namespace. */
+  kill(): void;
+}
+
+export class SpawnError extends Error {}
+
+function readInfo(stream: Readable, exited: Promise<unknown>): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    let text = '';
+    const done = (pid: number | undefined) => {
+      stream.removeAllListeners('data');
+      resolve(pid);
+    };
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      text += chunk;
+      if (text.length > 4096) return done(undefined);
+      const m = /"child-pid"\s*:\s*(\d+)/.exec(text);
+      if (m) done(Number(m[1]));
+    });
+    stream.on('error', () => done(undefined));
+    void exited.then(() => done(undefined));
+  });
+}
+
+export function spawnSandbox(cmd: BwrapCommand, user: SandboxUser): SandboxProcess {
+  if (cmd.fds.info !== 3 || cmd.fds.block !== 4) throw new SpawnError('control fds must be 3 (info) and 4 (block)');
+  let child: ChildProcess;
+  try {
+    // Privilege transition: bwrap starts as the tool's uid/gid (libuv clears the supplementary
+    // groups), so it never holds root; it builds the sandbox in a user namespace of its own.
+    child = spawn(cmd.file, [...cmd.argv], {
+      uid: user.uid,
+      gid: user.gid,
+      env: { ...cmd.env },
+      cwd: '/',
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
+  } catch (e) {
+    throw new SpawnError(`spawn ${cmd.file} as uid ${user.uid}: ${(e as Error).message}`);
+  }
+  const exited = new Promise<SandboxExit>((resolve) => {
+    child.once('error', () => resolve({ code: null, signal: null }));
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+  const info = child.stdio[3] as Readable;
+  const block = child.stdio[4] as Writable;
+  block.on('error', () => {});
+  info.on('error', () => {});
+  const started = readInfo(info, exited);
+  return {
+    stdout: child.stdout!,
+    stderr: child.stderr!,
+    started,
+    exited,
+    release: () => {
+      block.end('x');
+    },
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
+}

@@ -1,0 +1,65 @@
+// SandboxPlan → BwrapCommand. This argv *is* the security model (bubblewrap README, "Sandbox
+// security"), so it is built in one pure function and checked in as a golden file per profile.
+
+import type { PlannedMount, SandboxPlan } from './sandbox-plan.js';
+
+/** argv, descriptors and environment travel together: bwrap gets exactly these and nothing else. */
+export interface BwrapCommand {
+  readonly file: string;
+  readonly argv: readonly string[];
+  /** Child descriptor numbers of the control pipes, as placed in the spawn stdio array. */
+  readonly fds: { readonly info: number; readonly block: number };
+  /** Always empty: bwrap's environment is readable inside as /proc/1/environ. */
+  readonly env: Readonly<Record<string, string>>;
+}
+
+export const BWRAP_PATH = '/usr/bin/bwrap';
+export const CONTROL_FDS = { info: 3, block: 4 } as const;
+
+function mountArgs(m: PlannedMount): string[] {
+  switch (m.op) {
+    case 'ro-bind':
+      return ['--ro-bind', m.source, m.dest];
+    case 'bind':
+      return ['--bind', m.source, m.dest];
+    case 'tmpfs':
+      return ['--size', String(m.size), '--tmpfs', m.dest];
+    case 'symlink':
+      return ['--symlink', m.target, m.dest];
+    case 'proc':
+      return ['--proc', m.dest];
+    case 'dev':
+      return ['--dev', m.dest];
+    default: {
+      const never: never = m;
+      throw new Error(`unhandled mount ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+export function toBwrapCommand(plan: SandboxPlan): BwrapCommand {
+  const argv = [
+    // Every namespace, a new session (no TIOCSTI into the caller's terminal), no capabilities,
+    // and the sandbox dies with its bwrap parent so that killing bwrap ends the whole tree.
+    '--unshare-all',
+    '--unshare-user',
+    ...(plan.disableUserns ? ['--disable-userns'] : []),
+    '--die-with-parent',
+    '--new-session',
+    '--clearenv',
+    '--cap-drop', 'ALL',
+    '--hostname', plan.hostname,
+    // The daemon learns the sandbox pid from --info-fd and holds the tool at --block-fd until its
+    // cgroup and network are in place; the tool never runs before that.
+    '--info-fd', String(CONTROL_FDS.info),
+    '--block-fd', String(CONTROL_FDS.block),
+    ...plan.mounts.flatMap(mountArgs),
+    // bwrap's root is a tmpfs the sandbox user could write: freeze it once all mount points exist.
+    '--remount-ro', '/',
+    ...Object.entries(plan.env).flatMap(([k, v]) => ['--setenv', k, v]),
+    '--chdir', plan.cwd,
+    '--',
+    ...plan.argv,
+  ];
+  return { file: BWRAP_PATH, argv, fds: CONTROL_FDS, env: {} };
+}

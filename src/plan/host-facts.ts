@@ -1,0 +1,21 @@
+// What planning needs to know about the host, gathered before planning (by linux/gather-host-facts)
+// so that planning itself stays pure and golden-testable with a fixed fixture.
+
+export type PathFact =
+  | { readonly type: 'missing' }
+  | { readonly type: 'directory' | 'file' | 'other' }
+  | { readonly type: 'symlink'; readonly target: string };
+
+export interface SandboxUser {
+  readonly name: string;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+export interface HostFacts {
+  /** lstat of every host path a profile binds, keyed by that path. */
+  readonly paths: Readonly<Record<string, PathFact>>;
+  readonly user: SandboxUser;
+  /** Whether the installed bwrap knows --disable-userns (0.8.0 and later). */
+  readonly bwrapDisableUserns: boolean;
+}

@@ -1,0 +1,85 @@
+// Profile + arguments + host facts → SandboxPlan: the complete, readonly description of one
+// invocation's sandbox. No I/O, no clock: the same inputs give the same plan, byte for byte.
+import type { Profile } from '../profile/profile.js';
+import { fillTemplate } from './command-template.js';
+import type { HostFacts, SandboxUser } from './host-facts.js';
+
+/** Mount operations in the order bwrap must perform them (one exhaustive union, see to-bwrap-argv). */
+export type PlannedMount =
+  | { readonly op: 'ro-bind'; readonly source: string; readonly dest: string }
+  | { readonly op: 'bind'; readonly source: string; readonly dest: string }
+  | { readonly op: 'tmpfs'; readonly dest: string; readonly size: number }
+  | { readonly op: 'symlink'; readonly target: string; readonly dest: string }
+  | { readonly op: 'proc'; readonly dest: string }
+  | { readonly op: 'dev'; readonly dest: string };
+
+export interface SandboxPlan {
+  readonly tool: string;
+  readonly user: SandboxUser;
+  readonly argv: readonly string[];
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly mounts: readonly PlannedMount[];
+  /** Read-only paths the profile lists that this host does not have (skipped, not fatal). */
+  readonly missing: readonly string[];
+  readonly hostname: string;
+  readonly disableUserns: boolean;
+  readonly timeoutMs: number;
+  readonly outputBytes: number;
+}
+
+export class PlanError extends Error {}
+
+/** /dev/shm gets a bound like every other tmpfs: bwrap's --dev leaves it unbounded. */
+export const DEV_SHM_SIZE = 16 * 1024 * 1024;
+export const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+const depth = (p: string) => (p === '/' ? 0 : p.split('/').length - 1);
+
+export function planSandbox(profile: Profile, args: Readonly<Record<string, unknown>>, facts: HostFacts): SandboxPlan {
+  if (facts.user.uid === 0 || facts.user.gid === 0) {
+    throw new PlanError(`tool ${profile.name}: sandbox user ${facts.user.name} is root; tools never run as root`);
+  }
+  const argv = fillTemplate(profile.template, args, new Set(profile.allow_leading_dash));
+
+  const missing: string[] = [];
+  const mounts: PlannedMount[] = [];
+  for (const m of profile.mounts) {
+    if (m.kind === 'tmpfs') {
+      mounts.push({ op: 'tmpfs', dest: m.dest, size: m.size });
+      continue;
+    }
+    const fact = facts.paths[m.source] ?? { type: 'missing' };
+    if (fact.type === 'missing') {
+      if (m.kind === 'bind') throw new PlanError(`tool ${profile.name}: writable host path ${m.source} does not exist`);
+      missing.push(m.source);
+    } else if (fact.type === 'symlink' && m.dest === m.source) {
+      // Keep the host's layout (/bin -> usr/bin on Debian): the link resolves inside the sandbox
+      // only to what is bound there too, never to the host path behind it.
+      mounts.push({ op: 'symlink', target: fact.target, dest: m.dest });
+    } else {
+      mounts.push({ op: m.kind, source: m.source, dest: m.dest });
+    }
+  }
+  // Parents before children (a tmpfs /work before a bind on /work/out); stable otherwise.
+  mounts.sort((a, b) => depth(a.dest) - depth(b.dest));
+  mounts.unshift({ op: 'proc', dest: '/proc' }, { op: 'dev', dest: '/dev' }, { op: 'tmpfs', dest: '/dev/shm', size: DEV_SHM_SIZE });
+
+  const firstTmpfs = profile.mounts.find((m) => m.kind === 'tmpfs')?.dest;
+  const cwd = profile.cwd ?? firstTmpfs ?? '/';
+  const env: Record<string, string> = { PATH: DEFAULT_PATH, HOME: cwd, LANG: 'C.UTF-8', ...profile.env };
+
+  return {
+    tool: profile.name,
+    user: facts.user,
+    argv,
+    cwd,
+    env: Object.fromEntries(Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+    mounts,
+    missing,
+    hostname: 'toolcell',
+    disableUserns: facts.bwrapDisableUserns,
+    timeoutMs: profile.limits.timeout,
+    outputBytes: profile.limits.output,
+  };
+}

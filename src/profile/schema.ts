@@ -1,0 +1,101 @@
+// The profile schema is the admin's contract and its documentation: every key, its type, its
+// default and why it exists. Keys stay snake_case and verbatim; sizes and durations are normalized
+// to bytes and milliseconds here so that nothing downstream parses text again.
+import { z } from 'zod';
+import { parseDuration, parseSize } from '../plan/parse-units.js';
+
+const size = (what: string) =>
+  z.union([z.string(), z.number().int()]).transform((v, ctx) => {
+    const n = typeof v === 'number' ? (v > 0 ? v : undefined) : parseSize(v);
+    if (n === undefined) {
+      ctx.addIssue({ code: 'custom', message: `${what}: expected a size like "64M" (units K, M, G), got ${JSON.stringify(v)}` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+const duration = z.string().transform((v, ctx) => {
+  const n = parseDuration(v);
+  if (n === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration like "30s" (units ms, s, m), got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return n;
+});
+
+const noNul = (s: string) => !s.includes('\0');
+const absolutePath = z
+  .string()
+  .refine((p) => p.startsWith('/') && noNul(p), 'must be an absolute path')
+  .refine((p) => !p.split('/').includes('..') && !p.split('/').includes('.'), 'must not contain "." or ".." components')
+  .refine((p) => p === '/' || !p.endsWith('/'), 'must not end with "/"')
+  .refine((p) => !p.includes('//'), 'must not contain "//"');
+
+export const DEFAULT_LIMITS = {
+  memory: 256 * 1024 ** 2,
+  pids: 64,
+  cpu: 1,
+  timeout: 30_000,
+  output: 1024 ** 2,
+} as const;
+
+export const DEFAULT_TMPFS_SIZE = 64 * 1024 ** 2;
+
+export const ProfileSchema = z
+  .object({
+    description: z.string().min(1).max(4096).describe('Shown to MCP hosts as the tool description.'),
+    command: z
+      .array(z.string().refine(noNul, 'must not contain NUL'))
+      .min(1)
+      .describe('argv of the tool; no shell. Each {name} is replaced by one argument and stays inside its element.'),
+    cwd: absolutePath.optional().describe('Working directory inside the sandbox (default: the first tmpfs, else /).'),
+    env: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment names are letters, digits and _'), z.string().refine(noNul, 'must not contain NUL'))
+      .default({})
+      .describe('The only environment the tool gets, besides PATH, HOME and LANG defaults.'),
+    pty: z.literal(false, { message: 'pty = true is not supported by this version' }).default(false),
+    allow_leading_dash: z
+      .array(z.string())
+      .default([])
+      .describe('Arguments whose values may start with "-" (by default refused: option injection).'),
+    input: z
+      .record(z.string(), z.unknown())
+      .default({ type: 'object', properties: {} })
+      .describe('JSON Schema of the arguments; published as the MCP inputSchema and enforced before anything runs.'),
+    identity: z
+      .object({ user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a valid Linux user name').optional() })
+      .strict()
+      .default({}),
+    filesystem: z
+      .object({
+        read_only: z.array(z.string()).default([]).describe('HOST[:SANDBOX] paths bound read-only.'),
+        writable: z.array(z.string()).default([]).describe('HOST[:SANDBOX] paths bound read-write.'),
+        tmpfs: z.array(z.string()).default([]).describe('PATH[:SIZE] fresh tmpfs mounts, empty every call.'),
+      })
+      .strict()
+      .default({ read_only: [], writable: [], tmpfs: [] }),
+    network: z
+      .object({
+        allow: z
+          .array(z.string())
+          .max(0, 'network allowlists are not supported by this version; leave allow empty (no network)')
+          .default([]),
+      })
+      .strict()
+      .default({ allow: [] }),
+    limits: z
+      .object({
+        memory: size('memory').default(DEFAULT_LIMITS.memory),
+        pids: z.number().int().min(1).max(65536).default(DEFAULT_LIMITS.pids),
+        cpu: z.number().positive().max(1024).default(DEFAULT_LIMITS.cpu),
+        timeout: duration.default(DEFAULT_LIMITS.timeout),
+        output: size('output').default(DEFAULT_LIMITS.output),
+      })
+      .strict()
+      .default(DEFAULT_LIMITS),
+  })
+  .strict();
+
+export type ProfileBody = z.output<typeof ProfileSchema>;
+
+export { absolutePath };

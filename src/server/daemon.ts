@@ -1,0 +1,68 @@
+// `toolcell serve`: load profiles, listen, serve one MCP server per connection, and on SIGTERM stop
+// accepting, kill every running sandbox and remove the socket.
+import type { Socket } from 'node:net';
+import pino, { type Logger } from 'pino';
+import { setCloexecFrom3 } from '../../native/libc.js';
+import type { DaemonConfig } from '../config/daemon-config.js';
+import { loadProfiles } from '../profile/load-profiles.js';
+import { describeProfileError, type Profile } from '../profile/profile.js';
+import { listenSocket, removeSocket } from './listen-socket.js';
+import { serveConnection } from './mcp-connection.js';
+import { VERSION } from '../version.js';
+
+export interface RunningDaemon {
+  readonly socket: string;
+  readonly tools: readonly string[];
+  readonly clientGroupExists: boolean;
+  stop(): Promise<void>;
+}
+
+const SHUTDOWN_GRACE_MS = 5_000;
+
+export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ level: config.log_level })): Promise<RunningDaemon> {
+  // Before anything can spawn: nothing the daemon inherited may reach a sandbox.
+  setCloexecFrom3();
+
+  const loaded = await loadProfiles(config.tools_dir);
+  for (const e of loaded.errors) logger.error({ file: e.file, line: e.line, key: e.key }, `profile not served: ${describeProfileError(e)}`);
+  const profiles: ReadonlyMap<string, Profile> = loaded.profiles;
+
+  const shutdown = new AbortController();
+  const connections = new Set<Socket>();
+  const source = {
+    profiles: () => profiles,
+    sandboxUser: config.sandbox_user,
+    logger,
+    shutdown: shutdown.signal,
+    maxMessageBytes: config.max_message_bytes,
+    version: VERSION,
+    inflight: new Set<Promise<unknown>>(),
+  };
+  let nextConnection = 1;
+  const { server, gid } = await listenSocket(config.socket, config.client_group, (socket) => {
+    connections.add(socket);
+    const log = logger.child({ connection: nextConnection++ });
+    socket.on('error', (e) => log.debug({ err: e }, 'socket error'));
+    socket.once('close', () => connections.delete(socket));
+    serveConnection(socket, source, log);
+  });
+  const tools = [...profiles.keys()];
+  logger.info({ socket: config.socket, tools, toolsDir: config.tools_dir, clientGroup: gid === undefined ? null : config.client_group }, 'serving');
+  if (gid === undefined) logger.warn(`client group "${config.client_group}" does not exist: only root can connect to ${config.socket}`);
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      server.close();
+      shutdown.abort('shutdown');
+      // Let the killed invocations send their results, then drop whoever is still connected.
+      const deadline = Date.now() + SHUTDOWN_GRACE_MS;
+      await Promise.race([Promise.allSettled([...source.inflight]), new Promise((r) => setTimeout(r, SHUTDOWN_GRACE_MS).unref())]);
+      for (const c of connections) c.end();
+      while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const c of connections) c.destroy();
+      await removeSocket(config.socket);
+      logger.info('stopped');
+    })());
+  return { socket: config.socket, tools, clientGroupExists: gid !== undefined, stop };
+}

@@ -1,0 +1,109 @@
+// MCP over a byte stream with the stdio framing: one JSON-RPC message per line, UTF-8. Unlike the
+// SDK's stdio transport this one is written for hostile peers: a line over the cap, bytes that are
+// not UTF-8, JSON that is not JSON-RPC each get a JSON-RPC error back, and the connection goes on.
+import type { Duplex } from 'node:stream';
+import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+
+export const PARSE_ERROR = -32700;
+export const INVALID_REQUEST = -32600;
+const MAX_UNREAD_REPLY_BYTES = 64 * 1024 * 1024;
+
+export class LineTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** Inside an oversized line: drop bytes until its newline. */
+  private discarding = false;
+  private closed = false;
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+
+  constructor(private readonly stream: Duplex, private readonly maxMessageBytes: number) {}
+
+  async start(): Promise<void> {
+    this.stream.on('data', (chunk: Buffer) => this.receive(chunk));
+    this.stream.on('error', (e) => this.onerror?.(e));
+    this.stream.on('close', () => this.finish());
+    this.stream.on('end', () => this.stream.end());
+  }
+
+  private receive(chunk: Buffer): void {
+    let start = 0;
+    while (!this.closed) {
+      const nl = chunk.indexOf(0x0a, start);
+      const end = nl < 0 ? chunk.length : nl;
+      if (!this.discarding) {
+        if (this.pendingBytes + (end - start) > this.maxMessageBytes) {
+          this.pending = [];
+          this.pendingBytes = 0;
+          this.discarding = true;
+          this.replyError(INVALID_REQUEST, `message larger than ${this.maxMessageBytes} bytes`);
+        } else if (end > start) {
+          this.pending.push(chunk.subarray(start, end));
+          this.pendingBytes += end - start;
+        }
+      }
+      if (nl < 0) return;
+      if (this.discarding) this.discarding = false;
+      else this.deliver(Buffer.concat(this.pending, this.pendingBytes));
+      this.pending = [];
+      this.pendingBytes = 0;
+      start = nl + 1;
+    }
+  }
+
+  private deliver(line: Buffer): void {
+    let text: string;
+    try {
+      text = this.decoder.decode(line).replace(/\r$/, '');
+    } catch {
+      return this.replyError(PARSE_ERROR, 'message is not valid UTF-8');
+    }
+    if (text.trim() === '') return;
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      return this.replyError(PARSE_ERROR, 'message is not valid JSON');
+    }
+    const parsed = JSONRPCMessageSchema.safeParse(json);
+    if (!parsed.success) {
+      const id = typeof json === 'object' && json !== null && 'id' in json ? (json as { id: unknown }).id : null;
+      return this.replyError(INVALID_REQUEST, 'message is not a JSON-RPC 2.0 request, notification or response', typeof id === 'string' || typeof id === 'number' ? id : null);
+    }
+    this.onmessage?.(parsed.data);
+  }
+
+  private replyError(code: number, message: string, id: string | number | null = null): void {
+    this.write(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } }));
+  }
+
+  private write(line: string): void {
+    if (this.closed || !this.stream.writable) return;
+    // A peer that sends but never reads would make the daemon buffer replies without end.
+    if (this.stream.writableLength > MAX_UNREAD_REPLY_BYTES) {
+      this.onerror?.(new Error(`peer does not read its replies (${this.stream.writableLength} bytes queued); closing`));
+      void this.close();
+      return;
+    }
+    this.stream.write(`${line}\n`);
+  }
+
+  async send(message: JSONRPCMessage): Promise<void> {
+    this.write(JSON.stringify(message));
+  }
+
+  async close(): Promise<void> {
+    this.stream.destroy();
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onclose?.();
+  }
+}

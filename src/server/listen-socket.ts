@@ -1,0 +1,73 @@
+// The daemon's Unix socket: created 0600 and only then opened to the client group (0660), so no
+// one outside the group can connect in between. A stale socket file is replaced; a live daemon's
+// socket is not.
+import { chmod, chown, lstat, mkdir, unlink } from 'node:fs/promises';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import { execFileSync } from 'node:child_process';
+
+export class ListenError extends Error {}
+
+function probe(path: string): Promise<'live' | 'stale'> {
+  return new Promise((resolve) => {
+    const s = createConnection(path);
+    const done = (r: 'live' | 'stale') => {
+      s.destroy();
+      resolve(r);
+    };
+    s.once('connect', () => done('live'));
+    s.once('error', () => done('stale'));
+    s.setTimeout(1000, () => done('live'));
+  });
+}
+
+async function clearStale(path: string): Promise<void> {
+  let st;
+  try {
+    st = await lstat(path);
+  } catch {
+    return;
+  }
+  if (!st.isSocket()) throw new ListenError(`${path} exists and is not a socket; refusing to replace it`);
+  if ((await probe(path)) === 'live') throw new ListenError(`another daemon is already listening on ${path}`);
+  await unlink(path);
+}
+
+export function groupId(name: string): number | undefined {
+  try {
+    const line = execFileSync('getent', ['group', name], { env: {}, encoding: 'utf8' });
+    const gid = Number(line.split(':')[2]);
+    return Number.isInteger(gid) ? gid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface Listening {
+  readonly server: Server;
+  /** The group that may connect, or undefined when it does not exist (then only root can). */
+  readonly gid: number | undefined;
+}
+
+export async function listenSocket(path: string, clientGroup: string, onConnection: (s: Socket) => void): Promise<Listening> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+  await clearStale(path);
+  const server = createServer({ allowHalfOpen: false }, onConnection);
+  const oldMask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e) => reject(new ListenError(`listen on ${path}: ${e.message}`)));
+      server.listen(path, () => resolve());
+    });
+  } finally {
+    process.umask(oldMask);
+  }
+  const gid = groupId(clientGroup);
+  if (gid !== undefined) await chown(path, 0, gid);
+  await chmod(path, 0o660);
+  return { server, gid };
+}
+
+export async function removeSocket(path: string): Promise<void> {
+  await unlink(path).catch(() => {});
+}

@@ -1,0 +1,93 @@
+// One MCP server per connection: tools/list from the loaded profiles, tools/call through the
+// invocation lifecycle. Tool failures are results with isError; refused arguments and unknown
+// tools are JSON-RPC InvalidParams errors.
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  ListToolsRequestSchema,
+  McpError,
+  type CallToolResult,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import { InvalidArgumentsError, runInvocation } from '../invocation/run-invocation.js';
+import { describeToolResult, isFailure, type ToolResult } from '../invocation/tool-result.js';
+import type { Profile } from '../profile/profile.js';
+import { LineTransport } from './line-transport.js';
+
+export interface ToolSource {
+  /** The current profiles; read at every request so a reload takes effect for the next call. */
+  profiles(): ReadonlyMap<string, Profile>;
+  readonly sandboxUser: string;
+  readonly logger: Logger;
+  /** Aborted with reason "shutdown" when the daemon stops. */
+  readonly shutdown: AbortSignal;
+  readonly maxMessageBytes: number;
+  readonly version: string;
+  /** Calls still running, so that shutdown can wait for their results to be sent. */
+  readonly inflight: Set<Promise<unknown>>;
+}
+
+function toTool(p: Profile): Tool {
+  return { name: p.name, description: p.description, inputSchema: p.input as Tool['inputSchema'] };
+}
+
+function toCallToolResult(r: ToolResult): CallToolResult {
+  return {
+    content: [{ type: 'text', text: describeToolResult(r) }],
+    isError: isFailure(r),
+    structuredContent: {
+      invocationId: r.invocationId,
+      exitCode: r.exitCode,
+      signal: r.signal,
+      reason: r.reason,
+      durationMs: r.durationMs,
+      stdout: r.stdout,
+      stderr: r.stderr,
+      stdoutTruncated: r.stdoutTruncated,
+      stderrTruncated: r.stderrTruncated,
+      stdoutBytes: r.stdoutBytes,
+      stderrBytes: r.stderrBytes,
+    },
+  };
+}
+
+export function serveConnection(stream: Duplex, source: ToolSource, log: Logger): Server {
+  const server = new Server({ name: 'toolcell', version: source.version }, { capabilities: { tools: {} } });
+
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({
+    tools: [...source.profiles().values()].map(toTool),
+  }));
+
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    const { name, arguments: args = {} } = request.params;
+    const profile = source.profiles().get(name);
+    if (!profile) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    try {
+      const running = runInvocation(profile, args, {
+        logger: log,
+        user: profile.identity.user ?? source.sandboxUser,
+        // The SDK aborts this on notifications/cancelled and when the connection closes.
+        signal: AbortSignal.any([extra.signal, source.shutdown]),
+      });
+      source.inflight.add(running);
+      try {
+        return toCallToolResult(await running);
+      } finally {
+        source.inflight.delete(running);
+      }
+    } catch (e) {
+      if (e instanceof InvalidArgumentsError) {
+        throw new McpError(ErrorCode.InvalidParams, `Invalid arguments for tool ${name}: ${e.message}`, { problems: e.problems });
+      }
+      log.error({ tool: name, err: e }, 'invocation failed');
+      return { content: [{ type: 'text', text: `toolcell: the sandbox could not be run: ${(e as Error).message}` }], isError: true };
+    }
+  });
+
+  server.onerror = (e) => log.debug({ err: e }, 'connection error');
+  void server.connect(new LineTransport(stream, source.maxMessageBytes));
+  return server;
+}
