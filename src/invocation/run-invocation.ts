@@ -94,6 +94,9 @@ export async function runInvocation(profile: Profile, args: Record<string, unkno
     if (failures.length > 0) log.error({ failures }, 'teardown incomplete');
   }
 
+  // bwrap reports a failure to build the sandbox (a bind source gone, a cwd missing) as exit 1 and
+  // a "bwrap: " line; the tool could print the same, which only mislabels its own failure.
+  if (reason === null && exit.code === 1 && stderr?.text().startsWith('bwrap: ')) reason = 'setup';
   const result: ToolResult = {
     invocationId: id,
     tool: profile.name,

@@ -54,7 +54,9 @@ export function toBwrapCommand(plan: SandboxPlan): BwrapCommand {
     '--info-fd', String(CONTROL_FDS.info),
     '--block-fd', String(CONTROL_FDS.block),
     ...plan.mounts.flatMap(mountArgs),
-    // bwrap's root is a tmpfs the sandbox user could write: freeze it once all mount points exist.
+    // bwrap's root and its /dev are tmpfs mounts the sandbox user could write (without a size
+    // limit): freeze both once every mount point exists. /dev/shm stays writable, and sized.
+    '--remount-ro', '/dev',
     '--remount-ro', '/',
     ...Object.entries(plan.env).flatMap(([k, v]) => ['--setenv', k, v]),
     '--chdir', plan.cwd,

@@ -1,0 +1,205 @@
+// Real bwrap, real kernel: each test attempts an escape through the invocation lifecycle and
+// asserts the exact denial the sandbox gives.
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runInvocation } from '../../src/invocation/run-invocation.js';
+import type { ToolResult } from '../../src/invocation/tool-result.js';
+import type { Profile } from '../../src/profile/profile.js';
+import { profileFrom, realKernelSkipReason, shellProfile, silentLogger } from '../helpers/fixtures.js';
+
+const skip = realKernelSkipReason();
+const USER = 'nobody';
+
+function sh(script: string, profile: Profile = shellProfile(), signal?: AbortSignal): Promise<ToolResult> {
+  return runInvocation(profile, { script }, { logger: silentLogger, user: USER, signal });
+}
+
+/** Host pids whose command line contains the marker (a unique number in a sleep argument). */
+function hostPidsWith(marker: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(marker)) pids.push(Number(name));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
+}
+
+async function waitUntil(what: string, check: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (let i = 0; i < 500 && Date.now() < deadline; i++) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.fail(`timed out after ${ms} ms waiting for: ${what}`);
+}
+
+describe('sandbox (real bwrap)', { skip }, () => {
+  test('runs as the unprivileged user with no capabilities and no new privileges', async () => {
+    const r = await sh('id -u; id -G; grep -E "^(CapEff|CapPrm|CapBnd|NoNewPrivs):" /proc/self/status');
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(r.stdout, '65534\n65534\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t0000000000000000\nNoNewPrivs:\t1\n');
+  });
+
+  test('host secrets and homes are absent', async () => {
+    const r = await sh('cat /etc/shadow; ls /home; ls /root; echo done');
+    assert.equal(r.stdout, 'done\n');
+    assert.equal(
+      r.stderr,
+      'cat: /etc/shadow: No such file or directory\n' +
+        "ls: cannot access '/home': No such file or directory\n" +
+        "ls: cannot access '/root': No such file or directory\n",
+    );
+  });
+
+  test('the root is only the profile binds', async () => {
+    const r = await sh('ls /');
+    assert.deepEqual(r.stdout.trim().split('\n'), ['bin', 'dev', 'lib', 'lib64', 'proc', 'sbin', 'tmp', 'usr', 'work']);
+  });
+
+  test('writes outside the tmpfs mounts fail with EROFS', async () => {
+    const r = await sh('touch /usr/x; touch /newfile; mkdir /dev/x; echo x > /dev/null; echo ok > /work/f && cat /work/f');
+    assert.equal(r.stdout, 'ok\n');
+    assert.equal(
+      r.stderr,
+      "touch: cannot touch '/usr/x': Read-only file system\n" +
+        "touch: cannot touch '/newfile': Read-only file system\n" +
+        "mkdir: cannot create directory ‘/dev/x’: Read-only file system\n",
+    );
+  });
+
+  test('tmpfs mounts have the profile size, /dev/shm too', async () => {
+    const r = await sh('df -k --output=target,size /work /tmp /dev/shm | tail -n +2 | tr -s " "');
+    assert.equal(r.stdout, '/work 16384\n/tmp 16384\n/dev/shm 16384\n');
+    const fill = await sh('head -c 20000000 /dev/zero > /work/big; echo $?; ls -l /work/big | cut -d" " -f5');
+    assert.equal(fill.stdout, '1\n16777216\n');
+    assert.match(fill.stderr, /No space left on device/);
+  });
+
+  test('nothing persists between calls', async () => {
+    await sh('echo left > /work/f; echo left > /tmp/f; echo left > /dev/shm/f');
+    const r = await sh('ls -A /work /tmp /dev/shm');
+    assert.equal(r.stdout, '/dev/shm:\n\n/tmp:\n\n/work:\n');
+  });
+
+  test('no network interface but lo, and no route out', async () => {
+    const r = await sh('tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "; cat /proc/net/route | wc -l; exec 3<>/dev/tcp/127.0.0.1/22');
+    assert.equal(r.stdout, 'lo\n1\n');
+    assert.match(r.stderr, /connect: (Connection refused|Network is unreachable)/);
+  });
+
+  test('host processes are invisible: only the sandbox pid namespace', async () => {
+    const r = await sh('cat /proc/[0-9]*/comm | sort -u');
+    // pid 1 is bwrap's init, then the tool's shell and the cat reading the list.
+    assert.equal(r.stdout, 'bash\nbwrap\ncat\nsort\n');
+    const pids = await sh('echo /proc/[0-9]*');
+    assert.ok(pids.stdout.split(' ').length <= 4, pids.stdout);
+  });
+
+  test('a nested user namespace cannot be created', async () => {
+    const r = await sh('unshare --user --map-root-user true; echo rc=$?');
+    assert.match(r.stdout, /rc=1/);
+    assert.match(r.stderr, /unshare failed: (No space left on device|Operation not permitted)/);
+  });
+
+  test('the environment is exactly the profile env plus PATH, HOME, LANG', async () => {
+    const r = await sh('env | sort', shellProfile(undefined, 'env = { FOO = "bar" }'));
+    assert.equal(r.stdout, 'FOO=bar\nHOME=/work\nLANG=C.UTF-8\nPATH=/usr/local/bin:/usr/bin:/bin\nPWD=/work\nSHLVL=1\n_=/usr/bin/env\n');
+  });
+
+  test('bwrap is spawned with an empty environment', async () => {
+    const r = await sh('tr "\\0" "\\n" < /proc/1/environ | wc -c');
+    assert.equal(r.stdout, '0\n');
+  });
+
+  test('the timeout kills a double-forked, setsid grandchild', async () => {
+    const marker = String(900000 + Math.floor(Math.random() * 99999));
+    const profile = shellProfile('timeout = "1s"');
+    const r = await sh(`(setsid sh -c 'sleep ${marker}1' &); (sleep ${marker}2 &); sleep ${marker}3`, profile);
+    assert.equal(r.reason, 'timeout');
+    assert.equal(r.signal, 'SIGKILL');
+    assert.ok(r.durationMs >= 1000 && r.durationMs < 5000, `duration ${r.durationMs}`);
+    await waitUntil(`no process with marker ${marker}`, () => hostPidsWith(`sleep\0${marker}`).length === 0 && hostPidsWith(`sleep ${marker}`).length === 0);
+  });
+
+  test('background processes die when the tool exits', async () => {
+    const marker = String(800000 + Math.floor(Math.random() * 99999));
+    const r = await sh(`(setsid sleep ${marker} &); echo started`);
+    assert.equal(r.stdout, 'started\n');
+    assert.equal(r.exitCode, 0);
+    await waitUntil(`no process with marker ${marker}`, () => hostPidsWith(`sleep\0${marker}`).length === 0);
+  });
+
+  test('cancellation kills the sandbox', async () => {
+    const marker = String(700000 + Math.floor(Math.random() * 99999));
+    const ac = new AbortController();
+    const running = sh(`sleep ${marker}`, shellProfile(), ac.signal);
+    await waitUntil('the tool to start', () => hostPidsWith(`sleep\0${marker}`).length > 0);
+    ac.abort();
+    const r = await running;
+    assert.equal(r.reason, 'cancelled');
+    await waitUntil(`no process with marker ${marker}`, () => hostPidsWith(`sleep\0${marker}`).length === 0);
+  });
+
+  test('100 MB of output: capped, marked, killed, and the daemon does not hold it', async () => {
+    const before = process.memoryUsage().rss;
+    const r = await sh('head -c 100000000 /dev/zero | tr "\\0" a; echo never-reached', shellProfile('output = "1M"\ntimeout = "20s"'));
+    const grown = process.memoryUsage().rss - before;
+    assert.equal(r.reason, 'output');
+    assert.equal(r.stdoutTruncated, true);
+    assert.equal(Buffer.byteLength(r.stdout), 1024 * 1024);
+    assert.ok(r.stdoutBytes > 1024 * 1024 && r.stdoutBytes < 100_000_000, `read ${r.stdoutBytes} bytes`);
+    assert.ok(grown < 48 * 1024 * 1024, `daemon RSS grew by ${grown} bytes`);
+  });
+
+  test('stdout and stderr are separate, exit status reported', async () => {
+    const r = await sh('echo out; echo err >&2; exit 7');
+    assert.deepEqual([r.stdout, r.stderr, r.exitCode, r.signal, r.reason], ['out\n', 'err\n', 7, null, null]);
+  });
+
+  test('a sandbox that cannot be built reports reason "setup" and bwrap\'s error', async () => {
+    const profile = profileFrom(
+      'badcwd',
+      `description = "x"
+command = ["/bin/true"]
+cwd = "/nonexistent"
+[filesystem]
+read_only = ["/usr", "/lib", "/lib64", "/bin"]
+`,
+    );
+    const r = await runInvocation(profile, {}, { logger: silentLogger, user: USER });
+    assert.equal(r.reason, 'setup');
+    assert.equal(r.exitCode, 1);
+    assert.match(r.stderr, /^bwrap: Can't chdir to \/nonexistent: No such file or directory/);
+  });
+
+  test('writable host paths are the only way out, and only where listed', async (t) => {
+    const { mkdtempSync, chownSync, rmSync } = await import('node:fs');
+    const dir = mkdtempSync('/tmp/toolcell-it-');
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    chownSync(dir, 65534, 65534);
+    const profile = profileFrom(
+      'writer',
+      `description = "x"
+command = ["/bin/bash", "-c", "{script}"]
+allow_leading_dash = ["script"]
+[input]
+type = "object"
+required = ["script"]
+properties.script = { type = "string" }
+[filesystem]
+read_only = ["/usr", "/lib", "/lib64", "/bin"]
+writable = ["${dir}:/work/out"]
+tmpfs = ["/work:1M"]
+`,
+    );
+    const r = await sh('echo hello > /work/out/f && cat /work/out/f; ln -s /etc/shadow /work/out/l; cat /work/out/l', profile);
+    assert.equal(r.stdout, 'hello\n');
+    assert.match(r.stderr, /cat: \/work\/out\/l: No such file or directory/);
+    assert.equal(readFileSync(`${dir}/f`, 'utf8'), 'hello\n');
+  });
+});
