@@ -19,9 +19,15 @@ if [ -n "$missing" ]; then
   fi
   echo "toolcell setup: installing$missing" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
+  log=$(mktemp)
   # shellcheck disable=SC2086
-  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing; } >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "toolcell setup: apt-get failed to install$missing" >&2
+    exit 1
+  fi
+  rm -f "$log"
 fi
 
 # npm packages: reinstall only when the lockfile is newer than the last install.

@@ -1,7 +1,7 @@
 // Reads what planning needs from the host: path types, the sandbox user, bwrap's features. All of
 // the probing happens here, before planning, never while an argv is being built.
 import { execFile, execFileSync } from 'node:child_process';
-import { lstat, readlink } from 'node:fs/promises';
+import { lstat, readlink, realpath } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import type { HostFacts, PathFact, SandboxUser } from '../plan/host-facts.js';
 import type { Profile } from '../profile/profile.js';
@@ -12,6 +12,7 @@ const execFileAsync = promisify(execFile);
 async function pathFact(path: string): Promise<PathFact> {
   try {
     const st = await lstat(path);
+    if ((await realpath(path).catch(() => path)) === '/') return { type: 'host-root' };
     if (st.isSymbolicLink()) return { type: 'symlink', target: await readlink(path) };
     return { type: st.isDirectory() ? 'directory' : st.isFile() ? 'file' : 'other' };
   } catch (e) {

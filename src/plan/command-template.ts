@@ -77,7 +77,7 @@ export function fillTemplate(
         out += part.text;
         continue;
       }
-      if (!(part.arg in args)) throw new ArgumentError(part.arg, 'is required');
+      if (!Object.hasOwn(args, part.arg)) throw new ArgumentError(part.arg, 'is required');
       const value = argumentText(part.arg, args[part.arg]);
       if (value.includes('\0')) throw new ArgumentError(part.arg, 'contains a NUL byte');
       if (value.startsWith('-') && !allowLeadingDash.has(part.arg)) {

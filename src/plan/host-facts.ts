@@ -4,6 +4,8 @@
 export type PathFact =
   | { readonly type: 'missing' }
   | { readonly type: 'directory' | 'file' | 'other' }
+  /** The path resolves to the host's "/" (a symlink to it, /proc/self/root, ...). */
+  | { readonly type: 'host-root' }
   | { readonly type: 'symlink'; readonly target: string };
 
 export interface SandboxUser {

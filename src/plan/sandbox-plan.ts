@@ -50,7 +50,9 @@ export function planSandbox(profile: Profile, args: Readonly<Record<string, unkn
       continue;
     }
     const fact = facts.paths[m.source] ?? { type: 'missing' };
-    if (fact.type === 'missing') {
+    if (fact.type === 'host-root') {
+      throw new PlanError(`tool ${profile.name}: host path ${m.source} resolves to the host's "/", which is never bound whole`);
+    } else if (fact.type === 'missing') {
       if (m.kind === 'bind') throw new PlanError(`tool ${profile.name}: writable host path ${m.source} does not exist`);
       missing.push(m.source);
     } else if (fact.type === 'symlink' && m.dest === m.source) {

@@ -10,7 +10,7 @@ export function locateKey(source: string, path: readonly (string | number)[]): n
   }
   if (keys.length === 0) return undefined;
   const lines = source.split('\n');
-  const bare = (k: string) => k.replace(/^["']|["']$/g, '').trim();
+  const bare = (k: string) => k.trim().replace(/^["']|["']$/g, '');
   // Try the longest header first: [a.b] then "c = ..."; then [a] "b.c = ..." or "b = { c = ...}".
   for (let k = keys.length - 1; k >= 0; k--) {
     const header = keys.slice(0, k).join('.');

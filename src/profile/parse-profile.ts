@@ -75,14 +75,16 @@ function addZodIssue(issue: z.core.$ZodIssue, fail: Fail): void {
     return;
   }
   const key = path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
-  fail(key, issue.message, path);
+  // zod nests the schema's own message for a bad record key; show that one.
+  const message = issue.code === 'invalid_key' ? issue.issues.map((i) => i.message).join('; ') : issue.message;
+  fail(key, message, path);
 }
 
 function checkInput(body: ProfileBody, placeholders: string[], fail: Fail): void {
   const input = body.input;
   if (input.type !== 'object') fail('input.type', 'must be "object" (MCP tool arguments are an object)');
   // Unknown arguments are refused unless the admin says otherwise.
-  if (!('additionalProperties' in input)) input.additionalProperties = false;
+  if (input.type === 'object' && !('additionalProperties' in input)) input.additionalProperties = false;
   try {
     compileArgumentValidator(input);
   } catch (e) {

@@ -2,10 +2,11 @@
 // (directly and through `toolcell connect`), a raw line client for protocol faults, and temporary
 // tools directories. Every wait here is bounded in time.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { LineTransport } from '../../src/server/line-transport.js';
@@ -213,8 +214,10 @@ export interface BridgedClient {
 export async function connectBridge(socketPath: string): Promise<BridgedClient> {
   const transport = new StdioClientTransport({ command: process.execPath, args: [BIN, 'connect', '--socket', socketPath], stderr: 'pipe' });
   let stderr = '';
-  transport.stderr?.setEncoding('utf8');
-  transport.stderr?.on('data', (c: string) => (stderr += c));
+  // With stderr: 'pipe' the SDK hands out a PassThrough stream at once, before start().
+  const errStream = transport.stderr as Readable | null;
+  errStream?.setEncoding('utf8');
+  errStream?.on('data', (c: string) => (stderr += c));
   const client = new Client(CLIENT_INFO);
   await client.connect(transport);
   return { client, transport, stderr: () => stderr };
@@ -319,5 +322,3 @@ tmpfs = ["/work:16M", "/tmp:16M"]
 ${limits}
 `;
 }
-
-export { mkdirSync };

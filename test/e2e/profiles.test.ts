@@ -1,0 +1,77 @@
+// A broken profile in the tools directory: the daemon serves the others and says why; `toolcell
+// check` lists each error as file:line: key: why and exits 1, and exits 0 on the bundled profiles.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { realKernelSkipReason } from '../helpers/fixtures.js';
+import { PROFILES } from '../helpers/paths.js';
+import { closeQuietly, connectClient, makeToolsDir, pollUntil, removeDir, runCli, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
+
+const skip = realKernelSkipReason();
+
+const BROKEN_TOML = `description = "a tool with two typos"
+command = ["/bin/true"]
+colour = "blue"
+
+[limits]
+memroy = "1G"
+`;
+const UNKNOWN = 'unknown key (a typo must not silently change a policy)';
+
+describe('e2e: toolcell check', () => {
+  let tools: string | undefined;
+  before(() => {
+    tools = makeToolsDir({ 'broken.toml': BROKEN_TOML });
+  });
+  after(() => removeDir(tools));
+
+  test('exits 1 and prints file:line: key: unknown key for each typo', async () => {
+    const r = await runCli(['check', '--tools', tools!]);
+    assert.equal(r.timedOut, false);
+    assert.equal(r.code, 1);
+    const file = join(tools!, 'broken.toml');
+    assert.deepEqual(r.stderr.split('\n').filter((l) => l !== '').sort(), [`${file}:3: colour: ${UNKNOWN}`, `${file}:6: limits.memroy: ${UNKNOWN}`]);
+    assert.match(r.stderr, /broken\.toml:3: colour: unknown key/);
+    assert.equal(r.stdout, `${tools}: 3 tool(s) ok (python, search, shell), 2 error(s)\n`);
+  });
+
+  test('exits 0 on the bundled profiles', async () => {
+    const r = await runCli(['check', '--tools', PROFILES]);
+    assert.equal(r.code, 0);
+    assert.equal(r.stderr, '');
+    assert.equal(r.stdout, `${PROFILES}: 3 tool(s) ok (python, search, shell), 0 error(s)\n`);
+  });
+});
+
+describe('e2e: the daemon with a broken profile', { skip }, () => {
+  let tools: string | undefined;
+  let daemon: Daemon | undefined;
+  let conn: DirectClient | undefined;
+
+  before(async () => {
+    tools = makeToolsDir({ 'broken.toml': BROKEN_TOML });
+    daemon = await startDaemon({ tools });
+    conn = await connectClient(daemon.socket);
+  });
+  after(async () => {
+    await closeQuietly(conn?.client);
+    await daemon?.stop();
+    removeDir(tools);
+  });
+
+  test('tools/list serves the good profiles and not the broken one', async () => {
+    const { tools: listed } = await conn!.client.listTools();
+    assert.deepEqual(listed.map((t) => t.name).sort(), ['python', 'search', 'shell']);
+  });
+
+  test('calling the broken tool is an unknown tool', async () => {
+    await assert.rejects(conn!.client.callTool({ name: 'broken', arguments: {} }), /Unknown tool: broken$/);
+  });
+
+  test('the daemon logs why the profile is not served', async () => {
+    const file = join(tools!, 'broken.toml');
+    const logged = await pollUntil(() => daemon!.stdout.includes(`profile not served: ${file}:3: colour: unknown key`), 5000);
+    assert.equal(logged, true, daemon!.stdout);
+    assert.ok(daemon!.stdout.includes(`profile not served: ${file}:6: limits.memroy: unknown key`));
+  });
+});

@@ -1,0 +1,139 @@
+// Nothing outlives its call: a client that hangs up, a cancelled call, a timeout and an output cap
+// each end the whole sandbox. Checked from the host, by the marker each sandbox process carries in
+// its command line (bwrap's argv holds the script, and the sleep holds its own number).
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { realKernelSkipReason } from '../helpers/fixtures.js';
+import {
+  closeQuietly,
+  connectClient,
+  makeToolsDir,
+  removeDir,
+  shellProfileToml,
+  startDaemon,
+  type Daemon,
+  type DirectClient,
+} from '../helpers/daemon.js';
+import { describeMarked, pidsWithMarker, uniqueMarker, waitForMarker, waitForMarkerGone } from '../helpers/processes.js';
+
+const skip = realKernelSkipReason();
+
+describe('e2e: teardown of running sandboxes', { skip }, () => {
+  let tools: string | undefined;
+  let daemon: Daemon | undefined;
+  /** Every marker this suite used, checked once more at the end. */
+  const markers: string[] = [];
+  const mark = (base: number) => {
+    const m = uniqueMarker(base);
+    markers.push(m);
+    return m;
+  };
+  const clients: DirectClient[] = [];
+  const connect = async () => {
+    const c = await connectClient(daemon!.socket);
+    clients.push(c);
+    return c;
+  };
+
+  before(async () => {
+    tools = makeToolsDir({
+      'slow.toml': shellProfileToml('shell with a 1 s time limit', 'timeout = "1s"\noutput = "1M"'),
+      'chatty.toml': shellProfileToml('shell with a 64 KiB output cap', 'timeout = "20s"\noutput = "64K"'),
+    });
+    daemon = await startDaemon({ tools });
+  });
+  after(async () => {
+    for (const c of clients) await closeQuietly(c.client);
+    await daemon?.stop();
+    removeDir(tools);
+  });
+
+  test('a client that disconnects mid-call gets its sandbox killed', async () => {
+    const marker = mark(987001);
+    const { client, socket } = await connect();
+    const pending = client.callTool({ name: 'shell', arguments: { script: `sleep ${marker}` } }).then(
+      () => 'resolved',
+      (e: Error) => `rejected: ${e.message}`,
+    );
+    assert.equal(await waitForMarker(marker), true, 'the sandboxed sleep started');
+    socket.destroy();
+    const gone = await waitForMarkerGone(marker, 5000);
+    assert.equal(gone, true, `sandbox processes left after the client hung up:\n${describeMarked(marker)}`);
+    assert.match(await pending, /^rejected: /);
+  });
+
+  test('a cancelled call (notifications/cancelled) gets its sandbox killed, and the connection goes on', async () => {
+    const marker = mark(987004);
+    const { client } = await connect();
+    const abort = new AbortController();
+    const pending = client.callTool({ name: 'shell', arguments: { script: `sleep ${marker}` } }, undefined, { signal: abort.signal }).then(
+      () => 'resolved',
+      (e: Error) => `rejected: ${e.message}`,
+    );
+    assert.equal(await waitForMarker(marker), true, 'the sandboxed sleep started');
+    abort.abort('test cancels');
+    // The SDK client sends notifications/cancelled and rejects with the abort reason.
+    assert.equal(await pending, 'rejected: MCP error -32001: test cancels');
+    const gone = await waitForMarkerGone(marker, 5000);
+    assert.equal(gone, true, `sandbox processes left after cancellation:\n${describeMarked(marker)}`);
+    const r = (await client.callTool({ name: 'python', arguments: { code: 'print(6*7)' } })) as CallToolResult;
+    assert.deepEqual(r.content, [{ type: 'text', text: '42\n' }]);
+  });
+
+  test('the time limit kills the whole sandbox, a setsid daemonized child included', async () => {
+    const inner = mark(987002);
+    const outer = mark(987003);
+    const { client } = await connect();
+    const started = Date.now();
+    const pending = client.callTool({ name: 'slow', arguments: { script: `(setsid sh -c 'sleep ${inner}' &); sleep ${outer}` } });
+    // Both processes exist while the call runs, so their absence afterwards means something.
+    const sawBoth = await waitForMarker(inner, 5000).then(async (a) => a && (await waitForMarker(outer, 5000)));
+    const r = (await pending) as CallToolResult;
+    const elapsed = Date.now() - started;
+    assert.equal(sawBoth, true, 'both sleeps ran inside the sandbox before the timeout');
+    const s = r.structuredContent as Record<string, unknown>;
+    assert.equal(r.isError, true);
+    assert.equal(s.reason, 'timeout');
+    assert.equal(s.exitCode, null);
+    assert.equal(s.signal, 'SIGKILL');
+    assert.equal(s.stdout, '');
+    assert.deepEqual(r.content, [{ type: 'text', text: '[toolcell: killed: the time limit ran out]' }]);
+    assert.ok(elapsed >= 1000 && elapsed < 8000, `the call took ${elapsed} ms for a 1 s limit`);
+    const gone = (await waitForMarkerGone(inner, 5000)) && (await waitForMarkerGone(outer, 5000));
+    assert.equal(gone, true, `processes left after the timeout:\n${describeMarked(inner)}\n${describeMarked(outer)}`);
+  });
+
+  test('the output cap keeps exactly 64 KiB of stdout, says so, and kills the sandbox', async () => {
+    const marker = mark(987005);
+    const { client } = await connect();
+    const r = (await client.callTool({
+      name: 'chatty',
+      arguments: { script: `sleep ${marker} & head -c 10000000 /dev/zero | tr '\\0' a; wait` },
+    })) as CallToolResult;
+    const s = r.structuredContent as Record<string, unknown>;
+    assert.equal(r.isError, true);
+    assert.equal(s.reason, 'output');
+    assert.equal(s.stdoutTruncated, true);
+    assert.equal(s.stderrTruncated, false);
+    assert.equal(typeof s.stdout, 'string');
+    assert.equal((s.stdout as string).length, 65536);
+    assert.equal(s.stdout, 'a'.repeat(65536));
+    assert.equal(s.stderr, '');
+    const total = s.stdoutBytes as number;
+    assert.ok(total > 65536 && total <= 10_000_000, `stdoutBytes ${total}`);
+    const text = (r.content[0] as { text: string }).text;
+    assert.ok(text.endsWith(']'));
+    assert.equal(
+      text,
+      `${'a'.repeat(65536)}\n[toolcell: stdout truncated at 64K of ${total} bytes]\n[toolcell: killed: the output limit was reached]`,
+    );
+    const gone = await waitForMarkerGone(marker, 5000);
+    assert.equal(gone, true, `processes left after the output cap:\n${describeMarked(marker)}`);
+  });
+
+  test('no sandbox of this suite is left on the host', () => {
+    assert.equal(markers.length, 5);
+    for (const m of markers) assert.deepEqual(pidsWithMarker(m), [], `marker ${m}`);
+  });
+});
