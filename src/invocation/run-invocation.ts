@@ -21,6 +21,13 @@ export class InvalidArgumentsError extends Error {
   }
 }
 
+/** The call was cancelled (or the daemon is stopping) before a sandbox was started. */
+export class InvocationAbortedError extends Error {
+  constructor(readonly reason: KillReason) {
+    super(`the call was ${reason === 'shutdown' ? 'stopped by a daemon shutdown' : 'cancelled'} before its sandbox started`);
+  }
+}
+
 export interface InvocationOptions {
   readonly logger: Logger;
   /** The Linux user the sandbox runs as. */
@@ -54,6 +61,8 @@ export async function runInvocation(profile: Profile, args: Record<string, unkno
   }
   const command = toBwrapCommand(plan);
 
+  if (opts.signal?.aborted) throw new InvocationAbortedError(abortReason(opts.signal));
+
   const teardown = new TeardownStack();
   let reason: KillReason | null = null;
   let exit: SandboxExit = { code: null, signal: null };
@@ -63,12 +72,12 @@ export async function runInvocation(profile: Profile, args: Record<string, unkno
     // Isolate: bwrap builds the namespaces and mounts, then holds before the tool's exec.
     const sandbox = spawnSandbox(command, plan.user);
     teardown.push('kill sandbox', async () => {
-      sandbox.kill();
+      await sandbox.kill();
       await Promise.race([sandbox.exited, new Promise((r) => setTimeout(r, KILL_GRACE_MS).unref())]);
     });
     const killFor = (why: KillReason) => {
       reason ??= why;
-      sandbox.kill();
+      void sandbox.kill();
     };
     stdout = new CappedOutput(sandbox.stdout, plan.outputBytes, () => killFor('output'));
     stderr = new CappedOutput(sandbox.stderr, plan.outputBytes, () => killFor('output'));
@@ -97,11 +106,13 @@ export async function runInvocation(profile: Profile, args: Record<string, unkno
   // bwrap reports a failure to build the sandbox (a bind source gone, a cwd missing) as exit 1 and
   // a "bwrap: " line; the tool could print the same, which only mislabels its own failure.
   if (reason === null && exit.code === 1 && stderr?.text().startsWith('bwrap: ')) reason = 'setup';
+  // Killed by toolcell: the sandbox's pid 1 got SIGKILL, which bwrap reports as status 137.
+  const killed = reason !== null && reason !== 'setup';
   const result: ToolResult = {
     invocationId: id,
     tool: profile.name,
-    exitCode: exit.code,
-    signal: exit.signal,
+    exitCode: killed ? null : exit.code,
+    signal: killed ? 'SIGKILL' : exit.signal,
     reason,
     durationMs: Math.round((performance.now() - started) * 10) / 10,
     stdout: stdout?.text() ?? '',

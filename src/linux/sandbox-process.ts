@@ -2,6 +2,7 @@
 // --info-fd), the release (a byte on --block-fd), the output streams, kill and exit. No policy here.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
+import { Pidfd } from '../../native/libc.js';
 import type { BwrapCommand } from '../plan/bwrap-command.js';
 import type { SandboxUser } from '../plan/host-facts.js';
 
@@ -19,11 +20,14 @@ export interface SandboxProcess {
   readonly exited: Promise<SandboxExit>;
   /** Lets the held sandbox exec the tool. */
   release(): void;
-  /** SIGKILL to bwrap; --die-with-parent takes the sandbox's pid 1 and so its whole pid namespace. */
-  kill(): void;
+  /** SIGKILL to the sandbox's pid 1 (and so its whole pid namespace), then to bwrap. */
+  kill(): Promise<void>;
 }
 
 export class SpawnError extends Error {}
+
+/** bwrap writes the sandbox pid right after clone; this bounds the wait for it when killing. */
+const INFO_WAIT_MS = 2_000;
 
 function readInfo(stream: Readable, exited: Promise<unknown>): Promise<number | undefined> {
   return new Promise((resolve) => {
@@ -69,7 +73,14 @@ export function spawnSandbox(cmd: BwrapCommand, user: SandboxUser): SandboxProce
   const block = child.stdio[4] as Writable;
   block.on('error', () => {});
   info.on('error', () => {});
-  const started = readInfo(info, exited);
+  // The pidfd is opened while the sandbox is held at --block-fd, so it names that process and no
+  // later one that reuses its pid.
+  let pidfd: Pidfd | undefined;
+  const started = readInfo(info, exited).then((pid) => {
+    if (pid !== undefined && child.exitCode === null && child.signalCode === null) pidfd = Pidfd.open(pid);
+    return pid;
+  });
+  void exited.then(() => pidfd?.close());
   return {
     stdout: child.stdout!,
     stderr: child.stderr!,
@@ -78,7 +89,12 @@ export function spawnSandbox(cmd: BwrapCommand, user: SandboxUser): SandboxProce
     release: () => {
       block.end('x');
     },
-    kill: () => {
+    kill: async () => {
+      // Ordering: killing only bwrap can land before its child has armed --die-with-parent, which
+      // would orphan a held or running sandbox. So wait (briefly) to learn the sandbox's pid 1, kill
+      // it first (a pid namespace dies with its init), then bwrap.
+      await Promise.race([started, new Promise((r) => setTimeout(r, INFO_WAIT_MS).unref())]);
+      pidfd?.kill();
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },
   };

@@ -7,6 +7,7 @@ import type { DaemonConfig } from '../config/daemon-config.js';
 import { loadProfiles } from '../profile/load-profiles.js';
 import { describeProfileError, type Profile } from '../profile/profile.js';
 import { listenSocket, removeSocket } from './listen-socket.js';
+import type { LineTransport } from './line-transport.js';
 import { serveConnection } from './mcp-connection.js';
 import { VERSION } from '../version.js';
 
@@ -28,7 +29,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
   const profiles: ReadonlyMap<string, Profile> = loaded.profiles;
 
   const shutdown = new AbortController();
-  const connections = new Set<Socket>();
+  const connections = new Map<Socket, LineTransport>();
   const source = {
     profiles: () => profiles,
     sandboxUser: config.sandbox_user,
@@ -36,15 +37,13 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
     shutdown: shutdown.signal,
     maxMessageBytes: config.max_message_bytes,
     version: VERSION,
-    inflight: new Set<Promise<unknown>>(),
   };
   let nextConnection = 1;
   const { server, gid } = await listenSocket(config.socket, config.client_group, (socket) => {
-    connections.add(socket);
     const log = logger.child({ connection: nextConnection++ });
     socket.on('error', (e) => log.debug({ err: e }, 'socket error'));
     socket.once('close', () => connections.delete(socket));
-    serveConnection(socket, source, log);
+    connections.set(socket, serveConnection(socket, source, log));
   });
   const tools = [...profiles.keys()];
   logger.info({ socket: config.socket, tools, toolsDir: config.tools_dir, clientGroup: gid === undefined ? null : config.client_group }, 'serving');
@@ -57,10 +56,11 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
       shutdown.abort('shutdown');
       // Let the killed invocations send their results, then drop whoever is still connected.
       const deadline = Date.now() + SHUTDOWN_GRACE_MS;
-      await Promise.race([Promise.allSettled([...source.inflight]), new Promise((r) => setTimeout(r, SHUTDOWN_GRACE_MS).unref())]);
-      for (const c of connections) c.end();
+      const idle = Promise.all([...connections.values()].map((t) => t.idle()));
+      await Promise.race([idle, new Promise((r) => setTimeout(r, SHUTDOWN_GRACE_MS).unref())]);
+      for (const socket of connections.keys()) socket.end();
       while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      for (const c of connections) c.destroy();
+      for (const socket of connections.keys()) socket.destroy();
       await removeSocket(config.socket);
       logger.info('stopped');
     })());

@@ -20,6 +20,9 @@ export class LineTransport implements Transport {
   private discarding = false;
   private closed = false;
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  /** Requests received and not yet answered, so a shutdown can wait until every answer is out. */
+  private unanswered = new Map<string | number, number>();
+  private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly stream: Duplex, private readonly maxMessageBytes: number) {}
 
@@ -74,7 +77,26 @@ export class LineTransport implements Transport {
       const id = typeof json === 'object' && json !== null && 'id' in json ? (json as { id: unknown }).id : null;
       return this.replyError(INVALID_REQUEST, 'message is not a JSON-RPC 2.0 request, notification or response', typeof id === 'string' || typeof id === 'number' ? id : null);
     }
-    this.onmessage?.(parsed.data);
+    const msg = parsed.data;
+    if ('method' in msg && 'id' in msg) this.unanswered.set(msg.id, (this.unanswered.get(msg.id) ?? 0) + 1);
+    this.onmessage?.(msg);
+  }
+
+  /** Resolves once every request received so far has been answered, or the connection closed. */
+  idle(): Promise<void> {
+    if (this.closed || this.unanswered.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private answered(id: string | number): void {
+    const n = (this.unanswered.get(id) ?? 0) - 1;
+    if (n > 0) this.unanswered.set(id, n);
+    else this.unanswered.delete(id);
+    if (this.unanswered.size === 0) this.wakeIdle();
+  }
+
+  private wakeIdle(): void {
+    for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
   private replyError(code: number, message: string, id: string | number | null = null): void {
@@ -94,6 +116,7 @@ export class LineTransport implements Transport {
 
   async send(message: JSONRPCMessage): Promise<void> {
     this.write(JSON.stringify(message));
+    if (('result' in message || 'error' in message) && 'id' in message && message.id !== undefined) this.answered(message.id);
   }
 
   async close(): Promise<void> {
@@ -104,6 +127,7 @@ export class LineTransport implements Transport {
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
+    this.wakeIdle();
     this.onclose?.();
   }
 }

@@ -12,7 +12,7 @@ import {
   type CallToolResult,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
-import { InvalidArgumentsError, runInvocation } from '../invocation/run-invocation.js';
+import { InvalidArgumentsError, InvocationAbortedError, runInvocation } from '../invocation/run-invocation.js';
 import { describeToolResult, isFailure, type ToolResult } from '../invocation/tool-result.js';
 import type { Profile } from '../profile/profile.js';
 import { LineTransport } from './line-transport.js';
@@ -26,8 +26,6 @@ export interface ToolSource {
   readonly shutdown: AbortSignal;
   readonly maxMessageBytes: number;
   readonly version: string;
-  /** Calls still running, so that shutdown can wait for their results to be sent. */
-  readonly inflight: Set<Promise<unknown>>;
 }
 
 function toTool(p: Profile): Tool {
@@ -54,7 +52,7 @@ function toCallToolResult(r: ToolResult): CallToolResult {
   };
 }
 
-export function serveConnection(stream: Duplex, source: ToolSource, log: Logger): Server {
+export function serveConnection(stream: Duplex, source: ToolSource, log: Logger): LineTransport {
   const server = new Server({ name: 'toolcell', version: source.version }, { capabilities: { tools: {} } });
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
@@ -66,21 +64,20 @@ export function serveConnection(stream: Duplex, source: ToolSource, log: Logger)
     const profile = source.profiles().get(name);
     if (!profile) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
     try {
-      const running = runInvocation(profile, args, {
+      const result = await runInvocation(profile, args, {
         logger: log,
         user: profile.identity.user ?? source.sandboxUser,
         // The SDK aborts this on notifications/cancelled and when the connection closes.
         signal: AbortSignal.any([extra.signal, source.shutdown]),
       });
-      source.inflight.add(running);
-      try {
-        return toCallToolResult(await running);
-      } finally {
-        source.inflight.delete(running);
-      }
+      return toCallToolResult(result);
     } catch (e) {
       if (e instanceof InvalidArgumentsError) {
         throw new McpError(ErrorCode.InvalidParams, `Invalid arguments for tool ${name}: ${e.message}`, { problems: e.problems });
+      }
+      if (e instanceof InvocationAbortedError) {
+        log.info({ tool: name, reason: e.reason }, 'call aborted before its sandbox started');
+        return { content: [{ type: 'text', text: `toolcell: ${e.message}` }], isError: true };
       }
       log.error({ tool: name, err: e }, 'invocation failed');
       return { content: [{ type: 'text', text: `toolcell: the sandbox could not be run: ${(e as Error).message}` }], isError: true };
@@ -88,6 +85,7 @@ export function serveConnection(stream: Duplex, source: ToolSource, log: Logger)
   });
 
   server.onerror = (e) => log.debug({ err: e }, 'connection error');
-  void server.connect(new LineTransport(stream, source.maxMessageBytes));
-  return server;
+  const transport = new LineTransport(stream, source.maxMessageBytes);
+  void server.connect(transport);
+  return transport;
 }

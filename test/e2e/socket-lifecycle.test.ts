@@ -21,7 +21,7 @@ import {
   type Daemon,
   type DirectClient,
 } from '../helpers/daemon.js';
-import { describeMarked, uniqueMarker, waitForMarker, waitForMarkerGone } from '../helpers/processes.js';
+import { describeMarked, killMarked, uniqueMarker, waitForMarkerGone, waitForSleep } from '../helpers/processes.js';
 
 const skip = realKernelSkipReason();
 
@@ -29,6 +29,7 @@ describe('e2e: socket lifecycle', { skip }, () => {
   const daemons: Daemon[] = [];
   const clients: DirectClient[] = [];
   const dirs: string[] = [];
+  const markers: string[] = [];
   const tempDir = () => {
     const d = makeTempDir('tc-sock-');
     dirs.push(d);
@@ -44,6 +45,8 @@ describe('e2e: socket lifecycle', { skip }, () => {
     for (const c of clients) await closeQuietly(c.client);
     for (const d of daemons) await d.stop();
     for (const d of dirs) removeDir(d);
+    // If a teardown assertion failed, its sandbox may have outlived the daemon: remove it by pid.
+    for (const m of markers) killMarked(m);
   });
 
   test('the socket file is a socket with mode 0660', async () => {
@@ -109,13 +112,14 @@ describe('e2e: socket lifecycle', { skip }, () => {
   test('SIGTERM during a call: the call ends as "shutdown", the daemon exits 0, the socket and the sandbox are gone', async () => {
     const daemon = await serve();
     const marker = uniqueMarker(987006);
+    markers.push(marker);
     const c = await connectClient(daemon.socket);
     clients.push(c);
     const pending = c.client.callTool({ name: 'shell', arguments: { script: `sleep ${marker}` } }).then(
       (r) => r as CallToolResult,
       (e: Error) => e,
     );
-    assert.equal(await waitForMarker(marker), true, 'the sandboxed sleep started');
+    assert.equal(await waitForSleep(marker), true, 'the sandboxed sleep runs');
     daemon.child.kill('SIGTERM');
     const exit = await waitForExit(daemon.child, 10_000);
     assert.equal(exit.timedOut, false, 'the daemon stopped within 10 s');

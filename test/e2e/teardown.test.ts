@@ -7,6 +7,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { realKernelSkipReason } from '../helpers/fixtures.js';
 import {
   closeQuietly,
+  delay,
   connectClient,
   makeToolsDir,
   removeDir,
@@ -15,7 +16,7 @@ import {
   type Daemon,
   type DirectClient,
 } from '../helpers/daemon.js';
-import { describeMarked, pidsWithMarker, uniqueMarker, waitForMarker, waitForMarkerGone } from '../helpers/processes.js';
+import { describeMarked, killMarked, pidsWithMarker, uniqueMarker, waitForMarker, waitForMarkerGone, waitForSleep } from '../helpers/processes.js';
 
 const skip = realKernelSkipReason();
 
@@ -47,6 +48,8 @@ describe('e2e: teardown of running sandboxes', { skip }, () => {
     for (const c of clients) await closeQuietly(c.client);
     await daemon?.stop();
     removeDir(tools);
+    // If a teardown assertion failed, its sandboxes may have outlived the daemon: remove them by pid.
+    for (const m of markers) killMarked(m);
   });
 
   test('a client that disconnects mid-call gets its sandbox killed', async () => {
@@ -56,7 +59,7 @@ describe('e2e: teardown of running sandboxes', { skip }, () => {
       () => 'resolved',
       (e: Error) => `rejected: ${e.message}`,
     );
-    assert.equal(await waitForMarker(marker), true, 'the sandboxed sleep started');
+    assert.equal(await waitForSleep(marker), true, 'the sandboxed sleep runs');
     socket.destroy();
     const gone = await waitForMarkerGone(marker, 5000);
     assert.equal(gone, true, `sandbox processes left after the client hung up:\n${describeMarked(marker)}`);
@@ -71,7 +74,7 @@ describe('e2e: teardown of running sandboxes', { skip }, () => {
       () => 'resolved',
       (e: Error) => `rejected: ${e.message}`,
     );
-    assert.equal(await waitForMarker(marker), true, 'the sandboxed sleep started');
+    assert.equal(await waitForSleep(marker), true, 'the sandboxed sleep runs');
     abort.abort('test cancels');
     // The SDK client sends notifications/cancelled and rejects with the abort reason.
     assert.equal(await pending, 'rejected: MCP error -32001: test cancels');
@@ -81,6 +84,23 @@ describe('e2e: teardown of running sandboxes', { skip }, () => {
     assert.deepEqual(r.content, [{ type: 'text', text: '42\n' }]);
   });
 
+  test('clients that hang up right after sending the call leave no sandbox behind', async () => {
+    // The disconnect lands while the sandbox is being spawned: before bwrap has cloned the sandbox's
+    // pid 1, or before that pid 1 has armed --die-with-parent. Killing only bwrap then orphans it.
+    const prefix = mark(987007);
+    const rounds = 24;
+    for (let i = 0; i < rounds; i++) {
+      const { client, socket } = await connect();
+      client.callTool({ name: 'shell', arguments: { script: `sleep ${prefix}${String(i).padStart(2, '0')}` } }).catch(() => {});
+      if (i % 4 !== 0) await delay(i % 4);
+      socket.destroy();
+    }
+    // Any sandbox these calls start has started well within this pause.
+    await delay(1500);
+    const gone = await waitForMarkerGone(prefix, 6000);
+    assert.equal(gone, true, `sandboxes left by clients that hung up:\n${describeMarked(prefix)}`);
+  });
+
   test('the time limit kills the whole sandbox, a setsid daemonized child included', async () => {
     const inner = mark(987002);
     const outer = mark(987003);
@@ -88,7 +108,7 @@ describe('e2e: teardown of running sandboxes', { skip }, () => {
     const started = Date.now();
     const pending = client.callTool({ name: 'slow', arguments: { script: `(setsid sh -c 'sleep ${inner}' &); sleep ${outer}` } });
     // Both processes exist while the call runs, so their absence afterwards means something.
-    const sawBoth = await waitForMarker(inner, 5000).then(async (a) => a && (await waitForMarker(outer, 5000)));
+    const sawBoth = await waitForMarker(inner, 5000).then(async (a) => a && (await waitForSleep(outer, 5000)));
     const r = (await pending) as CallToolResult;
     const elapsed = Date.now() - started;
     assert.equal(sawBoth, true, 'both sleeps ran inside the sandbox before the timeout');
@@ -133,7 +153,7 @@ describe('e2e: teardown of running sandboxes', { skip }, () => {
   });
 
   test('no sandbox of this suite is left on the host', () => {
-    assert.equal(markers.length, 5);
+    assert.equal(markers.length, 6);
     for (const m of markers) assert.deepEqual(pidsWithMarker(m), [], `marker ${m}`);
   });
 });

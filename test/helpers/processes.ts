@@ -42,10 +42,50 @@ export function describeMarked(marker: string): string {
   return pidsWithMarker(marker)
     .map((pid) => {
       try {
-        return `${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'latin1').replaceAll('\0', ' ')}`;
+        const argv = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').filter((a) => a !== '');
+        const ppid = /^PPid:\s*(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))?.[1] ?? '?';
+        // bwrap's argv is long: its program and the end (the tool's command) say enough.
+        const shown = argv.length > 8 ? [argv[0], '...', ...argv.slice(-6)] : argv;
+        return `pid ${pid} (ppid ${ppid}): ${shown.join(' ')}`;
       } catch {
         return `${pid}: (gone)`;
       }
     })
     .join('\n');
+}
+
+/**
+ * Cleanup after a failed teardown assertion: SIGKILLs, by pid, the processes carrying a marker this
+ * test made unique (the sandboxes of a daemon the test started), so a failure leaves no debris.
+ */
+export function killMarked(marker: string): number[] {
+  const pids = pidsWithMarker(marker);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  return pids;
+}
+
+/** Host pids whose argv is exactly `argv` (e.g. the sandboxed tool itself, not bwrap holding its script). */
+export function pidsWithArgv(argv: readonly string[]): number[] {
+  const wanted = `${argv.join('\0')}\0`;
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, 'latin1') === wanted) found.push(Number(name));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found;
+}
+
+/** Waits (bounded) until the tool process `sleep MARKER` runs, i.e. the sandbox was released. */
+export function waitForSleep(marker: string, timeoutMs = 10_000): Promise<boolean> {
+  return pollUntil(() => pidsWithArgv(['sleep', marker]).length > 0, timeoutMs, 25);
 }

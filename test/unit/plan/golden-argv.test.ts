@@ -44,7 +44,7 @@ function bundled(name: string): Profile {
 
 const SAMPLES: readonly { tool: string; args: Record<string, unknown>; tail: string[] }[] = [
   { tool: 'python', args: { code: 'print(6 * 7)' }, tail: ['/usr/bin/python3', '-I', '-S', '-c', 'print(6 * 7)'] },
-  { tool: 'shell', args: { script: 'echo "$HOME"; ls -la' }, tail: ['/bin/bash', '--noprofile', '--norc', '-c', 'echo "$HOME"; ls -la', 'toolcell-shell'] },
+  { tool: 'shell', args: { script: 'echo "$HOME"; ls -la' }, tail: ['/bin/bash', '--noprofile', '--norc', '-c', '--', 'echo "$HOME"; ls -la', 'toolcell-shell'] },
   { tool: 'search', args: { pattern: '-TODO|FIXME' }, tail: ['/usr/bin/grep', '-rnIE', '--max-count=200', '--color=never', '-e', '-TODO|FIXME', '--', '/data'] },
 ];
 
