@@ -1,6 +1,7 @@
 // Nothing outlives its call: a client that hangs up, a cancelled call, a timeout and an output cap
 // each end the whole sandbox. Checked from the host, by the marker each sandbox process carries in
 // its command line (bwrap's argv holds the script, and the sleep holds its own number).
+import { shellProfileToml } from '../helpers/fixtures.js';
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -11,7 +12,6 @@ import {
   connectClient,
   makeToolsDir,
   removeDir,
-  shellProfileToml,
   startDaemon,
   type Daemon,
   type DirectClient,

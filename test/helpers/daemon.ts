@@ -2,7 +2,7 @@
 // (directly and through `toolcell connect`), a raw line client for protocol faults, and temporary
 // tools directories. Every wait here is bounded in time.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,7 +147,10 @@ export class Daemon {
   }
 }
 
-/** Starts `toolcell serve` and waits (bounded) until its socket answers. */
+/**
+ * Starts `toolcell serve` and waits (bounded) until its socket is open to the client group (mode
+ * 0660, set after listen) and answers: root can connect a moment before the mode is final.
+ */
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const ownDir = makeTempDir('tc-d-');
   const socket = opts.socket ?? join(ownDir, 'mcp.sock');
@@ -160,12 +163,20 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const stdio: StdioOptions = ['ignore', 'pipe', 'pipe', ...Array.from({ length: opts.extraFds ?? 0 }, () => 'pipe' as const)];
   const child = spawn(process.execPath, args, { stdio, env: { ...process.env, ...opts.env } });
   const daemon = new Daemon(child, socket, ownDir);
-  const ready = await pollUntil(async () => !daemon.running || (await socketAnswers(socket, 500)), READY_TIMEOUT_MS, 50);
+  const ready = await pollUntil(async () => !daemon.running || (socketMode(socket) === 0o660 && (await socketAnswers(socket, 500))), READY_TIMEOUT_MS, 50);
   if (!ready || !daemon.running) {
     await daemon.stop();
     throw new Error(`toolcell serve did not answer on ${socket} within ${READY_TIMEOUT_MS} ms\nstdout:\n${daemon.stdout}\nstderr:\n${daemon.stderr}`);
   }
   return daemon;
+}
+
+function socketMode(path: string): number | undefined {
+  try {
+    return statSync(path).mode & 0o777;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Opens a connected Unix socket (bounded). */
@@ -300,25 +311,4 @@ export class RawConnection {
   close(): void {
     this.socket.destroy();
   }
-}
-
-/** A profile for tests: a bash script tool with the given limits (like the bundled shell). */
-export function shellProfileToml(description: string, limits: string): string {
-  return `description = ${JSON.stringify(description)}
-command = ["/bin/bash", "--noprofile", "--norc", "-c", "{script}", "toolcell-test"]
-cwd = "/work"
-allow_leading_dash = ["script"]
-
-[input]
-type = "object"
-required = ["script"]
-properties.script = { type = "string" }
-
-[filesystem]
-read_only = ["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc/alternatives"]
-tmpfs = ["/work:16M", "/tmp:16M"]
-
-[limits]
-${limits}
-`;
 }

@@ -12,12 +12,10 @@ export function profileFrom(name: string, toml: string): Profile {
 
 export const silentLogger = pino({ level: 'silent' });
 
-/** A shell tool like the bundled one, with limits a test can set. */
-export function shellProfile(limits = 'timeout = "10s"\noutput = "1M"', extra = ''): Profile {
-  return profileFrom(
-    'testshell',
-    `description = "test shell"
-command = ["/bin/bash", "--noprofile", "--norc", "-c", "{script}"]
+/** TOML of a bash tool like the bundled shell, with the given limits and extra top-level keys. */
+export function shellProfileToml(description: string, limits: string, extra = ''): string {
+  return `description = ${JSON.stringify(description)}
+command = ["/bin/bash", "--noprofile", "--norc", "-c", "--", "{script}", "toolcell-test"]
 cwd = "/work"
 allow_leading_dash = ["script"]
 ${extra}
@@ -32,8 +30,11 @@ tmpfs = ["/work:16M", "/tmp:16M"]
 
 [limits]
 ${limits}
-`,
-  );
+`;
+}
+
+export function shellProfile(limits = 'timeout = "10s"\noutput = "1M"', extra = ''): Profile {
+  return profileFrom('testshell', shellProfileToml('test shell', limits, extra));
 }
 
 /** Why the real-kernel tests cannot run here, or undefined when they can (root and bwrap). */

@@ -1,41 +1,19 @@
 // Real bwrap, real kernel: each test attempts an escape through the invocation lifecycle and
 // asserts the exact denial the sandbox gives.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runInvocation } from '../../src/invocation/run-invocation.js';
 import type { ToolResult } from '../../src/invocation/tool-result.js';
 import type { Profile } from '../../src/profile/profile.js';
 import { profileFrom, realKernelSkipReason, shellProfile, silentLogger } from '../helpers/fixtures.js';
+import { pidsWithMarker, uniqueMarker, waitForMarker, waitForMarkerGone } from '../helpers/processes.js';
 
 const skip = realKernelSkipReason();
 const USER = 'nobody';
 
 function sh(script: string, profile: Profile = shellProfile(), signal?: AbortSignal): Promise<ToolResult> {
   return runInvocation(profile, { script }, { logger: silentLogger, user: USER, signal });
-}
-
-/** Host pids whose command line contains the marker (a unique number in a sleep argument). */
-function hostPidsWith(marker: string): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(marker)) pids.push(Number(name));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return pids;
-}
-
-async function waitUntil(what: string, check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (let i = 0; i < 500 && Date.now() < deadline; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.fail(`timed out after ${ms} ms waiting for: ${what}`);
 }
 
 describe('sandbox (real bwrap)', { skip }, () => {
@@ -115,32 +93,32 @@ describe('sandbox (real bwrap)', { skip }, () => {
   });
 
   test('the timeout kills a double-forked, setsid grandchild', async () => {
-    const marker = String(900000 + Math.floor(Math.random() * 99999));
+    const marker = uniqueMarker(9001);
     const profile = shellProfile('timeout = "1s"');
     const r = await sh(`(setsid sh -c 'sleep ${marker}1' &); (sleep ${marker}2 &); sleep ${marker}3`, profile);
     assert.equal(r.reason, 'timeout');
     assert.equal(r.signal, 'SIGKILL');
     assert.ok(r.durationMs >= 1000 && r.durationMs < 5000, `duration ${r.durationMs}`);
-    await waitUntil(`no process with marker ${marker}`, () => hostPidsWith(`sleep\0${marker}`).length === 0 && hostPidsWith(`sleep ${marker}`).length === 0);
+    assert.equal(await waitForMarkerGone(marker), true, `left behind: ${pidsWithMarker(marker).join(', ')}`);
   });
 
   test('background processes die when the tool exits', async () => {
-    const marker = String(800000 + Math.floor(Math.random() * 99999));
+    const marker = uniqueMarker(9002);
     const r = await sh(`(setsid sleep ${marker} &); echo started`);
     assert.equal(r.stdout, 'started\n');
     assert.equal(r.exitCode, 0);
-    await waitUntil(`no process with marker ${marker}`, () => hostPidsWith(`sleep\0${marker}`).length === 0);
+    assert.equal(await waitForMarkerGone(marker), true, `left behind: ${pidsWithMarker(marker).join(', ')}`);
   });
 
   test('cancellation kills the sandbox', async () => {
-    const marker = String(700000 + Math.floor(Math.random() * 99999));
+    const marker = uniqueMarker(9003);
     const ac = new AbortController();
     const running = sh(`sleep ${marker}`, shellProfile(), ac.signal);
-    await waitUntil('the tool to start', () => hostPidsWith(`sleep\0${marker}`).length > 0);
+    assert.equal(await waitForMarker(`sleep ${marker}`), true, 'the tool started');
     ac.abort();
     const r = await running;
     assert.equal(r.reason, 'cancelled');
-    await waitUntil(`no process with marker ${marker}`, () => hostPidsWith(`sleep\0${marker}`).length === 0);
+    assert.equal(await waitForMarkerGone(marker), true, `left behind: ${pidsWithMarker(marker).join(', ')}`);
   });
 
   test('100 MB of output: capped, marked, killed, and the daemon does not hold it', async () => {
