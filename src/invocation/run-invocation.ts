@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { toBwrapCommand } from '../plan/bwrap-command.js';
 import { ArgumentError } from '../plan/command-template.js';
-import { planSandbox } from '../plan/sandbox-plan.js';
+import { planSandbox, type SandboxPlan } from '../plan/sandbox-plan.js';
 import type { Profile } from '../profile/profile.js';
 import { gatherHostFacts } from '../linux/gather-host-facts.js';
 import { spawnSandbox, type SandboxExit } from '../linux/sandbox-process.js';
@@ -52,7 +52,7 @@ export async function runInvocation(profile: Profile, args: Record<string, unkno
   const problems = checkArguments(profile.input, args);
   if (problems.length > 0) throw new InvalidArgumentsError(problems);
   const facts = await gatherHostFacts(profile, opts.user);
-  let plan;
+  let plan: SandboxPlan;
   try {
     plan = planSandbox(profile, args, facts);
   } catch (e) {

@@ -60,6 +60,8 @@ export function spawnSandbox(cmd: BwrapCommand, user: SandboxUser): SandboxProce
       env: { ...cmd.env },
       cwd: '/',
       stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+      // Its own session and process group: a Ctrl-C meant for the daemon's terminal must reach the
+      // daemon (which then tears down in order), not the sandboxes behind its back.
       detached: true,
     });
   } catch (e) {
