@@ -1,23 +1,53 @@
 #!/usr/bin/env node
-// Runs every compiled test file (dist/test/**/*.test.js) with node:test. Unit tests first as their
-// own files; integration and e2e need root and real bwrap and say so when they skip.
+// Runs every compiled test file (dist/test/**/*.test.js) with node:test. As root, the bundled
+// tools' users (tc-*) and the client group are created first with `toolcell users sync`, and
+// whatever this run created is removed again at the end.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const root = new URL('..', import.meta.url).pathname;
+const SYSTEM_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
+
 function walk(dir) {
   return readdirSync(dir).flatMap((name) => {
     const p = join(dir, name);
     return statSync(p).isDirectory() ? walk(p) : p.endsWith('.test.js') ? [p] : [];
   });
 }
+
+function entries(db) {
+  const r = spawnSync('getent', [db], { env: SYSTEM_ENV, encoding: 'utf8' });
+  return new Set(r.stdout.split('\n').map((l) => l.split(':')[0]).filter(Boolean));
+}
+
 const only = process.argv.slice(2);
 const files = walk(join(root, 'dist/test'))
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
   .sort();
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...files], {
-  stdio: 'inherit',
-  cwd: root,
-});
-process.exit(r.status ?? 1);
+
+const asRoot = process.getuid() === 0;
+const usersBefore = asRoot ? entries('passwd') : new Set();
+const groupsBefore = asRoot ? entries('group') : new Set();
+if (asRoot) {
+  const sync = spawnSync(process.execPath, [join(root, 'bin/toolcell.js'), 'users', 'sync', '--tools', join(root, 'profiles')], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  if (sync.status !== 0) console.error('run-tests: toolcell users sync failed; the e2e tests will show why');
+}
+
+let status = 1;
+try {
+  const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...files], { stdio: 'inherit', cwd: root });
+  status = r.status ?? 1;
+} finally {
+  if (asRoot) {
+    for (const user of entries('passwd')) {
+      if (!usersBefore.has(user) && user.startsWith('tc-')) spawnSync('userdel', ['--', user], { env: SYSTEM_ENV });
+    }
+    for (const group of entries('group')) {
+      if (!groupsBefore.has(group) && (group.startsWith('tc-') || group === 'toolcell')) spawnSync('groupdel', ['--', group], { env: SYSTEM_ENV });
+    }
+  }
+}
+process.exit(status);

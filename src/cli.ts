@@ -4,11 +4,13 @@ import { ConfigError, loadDaemonConfig } from './config/daemon-config.js';
 import { runCheck } from './commands/check.js';
 import { runConnect } from './commands/connect.js';
 import { runServe } from './commands/serve.js';
+import { runUsersSync } from './commands/users-sync.js';
 
 const USAGE = `usage:
   toolcell serve   [--config FILE] [--tools DIR] [--socket PATH] [--announce]
   toolcell connect [--config FILE] [--socket PATH]
-  toolcell check   [--config FILE] [--tools DIR]`;
+  toolcell check   [--config FILE] [--tools DIR]
+  toolcell users sync [--config FILE] [--tools DIR]`;
 
 class UsageError extends Error {}
 
@@ -17,6 +19,7 @@ const OPTIONS = {
   serve: { ...COMMON, tools: { type: 'string' }, socket: { type: 'string' }, announce: { type: 'boolean' } },
   connect: { ...COMMON, socket: { type: 'string' } },
   check: { ...COMMON, tools: { type: 'string' } },
+  users: { ...COMMON, tools: { type: 'string' } },
 } as const;
 
 async function main(argv: string[]): Promise<number> {
@@ -28,11 +31,16 @@ async function main(argv: string[]): Promise<number> {
   if (!(command in OPTIONS)) throw new UsageError(`unknown command "${command}"`);
   const name = command as keyof typeof OPTIONS;
   let values: { config?: string; tools?: string; socket?: string; announce?: boolean };
+  let positionals: string[];
   try {
-    values = parseArgs({ args: rest, options: OPTIONS[name], strict: true, allowPositionals: false }).values as typeof values;
+    ({ values, positionals } = parseArgs({ args: rest, options: OPTIONS[name], strict: true, allowPositionals: name === 'users' }) as {
+      values: typeof values;
+      positionals: string[];
+    });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+  if (name === 'users' && (positionals.length !== 1 || positionals[0] !== 'sync')) throw new UsageError('usage: toolcell users sync');
   const loaded = await loadDaemonConfig(values.config);
   const config = { ...loaded, tools_dir: values.tools ?? loaded.tools_dir, socket: values.socket ?? loaded.socket };
   switch (name) {
@@ -41,7 +49,9 @@ async function main(argv: string[]): Promise<number> {
     case 'connect':
       return runConnect(config.socket);
     case 'check':
-      return runCheck(config.tools_dir);
+      return runCheck(config.tools_dir, config.client_group);
+    case 'users':
+      return runUsersSync(config.tools_dir, config.client_group);
   }
 }
 

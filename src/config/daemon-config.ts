@@ -17,10 +17,6 @@ export const DaemonConfigSchema = z
     socket: z.string().startsWith('/').default('/run/toolcell/mcp.sock').describe('Unix socket the daemon listens on.'),
     tools_dir: z.string().startsWith('/').optional().describe('Directory of tool profiles (*.toml).'),
     client_group: z.string().default('toolcell').describe('Group whose members may connect (socket mode 0660).'),
-    sandbox_user: z
-      .string()
-      .default('nobody')
-      .describe('User for tools whose profile names no [identity] user.'),
     max_message_bytes: z
       .union([z.string(), z.number().int().positive()])
       .default('4M')

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { toBwrapCommand } from '../plan/bwrap-command.js';
 import { ArgumentError } from '../plan/command-template.js';
 import { planSandbox, type SandboxPlan } from '../plan/sandbox-plan.js';
-import type { Profile } from '../profile/profile.js';
+import type { ServedTool } from '../profile/load-tools.js';
 import { gatherHostFacts } from '../linux/gather-host-facts.js';
 import { spawnSandbox, type SandboxExit } from '../linux/sandbox-process.js';
 import { CappedOutput } from './capped-output.js';
@@ -30,8 +30,6 @@ export class InvocationAbortedError extends Error {
 
 export interface InvocationOptions {
   readonly logger: Logger;
-  /** The Linux user the sandbox runs as. */
-  readonly user: string;
   /** Aborting kills the sandbox; a KillReason as abort reason is reported as such. */
   readonly signal?: AbortSignal;
 }
@@ -42,7 +40,8 @@ function abortReason(signal: AbortSignal): KillReason {
   return signal.reason === 'shutdown' ? 'shutdown' : 'cancelled';
 }
 
-export async function runInvocation(profile: Profile, args: Record<string, unknown>, opts: InvocationOptions): Promise<ToolResult> {
+export async function runInvocation(tool: ServedTool, args: Record<string, unknown>, opts: InvocationOptions): Promise<ToolResult> {
+  const { profile } = tool;
   const id = randomUUID();
   const started = performance.now();
   const log = opts.logger.child({ invocation: id, tool: profile.name });
@@ -51,7 +50,7 @@ export async function runInvocation(profile: Profile, args: Record<string, unkno
   // the command template's rules.
   const problems = checkArguments(profile.input, args);
   if (problems.length > 0) throw new InvalidArgumentsError(problems);
-  const facts = await gatherHostFacts(profile, opts.user);
+  const facts = await gatherHostFacts(profile, tool.user);
   let plan: SandboxPlan;
   try {
     plan = planSandbox(profile, args, facts);

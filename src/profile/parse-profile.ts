@@ -58,9 +58,12 @@ export function parseProfile(name: string, file: string, source: string): ParseR
   checkInput(body, placeholderNames(template), fail);
   const mounts = planMounts(body, fail);
 
+  const user = body.identity.user ?? `tc-${name}`;
+  if (user.length > 32) fail('identity.user', `the default user "${user}" is longer than 32 characters (Linux's limit): name one under [identity]`, ['identity']);
+
   if (errors.length > 0) return { ok: false, errors };
   const digest = createHash('sha256').update(source).digest('hex');
-  return { ok: true, profile: { ...body, name, file, digest, template, mounts } };
+  return { ok: true, profile: { ...body, identity: { user }, name, file, source, digest, template, mounts } };
 }
 
 type Fail = (key: string, message: string, path?: readonly (string | number)[]) => void;

@@ -8,7 +8,11 @@ export type MountSpec =
   | { readonly kind: 'bind'; readonly source: string; readonly dest: string }
   | { readonly kind: 'tmpfs'; readonly dest: string; readonly size: number };
 
-export interface Profile extends Readonly<ProfileBody> {
+export interface Profile extends Readonly<Omit<ProfileBody, 'identity'>> {
+  /** identity.user is always set: the profile's own, or tc-<tool>. */
+  readonly identity: { readonly user: string };
+  /** The file's text, so later checks can still point at a line. */
+  readonly source: string;
   /** The MCP tool name: the file name without .toml. */
   readonly name: string;
   readonly file: string;

@@ -4,8 +4,8 @@ import type { Socket } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { setCloexecFrom3 } from '../../native/libc.js';
 import type { DaemonConfig } from '../config/daemon-config.js';
-import { loadProfiles } from '../profile/load-profiles.js';
-import { describeProfileError, type Profile } from '../profile/profile.js';
+import { loadTools } from '../profile/load-tools.js';
+import { describeProfileError } from '../profile/profile.js';
 import { listenSocket, removeSocket } from './listen-socket.js';
 import type { LineTransport } from './line-transport.js';
 import { serveConnection } from './mcp-connection.js';
@@ -24,15 +24,14 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
   // Before anything can spawn: nothing the daemon inherited may reach a sandbox.
   setCloexecFrom3();
 
-  const loaded = await loadProfiles(config.tools_dir);
-  for (const e of loaded.errors) logger.error({ file: e.file, line: e.line, key: e.key }, `profile not served: ${describeProfileError(e)}`);
-  const profiles: ReadonlyMap<string, Profile> = loaded.profiles;
+  const loaded = await loadTools(config.tools_dir, config.client_group);
+  for (const e of loaded.errors) logger.error({ file: e.file, line: e.line, key: e.key }, `tool not served: ${describeProfileError(e)}`);
+  const served = loaded.tools;
 
   const shutdown = new AbortController();
   const connections = new Map<Socket, LineTransport>();
   const source = {
-    profiles: () => profiles,
-    sandboxUser: config.sandbox_user,
+    tools: () => served,
     logger,
     shutdown: shutdown.signal,
     maxMessageBytes: config.max_message_bytes,
@@ -45,7 +44,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
     socket.once('close', () => connections.delete(socket));
     connections.set(socket, serveConnection(socket, source, log));
   });
-  const tools = [...profiles.keys()];
+  const tools = [...served.keys()];
   logger.info({ socket: config.socket, tools, toolsDir: config.tools_dir, clientGroup: gid === undefined ? null : config.client_group }, 'serving');
   if (gid === undefined) logger.warn(`client group "${config.client_group}" does not exist: only root can connect to ${config.socket}`);
 

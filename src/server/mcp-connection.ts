@@ -14,13 +14,13 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { InvalidArgumentsError, InvocationAbortedError, runInvocation } from '../invocation/run-invocation.js';
 import { describeToolResult, isFailure, type ToolResult } from '../invocation/tool-result.js';
+import type { ServedTool } from '../profile/load-tools.js';
 import type { Profile } from '../profile/profile.js';
 import { LineTransport } from './line-transport.js';
 
 export interface ToolSource {
-  /** The current profiles; read at every request so a reload takes effect for the next call. */
-  profiles(): ReadonlyMap<string, Profile>;
-  readonly sandboxUser: string;
+  /** The current tools; read at every request so a reload takes effect for the next call. */
+  tools(): ReadonlyMap<string, ServedTool>;
   readonly logger: Logger;
   /** Aborted with reason "shutdown" when the daemon stops. */
   readonly shutdown: AbortSignal;
@@ -56,17 +56,16 @@ export function serveConnection(stream: Duplex, source: ToolSource, log: Logger)
   const server = new Server({ name: 'toolcell', version: source.version }, { capabilities: { tools: {} } });
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
-    tools: [...source.profiles().values()].map(toTool),
+    tools: [...source.tools().values()].map((t) => toTool(t.profile)),
   }));
 
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const { name, arguments: args = {} } = request.params;
-    const profile = source.profiles().get(name);
-    if (!profile) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    const tool = source.tools().get(name);
+    if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
     try {
-      const result = await runInvocation(profile, args, {
+      const result = await runInvocation(tool, args, {
         logger: log,
-        user: profile.identity.user ?? source.sandboxUser,
         // The SDK aborts this on notifications/cancelled and when the connection closes.
         signal: AbortSignal.any([extra.signal, source.shutdown]),
       });

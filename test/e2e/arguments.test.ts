@@ -3,7 +3,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { realKernelSkipReason } from '../helpers/fixtures.js';
+import { realKernelSkipReason, createToolUsers } from '../helpers/fixtures.js';
 import { closeQuietly, connectClient, makeToolsDir, removeDir, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
 
 const skip = realKernelSkipReason();
@@ -48,8 +48,10 @@ describe('e2e: argument refusal as JSON-RPC errors', { skip }, () => {
   let tools: string | undefined;
   let daemon: Daemon | undefined;
   let conn: DirectClient | undefined;
+  let removeUsers: (() => Promise<void>) | undefined;
 
   before(async () => {
+    removeUsers = await createToolUsers(['echo']);
     tools = makeToolsDir({ 'echo.toml': ECHO_TOML });
     daemon = await startDaemon({ tools });
     conn = await connectClient(daemon.socket);
@@ -58,6 +60,7 @@ describe('e2e: argument refusal as JSON-RPC errors', { skip }, () => {
     await closeQuietly(conn?.client);
     await daemon?.stop();
     removeDir(tools);
+    await removeUsers?.();
   });
 
   const call = (name: string, args: Record<string, unknown>) => conn!.client.callTool({ name, arguments: args });

@@ -70,8 +70,8 @@ describe('e2e: the daemon with a broken profile', { skip }, () => {
 
   test('the daemon logs why the profile is not served', async () => {
     const file = join(tools!, 'broken.toml');
-    const logged = await pollUntil(() => daemon!.stdout.includes(`profile not served: ${file}:3: colour: unknown key`), 5000);
+    const logged = await pollUntil(() => daemon!.stdout.includes(`tool not served: ${file}:3: colour: unknown key`), 5000);
     assert.equal(logged, true, daemon!.stdout);
-    assert.ok(daemon!.stdout.includes(`profile not served: ${file}:6: limits.memroy: unknown key`));
+    assert.ok(daemon!.stdout.includes(`tool not served: ${file}:6: limits.memroy: unknown key`));
   });
 });

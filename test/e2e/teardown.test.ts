@@ -1,7 +1,7 @@
 // Nothing outlives its call: a client that hangs up, a cancelled call, a timeout and an output cap
 // each end the whole sandbox. Checked from the host, by the marker each sandbox process carries in
 // its command line (bwrap's argv holds the script, and the sleep holds its own number).
-import { shellProfileToml } from '../helpers/fixtures.js';
+import { createToolUsers, shellProfileToml } from '../helpers/fixtures.js';
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -37,7 +37,9 @@ describe('e2e: teardown of running sandboxes', { skip }, () => {
     return c;
   };
 
+  let removeUsers: (() => Promise<void>) | undefined;
   before(async () => {
+    removeUsers = await createToolUsers(['slow', 'chatty']);
     tools = makeToolsDir({
       'slow.toml': shellProfileToml('shell with a 1 s time limit', 'timeout = "1s"\noutput = "1M"'),
       'chatty.toml': shellProfileToml('shell with a 64 KiB output cap', 'timeout = "20s"\noutput = "64K"'),
@@ -48,6 +50,7 @@ describe('e2e: teardown of running sandboxes', { skip }, () => {
     for (const c of clients) await closeQuietly(c.client);
     await daemon?.stop();
     removeDir(tools);
+    await removeUsers?.();
     // If a teardown assertion failed, its sandboxes may have outlived the daemon: remove them by pid.
     for (const m of markers) killMarked(m);
   });

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import pino from 'pino';
 import { parseProfile } from '../../src/profile/parse-profile.js';
 import type { Profile } from '../../src/profile/profile.js';
+import type { ServedTool } from '../../src/profile/load-tools.js';
 
 /** Parses a profile from TOML text or throws with every error; for tests. */
 export function profileFrom(name: string, toml: string): Profile {
@@ -42,4 +43,27 @@ export function realKernelSkipReason(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (bwrap is started as another uid)';
   if (!existsSync('/usr/bin/bwrap')) return 'bubblewrap is not installed (/usr/bin/bwrap)';
   return undefined;
+}
+
+/** Runs a profile as nobody: the sandbox tests need an unprivileged uid, not a per-tool one. */
+export function asNobody(profile: Profile): ServedTool {
+  return { profile, user: { name: 'nobody', uid: 65534, gid: 65534 } };
+}
+
+/**
+ * Creates the tool users (tc-<tool>) that a test's own profiles need and returns the cleanup that
+ * removes exactly the ones it created.
+ */
+export async function createToolUsers(tools: readonly string[]): Promise<() => Promise<void>> {
+  const { createToolUser, lookupUserRecord, removeUser } = await import('../../src/linux/users.js');
+  const created: string[] = [];
+  for (const tool of tools) {
+    const name = `tc-${tool}`;
+    if (await lookupUserRecord(name)) continue;
+    await createToolUser(name);
+    created.push(name);
+  }
+  return async () => {
+    for (const name of created) await removeUser(name);
+  };
 }

@@ -6,14 +6,13 @@ import assert from 'node:assert/strict';
 import { runInvocation } from '../../src/invocation/run-invocation.js';
 import type { ToolResult } from '../../src/invocation/tool-result.js';
 import type { Profile } from '../../src/profile/profile.js';
-import { profileFrom, realKernelSkipReason, shellProfile, silentLogger } from '../helpers/fixtures.js';
+import { asNobody, profileFrom, realKernelSkipReason, shellProfile, silentLogger } from '../helpers/fixtures.js';
 import { pidsWithMarker, uniqueMarker, waitForMarker, waitForMarkerGone } from '../helpers/processes.js';
 
 const skip = realKernelSkipReason();
-const USER = 'nobody';
 
 function sh(script: string, profile: Profile = shellProfile(), signal?: AbortSignal): Promise<ToolResult> {
-  return runInvocation(profile, { script }, { logger: silentLogger, user: USER, signal });
+  return runInvocation(asNobody(profile), { script }, { logger: silentLogger, signal });
 }
 
 describe('sandbox (real bwrap)', { skip }, () => {
@@ -147,7 +146,7 @@ cwd = "/nonexistent"
 read_only = ["/usr", "/lib", "/lib64", "/bin"]
 `,
     );
-    const r = await runInvocation(profile, {}, { logger: silentLogger, user: USER });
+    const r = await runInvocation(asNobody(profile), {}, { logger: silentLogger });
     assert.equal(r.reason, 'setup');
     assert.equal(r.exitCode, 1);
     assert.match(r.stderr, /^bwrap: Can't chdir to \/nonexistent: No such file or directory/);

@@ -360,6 +360,14 @@ const INVALID: readonly InvalidRow[] = [
     line: 6,
   },
   {
+    name: 'the default user tc-<tool> would be longer than 32 characters',
+    tool: 'a-tool-name-that-is-thirty-three-x',
+    source: MIN,
+    key: 'identity.user',
+    message: 'is longer than 32 characters',
+    line: undefined,
+  },
+  {
     name: 'identity.user is not a Linux user name',
     source: `${MIN}\n[identity]\nuser = "Root User"\n`,
     key: 'identity.user',
@@ -449,7 +457,8 @@ const VALID: readonly ValidRow[] = [
       assert.equal(p.cwd, undefined);
       assert.deepEqual(p.allow_leading_dash, []);
       assert.deepEqual(p.network, { allow: [] });
-      assert.deepEqual(p.identity, {});
+      // The default user is the tool's own: tc-<tool>.
+      assert.deepEqual(p.identity, { user: 'tc-t' });
       assert.deepEqual(p.template, [[{ text: '/bin/true' }]]);
     },
   },

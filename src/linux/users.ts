@@ -1,0 +1,78 @@
+// System users and groups through NSS (getent, id) and shadow-utils (useradd, groupadd). Mechanism
+// only: which users are acceptable for a tool is decided in profile/check-identity.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+
+/** shadow-utils live in /usr/sbin; nothing of the daemon's own environment is passed on. */
+const SYSTEM_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
+const run = (file: string, args: string[]) => execFileAsync(file, args, { env: SYSTEM_ENV });
+
+/** shadow-utils give up at once when another process holds /etc/passwd's lock: retry a little. */
+async function runLocked(file: string, args: string[]): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await run(file, args);
+      return;
+    } catch (e) {
+      const stderr = String((e as { stderr?: unknown }).stderr ?? '');
+      if (attempt >= 50 || !/lock/i.test(stderr)) throw new Error(`${file} ${args.join(' ')}: ${stderr.trim() || (e as Error).message}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+export interface UserRecord {
+  readonly name: string;
+  readonly uid: number;
+  readonly gid: number;
+  readonly home: string;
+  readonly shell: string;
+  /** Every group the user is in (primary and supplementary), by name. */
+  readonly groups: readonly string[];
+}
+
+/** The user's passwd entry and groups, or undefined when NSS knows no such user. */
+export async function lookupUserRecord(name: string): Promise<UserRecord | undefined> {
+  let passwd: string;
+  try {
+    passwd = (await run('getent', ['passwd', '--', name])).stdout;
+  } catch {
+    return undefined;
+  }
+  const f = passwd.trim().split(':');
+  const groups = (await run('id', ['-Gn', '--', name])).stdout.trim().split(/\s+/).filter(Boolean);
+  return { name, uid: Number(f[2]), gid: Number(f[3]), home: f[5] ?? '', shell: f[6] ?? '', groups };
+}
+
+export async function groupExists(name: string): Promise<boolean> {
+  try {
+    await run('getent', ['group', '--', name]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const NOLOGIN_SHELL = '/usr/sbin/nologin';
+
+/** A system group. */
+export async function createGroup(name: string): Promise<void> {
+  await runLocked('groupadd', ['--system', '--', name]);
+}
+
+/**
+ * A system user for one tool: its own group, no home (the sandbox gets a tmpfs HOME), no login
+ * shell, and a locked password (useradd's default: "!" in shadow).
+ */
+export async function createToolUser(name: string): Promise<void> {
+  if (!(await groupExists(name))) await createGroup(name);
+  await runLocked('useradd', ['--system', '--gid', name, '--no-create-home', '--home-dir', '/nonexistent', '--shell', NOLOGIN_SHELL, '--', name]);
+}
+
+/** Removes a user and its group of the same name (tests and uninstall). */
+export async function removeUser(name: string): Promise<void> {
+  await runLocked('userdel', ['--', name]).catch(() => {});
+  await runLocked('groupdel', ['--', name]).catch(() => {});
+}
