@@ -48,7 +48,11 @@ function readInfo(stream: Readable, exited: Promise<unknown>): Promise<number | 
   });
 }
 
-export function spawnSandbox(cmd: BwrapCommand, user: SandboxUser): SandboxProcess {
+/**
+ * `inputs` are written to descriptors 5, 6, ... of bwrap and closed (secret arguments and data);
+ * bwrap reads them during setup and closes them before the tool runs.
+ */
+export function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs: readonly Buffer[] = []): SandboxProcess {
   if (cmd.fds.info !== 3 || cmd.fds.block !== 4) throw new SpawnError('control fds must be 3 (info) and 4 (block)');
   let child: ChildProcess;
   try {
@@ -59,7 +63,7 @@ export function spawnSandbox(cmd: BwrapCommand, user: SandboxUser): SandboxProce
       gid: user.gid,
       env: { ...cmd.env },
       cwd: '/',
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', ...inputs.map(() => 'pipe' as const)],
       // Its own session and process group: a Ctrl-C meant for the daemon's terminal must reach the
       // daemon (which then tears down in order), not the sandboxes behind its back.
       detached: true,
@@ -70,6 +74,11 @@ export function spawnSandbox(cmd: BwrapCommand, user: SandboxUser): SandboxProce
   const exited = new Promise<SandboxExit>((resolve) => {
     child.once('error', () => resolve({ code: null, signal: null }));
     child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+  inputs.forEach((data, i) => {
+    const fd = child.stdio[5 + i] as Writable;
+    fd.on('error', () => {});
+    fd.end(data);
   });
   const info = child.stdio[3] as Readable;
   const block = child.stdio[4] as Writable;

@@ -2,6 +2,7 @@
 // security"), so it is built in one pure function and checked in as a golden file per profile.
 
 import type { PlannedMount, SandboxPlan } from './sandbox-plan.js';
+import { SECRET_ARGS_FD } from './secret-args.js';
 
 /** argv, descriptors and environment travel together: bwrap gets exactly these and nothing else. */
 export interface BwrapCommand {
@@ -54,6 +55,8 @@ export function toBwrapCommand(plan: SandboxPlan): BwrapCommand {
     '--info-fd', String(CONTROL_FDS.info),
     '--block-fd', String(CONTROL_FDS.block),
     ...plan.mounts.flatMap(mountArgs),
+    // Secrets arrive as more arguments on a descriptor, so their values are on no command line.
+    ...(plan.secrets.length > 0 ? ['--args', String(SECRET_ARGS_FD)] : []),
     // bwrap's root and its /dev are tmpfs mounts the sandbox user could write (without a size
     // limit): freeze both once every mount point exists. /dev/shm stays writable, and sized.
     '--remount-ro', '/dev',

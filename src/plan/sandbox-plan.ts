@@ -26,6 +26,14 @@ export interface SandboxPlan {
   readonly disableUserns: boolean;
   readonly timeoutMs: number;
   readonly outputBytes: number;
+  /** Names and delivery of the tool's secrets; never their values (those stay out of plans). */
+  readonly secrets: readonly PlannedSecret[];
+}
+
+export interface PlannedSecret {
+  readonly name: string;
+  readonly file: string;
+  readonly as: 'env' | 'file';
 }
 
 export class PlanError extends Error {}
@@ -83,5 +91,8 @@ export function planSandbox(profile: Profile, args: Readonly<Record<string, unkn
     disableUserns: facts.bwrapDisableUserns,
     timeoutMs: profile.limits.timeout,
     outputBytes: profile.limits.output,
+    secrets: Object.entries(profile.secrets)
+      .map(([name, s]) => ({ name, file: s.file, as: s.as }))
+      .sort((a, b) => (a.name < b.name ? -1 : 1)),
   };
 }

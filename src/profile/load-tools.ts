@@ -1,5 +1,6 @@
 // The tools the daemon serves: every profile that parses AND whose user passes the identity rules.
 // A refused tool is reported with the reason, like a profile error, and the others are still served.
+import { openSecret, SecretError } from '../linux/read-secret.js';
 import { lookupUserRecord, type UserRecord } from '../linux/users.js';
 import type { SandboxUser } from '../plan/host-facts.js';
 import { identityProblems } from './check-identity.js';
@@ -15,6 +16,20 @@ export interface ServedTool {
 export interface LoadedTools {
   readonly tools: ReadonlyMap<string, ServedTool>;
   readonly errors: readonly ProfileError[];
+}
+
+/** Secret files are checked when profiles load (and again, with the read, at every call). */
+async function secretProblems(p: Profile): Promise<ProfileError[]> {
+  const problems: ProfileError[] = [];
+  for (const [name, s] of Object.entries(p.secrets)) {
+    try {
+      await openSecret(s.file, false);
+    } catch (e) {
+      if (!(e instanceof SecretError)) throw e;
+      problems.push({ file: p.file, line: locateKey(p.source, ['secrets', name]), key: `secrets.${name}`, message: e.message });
+    }
+  }
+  return problems;
 }
 
 export async function loadTools(dir: string, clientGroup: string): Promise<LoadedTools> {
@@ -34,9 +49,11 @@ export async function loadTools(dir: string, clientGroup: string): Promise<Loade
       .filter((o) => o.identity.user === p.identity.user || (record && records.get(o.identity.user)?.uid === record.uid))
       .map((o) => o.name);
     const problems = identityProblems(p.identity.user, record, sharing, clientGroup);
-    if (problems.length > 0 || !record) {
-      const line = locateKey(p.source, ['identity', 'user']);
-      for (const message of problems) errors.push({ file: p.file, line, key: 'identity.user', message });
+    const line = locateKey(p.source, ['identity', 'user']);
+    const found: ProfileError[] = problems.map((message) => ({ file: p.file, line, key: 'identity.user', message }));
+    found.push(...(await secretProblems(p)));
+    if (found.length > 0 || !record) {
+      errors.push(...found);
       continue;
     }
     tools.set(p.name, { profile: p, user: { name: record.name, uid: record.uid, gid: record.gid } });

@@ -56,6 +56,9 @@ export function parseProfile(name: string, file: string, source: string): ParseR
   else if (template[0]?.some((p) => 'arg' in p)) fail('command[0]', 'the program must not come from an argument', ['command']);
 
   checkInput(body, placeholderNames(template), fail);
+  for (const name of Object.keys(body.secrets)) {
+    if (name in body.env) fail(`secrets.${name}`, `${name} is also set in env; a secret and a plain variable cannot share a name`, ['secrets', name]);
+  }
   const mounts = planMounts(body, fail);
 
   const user = body.identity.user ?? `tc-${name}`;
@@ -68,8 +71,18 @@ export function parseProfile(name: string, file: string, source: string): ParseR
 
 type Fail = (key: string, message: string, path?: readonly (string | number)[]) => void;
 
-function addZodIssue(issue: z.core.$ZodIssue, fail: Fail): void {
-  const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+function addZodIssue(issue: z.core.$ZodIssue, fail: Fail, prefix: readonly PropertyKey[] = []): void {
+  const path = [...prefix, ...issue.path].map((p) => (typeof p === 'symbol' ? String(p) : p));
+  if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+    // "Invalid input" helps no one: report the alternative that got furthest (deepest path), e.g.
+    // the table form of a secret with a bad "as" rather than "not a string".
+    const depth = (branch: z.core.$ZodIssue[]) => Math.max(...branch.map((i) => i.path.length));
+    const best = issue.errors.reduce((a, b) => (depth(b) > depth(a) ? b : a));
+    if (depth(best) > 0) {
+      for (const sub of best) addZodIssue(sub, fail, path);
+      return;
+    }
+  }
   if (issue.code === 'unrecognized_keys') {
     for (const k of issue.keys) {
       const full = [...path, k];

@@ -83,6 +83,22 @@ export const ProfileSchema = z
       })
       .strict()
       .default({ allow: [] }),
+    secrets: z
+      .record(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'secret names are letters, digits and _ (they become environment names)'),
+        z.union([
+          absolutePath,
+          z
+            .object({
+              file: absolutePath.describe('Root-only file holding the value.'),
+              as: z.enum(['env', 'file']).default('env').describe('env: an environment variable; file: /run/secrets/NAME, mode 0400.'),
+            })
+            .strict(),
+        ]),
+      )
+      .default({})
+      .transform((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'string' ? { file: v, as: 'env' as const } : v])))
+      .describe('NAME = root-only file; read when a call starts and given to this tool only.'),
     limits: z
       .object({
         memory: size('memory').default(DEFAULT_LIMITS.memory),

@@ -1,0 +1,69 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { toBwrapCommand } from '../../../src/plan/bwrap-command.js';
+import { planSandbox } from '../../../src/plan/sandbox-plan.js';
+import { toSecretInputs } from '../../../src/plan/secret-args.js';
+import { maskSecrets } from '../../../src/invocation/mask-secrets.js';
+import { parseProfile } from '../../../src/profile/parse-profile.js';
+import { describeProfileError } from '../../../src/profile/profile.js';
+
+const BASE = `description = "d"
+command = ["/bin/true"]
+`;
+const FACTS = { paths: {}, user: { name: 'tc-t', uid: 990, gid: 990 }, bwrapDisableUserns: true };
+
+function plan(secrets: string) {
+  const r = parseProfile('t', 't.toml', `${BASE}[secrets]\n${secrets}\n`);
+  if (!r.ok) throw new Error(r.errors.map(describeProfileError).join('\n'));
+  return planSandbox(r.profile, {}, FACTS);
+}
+
+describe('secret delivery (pure)', () => {
+  test('the plan names secrets, sorted, never values; argv gets --args 5 and no value', () => {
+    const p = plan('B = "/etc/toolcell/secrets/b"\nA = { file = "/etc/toolcell/secrets/a", as = "file" }');
+    assert.deepEqual(p.secrets, [
+      { name: 'A', file: '/etc/toolcell/secrets/a', as: 'file' },
+      { name: 'B', file: '/etc/toolcell/secrets/b', as: 'env' },
+    ]);
+    const argv = toBwrapCommand(p).argv;
+    const i = argv.indexOf('--args');
+    assert.equal(argv[i + 1], '5');
+    assert.ok(i < argv.indexOf('--remount-ro'), 'file secrets are created before the root is frozen');
+    const inputs = toSecretInputs(p, { A: Buffer.from('aaa'), B: Buffer.from('b b') });
+    assert.deepEqual(inputs.args.toString().split('\0'), ['--perms', '0400', '--ro-bind-data', '6', '/run/secrets/A', '--setenv', 'B', 'b b', '']);
+    assert.deepEqual(inputs.files.map(String), ['aaa']);
+  });
+
+  test('no secrets: no --args', () => {
+    assert.equal(toBwrapCommand(planSandbox(parseProfileOk(BASE), {}, FACTS)).argv.includes('--args'), false);
+  });
+
+  test('profile errors: bad name, relative file, unknown delivery, a name also in env', () => {
+    const errors = (src: string) => {
+      const r = parseProfile('t', 't.toml', src);
+      return r.ok ? [] : r.errors.map(describeProfileError);
+    };
+    assert.deepEqual(errors(`${BASE}[secrets]\n"A-B" = "/x"\n`), ['t.toml:4: secrets.A-B: secret names are letters, digits and _ (they become environment names)']);
+    assert.match(errors(`${BASE}[secrets]\nA = "x"\n`)[0] ?? '', /^t\.toml:4: secrets\.A: /);
+    assert.match(errors(`${BASE}[secrets]\nA = { file = "/x", as = "argv" }\n`)[0] ?? '', /^t\.toml:4: secrets\.A\.as: /);
+    assert.deepEqual(errors(`${BASE}env = { A = "1" }\n[secrets]\nA = "/x"\n`), ['t.toml:5: secrets.A: A is also set in env; a secret and a plain variable cannot share a name']);
+  });
+});
+
+function parseProfileOk(src: string) {
+  const r = parseProfile('t', 't.toml', src);
+  if (!r.ok) throw new Error('invalid');
+  return r.profile;
+}
+
+describe('maskSecrets', () => {
+  test('every occurrence, longest value first, empty values ignored', () => {
+    const secrets = [
+      { name: 'SHORT', value: 'abc' },
+      { name: 'LONG', value: 'abcdef' },
+      { name: 'EMPTY', value: '' },
+    ];
+    assert.equal(maskSecrets('abcdef abc xabcx', secrets), '[secret:LONG] [secret:SHORT] x[secret:SHORT]x');
+    assert.equal(maskSecrets('nothing here', secrets), 'nothing here');
+  });
+});
