@@ -9,9 +9,9 @@ import { BWRAP_PATH } from '../plan/bwrap-command.js';
 async function pathFact(path: string): Promise<PathFact> {
   try {
     const st = await lstat(path);
-    if ((await realpath(path).catch(() => path)) === '/') return { type: 'host-root' };
-    if (st.isSymbolicLink()) return { type: 'symlink', target: await readlink(path) };
-    return { type: st.isDirectory() ? 'directory' : st.isFile() ? 'file' : 'other' };
+    const real = await realpath(path).catch(() => undefined);
+    if (st.isSymbolicLink()) return { type: 'symlink', target: await readlink(path), real };
+    return { type: st.isDirectory() ? 'directory' : st.isFile() ? 'file' : 'other', real: real ?? path };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { type: 'missing' };
     throw e;

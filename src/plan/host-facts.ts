@@ -1,12 +1,11 @@
 // What planning needs to know about the host, gathered before planning (by linux/gather-host-facts)
 // so that planning itself stays pure and golden-testable with a fixed fixture.
 
+/** `real` is the path with every symlink resolved (undefined for a dangling symlink). */
 export type PathFact =
   | { readonly type: 'missing' }
-  | { readonly type: 'directory' | 'file' | 'other' }
-  /** The path resolves to the host's "/" (a symlink to it, /proc/self/root, ...). */
-  | { readonly type: 'host-root' }
-  | { readonly type: 'symlink'; readonly target: string };
+  | { readonly type: 'directory' | 'file' | 'other'; readonly real: string }
+  | { readonly type: 'symlink'; readonly target: string; readonly real: string | undefined };
 
 export interface SandboxUser {
   readonly name: string;

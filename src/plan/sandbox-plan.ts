@@ -2,7 +2,8 @@
 // invocation's sandbox. No I/O, no clock: the same inputs give the same plan, byte for byte.
 import type { Profile } from '../profile/profile.js';
 import { fillTemplate } from './command-template.js';
-import type { HostFacts, SandboxUser } from './host-facts.js';
+import type { HostFacts, PathFact, SandboxUser } from './host-facts.js';
+import { systemTreeOf } from './system-trees.js';
 
 /** Mount operations in the order bwrap must perform them (one exhaustive union, see to-bwrap-argv). */
 export type PlannedMount =
@@ -42,6 +43,19 @@ export class PlanError extends Error {}
 export const DEV_SHM_SIZE = 16 * 1024 * 1024;
 export const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 
+/**
+ * A writable bind must be exactly the directory the admin named: no symlink on the way (checked
+ * when the call starts; bwrap then binds as the tool's uid, so a later swap can only lead to what
+ * that uid may write anyway) and never a system tree.
+ */
+function checkWritable(tool: string, source: string, fact: Exclude<PathFact, { type: 'missing' }>): void {
+  if (fact.type === 'symlink' || fact.real !== source) {
+    throw new PlanError(`tool ${tool}: writable host path ${source} passes through a symlink (resolves to ${fact.real ?? 'nothing'})`);
+  }
+  const tree = systemTreeOf(fact.real);
+  if (tree) throw new PlanError(`tool ${tool}: writable host path ${source} is in the system tree ${tree}`);
+}
+
 const depth = (p: string) => (p === '/' ? 0 : p.split('/').length - 1);
 
 export function planSandbox(profile: Profile, args: Readonly<Record<string, unknown>>, facts: HostFacts): SandboxPlan {
@@ -57,10 +71,12 @@ export function planSandbox(profile: Profile, args: Readonly<Record<string, unkn
       mounts.push({ op: 'tmpfs', dest: m.dest, size: m.size });
       continue;
     }
-    const fact = facts.paths[m.source] ?? { type: 'missing' };
-    if (fact.type === 'host-root') {
+    const fact: PathFact = facts.paths[m.source] ?? { type: 'missing' };
+    if (fact.type !== 'missing' && fact.real === '/') {
       throw new PlanError(`tool ${profile.name}: host path ${m.source} resolves to the host's "/", which is never bound whole`);
-    } else if (fact.type === 'missing') {
+    }
+    if (m.kind === 'bind' && fact.type !== 'missing') checkWritable(profile.name, m.source, fact);
+    if (fact.type === 'missing') {
       if (m.kind === 'bind') throw new PlanError(`tool ${profile.name}: writable host path ${m.source} does not exist`);
       missing.push(m.source);
     } else if (fact.type === 'symlink' && m.dest === m.source) {

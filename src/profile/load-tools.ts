@@ -1,5 +1,6 @@
 // The tools the daemon serves: every profile that parses AND whose user passes the identity rules.
 // A refused tool is reported with the reason, like a profile error, and the others are still served.
+import { stat } from 'node:fs/promises';
 import { openSecret, SecretError } from '../linux/read-secret.js';
 import { lookupUserRecord, type UserRecord } from '../linux/users.js';
 import type { SandboxUser } from '../plan/host-facts.js';
@@ -16,6 +17,33 @@ export interface ServedTool {
 export interface LoadedTools {
   readonly tools: ReadonlyMap<string, ServedTool>;
   readonly errors: readonly ProfileError[];
+  /** Served anyway, but probably not what the admin meant. */
+  readonly warnings: readonly ProfileError[];
+}
+
+/**
+ * Whether the user may write into the directory, by its mode bits (ACLs are not read). Only the
+ * primary group counts: bwrap runs with the supplementary groups cleared.
+ */
+export function modeAllowsWrite(st: { uid: number; gid: number; mode: number }, user: { uid: number; gid: number }): boolean {
+  if (st.uid === user.uid) return (st.mode & 0o200) !== 0;
+  if (st.gid === user.gid) return (st.mode & 0o020) !== 0;
+  return (st.mode & 0o002) !== 0;
+}
+
+async function writableWarnings(p: Profile, record: UserRecord): Promise<ProfileError[]> {
+  const warnings: ProfileError[] = [];
+  for (const m of p.mounts) {
+    if (m.kind !== 'bind') continue;
+    const warn = (message: string) => warnings.push({ file: p.file, line: locateKey(p.source, ['filesystem', 'writable']), key: 'filesystem.writable', message });
+    try {
+      const st = await stat(m.source);
+      if (!modeAllowsWrite(st, record)) warn(`${m.source}: user "${record.name}" cannot write here (owner ${st.uid}:${st.gid}, mode ${(st.mode & 0o777).toString(8)})`);
+    } catch (e) {
+      warn(`${m.source}: ${(e as NodeJS.ErrnoException).code ?? 'cannot stat'}; calls of this tool fail until it exists`);
+    }
+  }
+  return warnings;
 }
 
 /** Secret files are checked when profiles load (and again, with the read, at every call). */
@@ -35,6 +63,7 @@ async function secretProblems(p: Profile): Promise<ProfileError[]> {
 export async function loadTools(dir: string, clientGroup: string): Promise<LoadedTools> {
   const loaded = await loadProfiles(dir);
   const errors = [...loaded.errors];
+  const warnings: ProfileError[] = [];
   const profiles = [...loaded.profiles.values()];
   const records = new Map<string, UserRecord | undefined>();
   for (const p of profiles) {
@@ -56,7 +85,8 @@ export async function loadTools(dir: string, clientGroup: string): Promise<Loade
       errors.push(...found);
       continue;
     }
+    warnings.push(...(await writableWarnings(p, record)));
     tools.set(p.name, { profile: p, user: { name: record.name, uid: record.uid, gid: record.gid } });
   }
-  return { tools, errors };
+  return { tools, errors, warnings };
 }

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type { z } from 'zod';
 import { parseSize } from '../plan/parse-units.js';
+import { systemTreeOf } from '../plan/system-trees.js';
 import { parseTemplateElement, placeholderNames, TemplateError, type TemplateElement } from '../plan/command-template.js';
 import { compileArgumentValidator } from '../invocation/validate-arguments.js';
 import { locateKey } from './locate-key.js';
@@ -151,6 +152,8 @@ function planMounts(body: ProfileBody, fail: Fail): MountSpec[] {
       const dest = parts[1] ?? source;
       if (!checkPath(key, source, fail) || !checkPath(key, dest, fail)) return;
       if (source === '/') return void fail(key, 'the host root "/" is never bound whole; list the directories the tool needs', ['filesystem', field]);
+      const tree = kind === 'bind' ? systemTreeOf(source) : undefined;
+      if (tree) return void fail(key, `${source} is in the system tree ${tree}, which a tool may never write`, ['filesystem', field]);
       if (!checkDest(key, dest, fail)) return;
       mounts.push({ kind, source, dest });
     });

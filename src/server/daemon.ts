@@ -26,6 +26,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
 
   const loaded = await loadTools(config.tools_dir, config.client_group);
   for (const e of loaded.errors) logger.error({ file: e.file, line: e.line, key: e.key }, `tool not served: ${describeProfileError(e)}`);
+  for (const w of loaded.warnings) logger.warn({ file: w.file, line: w.line, key: w.key }, describeProfileError(w));
   const served = loaded.tools;
 
   const shutdown = new AbortController();

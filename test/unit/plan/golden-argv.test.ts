@@ -15,20 +15,20 @@ import { profileFrom } from '../../helpers/fixtures.js';
 import { checkGolden } from '../../helpers/golden.js';
 import { PROFILES } from '../../helpers/paths.js';
 
-const DIR: PathFact = { type: 'directory' };
-const link = (target: string): PathFact => ({ type: 'symlink', target });
+const dir = (real: string): PathFact => ({ type: 'directory', real });
+const link = (target: string): PathFact => ({ type: 'symlink', target, real: `/${target}` });
 
 /** A Debian-like host, fixed: /bin, /sbin, /lib and /lib64 are symlinks into /usr. */
 const FACTS: HostFacts = {
   user: { name: 'tc-test', uid: 990, gid: 990 },
   bwrapDisableUserns: true,
   paths: {
-    '/usr': DIR,
-    '/usr/bin': DIR,
-    '/usr/lib': DIR,
-    '/usr/lib64': DIR,
-    '/usr/share/doc': DIR,
-    '/etc/alternatives': DIR,
+    '/usr': dir('/usr'),
+    '/usr/bin': dir('/usr/bin'),
+    '/usr/lib': dir('/usr/lib'),
+    '/usr/lib64': dir('/usr/lib64'),
+    '/usr/share/doc': dir('/usr/share/doc'),
+    '/etc/alternatives': dir('/etc/alternatives'),
     '/sbin': link('usr/sbin'),
     '/bin': link('usr/bin'),
     '/lib': link('usr/lib'),
@@ -175,7 +175,7 @@ describe('planSandbox', () => {
 
   test('a missing read-only path is skipped and listed in plan.missing', () => {
     const p = profile('read_only = ["/usr", "/opt/nowhere", "/lib64"]');
-    const facts: HostFacts = { ...FACTS, paths: { '/usr': DIR } };
+    const facts: HostFacts = { ...FACTS, paths: { '/usr': dir('/usr') } };
     const plan = planSandbox(p, { f: 'x' }, facts);
     assert.deepEqual(plan.missing, ['/opt/nowhere', '/lib64']);
     assert.deepEqual(plan.mounts.slice(3), [{ op: 'ro-bind', source: '/usr', dest: '/usr' }]);
@@ -192,7 +192,7 @@ describe('planSandbox', () => {
   test('a host path that resolves to "/" is refused', () => {
     const p = profile('read_only = ["/proc/self/root:/host"]');
     assert.throws(
-      () => planSandbox(p, { f: 'x' }, { ...FACTS, paths: { '/proc/self/root': { type: 'host-root' } } }),
+      () => planSandbox(p, { f: 'x' }, { ...FACTS, paths: { '/proc/self/root': { type: 'directory', real: '/' } } }),
       (e: unknown) => e instanceof PlanError && e.message === 'tool plantest: host path /proc/self/root resolves to the host\'s "/", which is never bound whole',
     );
   });
@@ -218,7 +218,7 @@ describe('planSandbox', () => {
   test('parents are mounted before children (tmpfs /work before the bind on /work/out)', () => {
     // Listed child-first on purpose: writable binds come before tmpfs in the profile's order.
     const p = profile('read_only = ["/usr/share/doc:/work/out/doc"]\nwritable = ["/srv/reports:/work/out"]\ntmpfs = ["/work:8M"]');
-    const plan = planSandbox(p, { f: 'x' }, { ...FACTS, paths: { ...FACTS.paths, '/srv/reports': DIR } });
+    const plan = planSandbox(p, { f: 'x' }, { ...FACTS, paths: { ...FACTS.paths, '/srv/reports': dir('/srv/reports') } });
     assert.deepEqual(plan.mounts, [
       { op: 'proc', dest: '/proc' },
       { op: 'dev', dest: '/dev' },

@@ -1,0 +1,88 @@
+// Writable host paths: exactly the directory named, no symlink on the way, never a system tree,
+// and `check` warns when the tool's user cannot write there.
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runInvocation } from '../../src/invocation/run-invocation.js';
+import { PlanError } from '../../src/plan/sandbox-plan.js';
+import { loadTools } from '../../src/profile/load-tools.js';
+import { describeProfileError } from '../../src/profile/profile.js';
+import { asNobody, profileFrom, realKernelSkipReason, silentLogger } from '../helpers/fixtures.js';
+
+const skip = realKernelSkipReason();
+
+function tool(writable: string, user = 'nobody'): string {
+  return `description = "writable test"
+command = ["/bin/bash", "--noprofile", "--norc", "-c", "--", "{script}"]
+allow_leading_dash = ["script"]
+[input]
+type = "object"
+required = ["script"]
+properties.script = { type = "string" }
+[identity]
+user = "${user}"
+[filesystem]
+read_only = ["/usr", "/lib", "/lib64", "/bin"]
+writable = ["${writable}:/out"]
+`;
+}
+
+describe('writable host paths (real bwrap)', { skip }, () => {
+  let dir = '';
+  before(() => {
+    dir = mkdtempSync('/tmp/tc-writable-');
+    // bwrap resolves bind sources as the tool's user, which must be able to traverse the parent.
+    chmodSync(dir, 0o755);
+    mkdirSync(join(dir, 'real'));
+    chownSync(join(dir, 'real'), 65534, 65534);
+    symlinkSync(join(dir, 'real'), join(dir, 'link'));
+    symlinkSync(dir, join(dir, 'parentlink'));
+    symlinkSync('/etc', join(dir, 'etclink'));
+    mkdirSync(join(dir, 'rootonly'), { mode: 0o755 });
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const run = (writable: string, script: string) =>
+    runInvocation(asNobody(profileFrom('w', tool(writable))), { script }, { logger: silentLogger });
+
+  test('the named directory is writable inside, and a planted symlink stays a symlink', async () => {
+    const r = await run(join(dir, 'real'), 'echo hi > /out/f; ln -s /etc/shadow /out/l; cat /out/f; cat /out/l');
+    assert.equal(r.stdout, 'hi\n');
+    assert.equal(r.stderr, 'cat: /out/l: No such file or directory\n');
+  });
+
+  for (const [name, path, resolves] of [
+    ['a symlink', 'link', 'real'],
+    ['a path below a symlinked parent', 'parentlink/real', 'real'],
+  ] as const) {
+    test(`${name} is refused when the call starts`, async () => {
+      await assert.rejects(
+        run(join(dir, path), 'echo ran'),
+        (e: unknown) =>
+          e instanceof PlanError && e.message === `tool w: writable host path ${join(dir, path)} passes through a symlink (resolves to ${join(dir, resolves)})`,
+      );
+    });
+  }
+
+  test('a symlink into /etc is refused', async () => {
+    await assert.rejects(
+      run(join(dir, 'etclink'), 'echo ran'),
+      (e: unknown) => e instanceof PlanError && e.message === `tool w: writable host path ${join(dir, 'etclink')} passes through a symlink (resolves to /etc)`,
+    );
+  });
+
+  test('check warns when the tool user cannot write the path, and about a missing path', async (t) => {
+    const tools = mkdtempSync('/tmp/tc-writable-tools-');
+    t.after(() => rmSync(tools, { recursive: true, force: true }));
+    writeFileSync(join(tools, 'a.toml'), tool(join(dir, 'rootonly')));
+    writeFileSync(join(tools, 'b.toml'), tool(join(dir, 'gone'), 'daemon'));
+    const { tools: served, warnings, errors } = await loadTools(tools, 'toolcell');
+    assert.deepEqual(errors, []);
+    assert.deepEqual([...served.keys()], ['a', 'b'], 'warnings do not stop a tool from being served');
+    assert.deepEqual(warnings.map(describeProfileError), [
+      `${tools}/a.toml:12: filesystem.writable: ${join(dir, 'rootonly')}: user "nobody" cannot write here (owner 0:0, mode 755)`,
+      `${tools}/b.toml:12: filesystem.writable: ${join(dir, 'gone')}: ENOENT; calls of this tool fail until it exists`,
+    ]);
+  });
+});
