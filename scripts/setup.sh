@@ -5,8 +5,9 @@ set -eu
 cd "$(dirname "$0")/.."
 
 # System packages: bubblewrap builds the sandboxes, libseccomp2 compiles their syscall filters,
-# nftables/iproute2 wire sandbox networks, python3 backs the bundled `python` tool.
-PACKAGES="bubblewrap libseccomp2 nftables iproute2 python3 passwd"
+# nftables/iproute2 wire sandbox networks, python3 backs the bundled `python` tool, passwd has
+# useradd for the tool users, gcc and libc6-dev build the static helpers in native/.
+PACKAGES="bubblewrap libseccomp2 nftables iproute2 python3 passwd gcc libc6-dev"
 missing=""
 for p in $PACKAGES; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
@@ -37,3 +38,12 @@ fi
 
 # Build: tsc is incremental, so an unchanged tree costs little.
 node_modules/.bin/tsc -p tsconfig.json
+
+# Native helpers that run inside sandboxes: static, so they work whatever a profile binds.
+mkdir -p dist/native
+for src in native/*.c; do
+  out="dist/native/$(basename "$src" .c)"
+  if [ ! -x "$out" ] || [ "$src" -nt "$out" ]; then
+    gcc -O2 -Wall -Wextra -Werror -static -o "$out" "$src"
+  fi
+done

@@ -13,6 +13,7 @@ import { openSecret, SecretError } from '../linux/read-secret.js';
 import { toSecretInputs } from '../plan/secret-args.js';
 import { CappedOutput } from './capped-output.js';
 import { maskSecrets, type SecretValue } from './mask-secrets.js';
+import { stripTerminalControls } from './strip-terminal.js';
 import { TeardownStack } from './teardown-stack.js';
 import type { KillReason, ToolResult } from './tool-result.js';
 import { checkArguments } from './validate-arguments.js';
@@ -138,7 +139,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
     signal: killed ? 'SIGKILL' : exit.signal,
     reason,
     durationMs: Math.round((performance.now() - started) * 10) / 10,
-    stdout: maskSecrets(stdout?.text() ?? '', secrets.values),
+    stdout: maskSecrets(plan.pty ? stripTerminalControls(stdout?.text() ?? '') : (stdout?.text() ?? ''), secrets.values),
     stderr: maskSecrets(stderr?.text() ?? '', secrets.values),
     stdoutTruncated: stdout?.truncated ?? false,
     stderrTruncated: stderr?.truncated ?? false,

@@ -1,6 +1,7 @@
 // Reads what planning needs from the host: path types, the sandbox user, bwrap's features. All of
 // the probing happens here, before planning, never while an argv is being built.
 import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { lstat, readlink, realpath } from 'node:fs/promises';
 import type { HostFacts, PathFact, SandboxUser } from '../plan/host-facts.js';
 import type { Profile } from '../profile/profile.js';
@@ -17,6 +18,9 @@ async function pathFact(path: string): Promise<PathFact> {
     throw e;
   }
 }
+
+/** Built by scripts/setup.sh from native/pty-exec.c (dist/src/linux → dist/native). */
+export const PTY_HELPER = fileURLToPath(new URL('../../native/pty-exec', import.meta.url));
 
 let disableUserns: boolean | undefined;
 
@@ -35,5 +39,6 @@ export async function gatherHostFacts(profile: Profile, user: SandboxUser): Prom
     paths: Object.fromEntries(sources.map((s, i) => [s, facts[i]!])),
     user,
     bwrapDisableUserns: bwrapSupportsDisableUserns(),
+    ptyHelper: PTY_HELPER,
   };
 }

@@ -19,4 +19,6 @@ export interface HostFacts {
   readonly user: SandboxUser;
   /** Whether the installed bwrap knows --disable-userns (0.8.0 and later). */
   readonly bwrapDisableUserns: boolean;
+  /** Host path of the static pty-exec helper, bound into sandboxes of pty tools. */
+  readonly ptyHelper: string;
 }

@@ -25,6 +25,8 @@ export interface SandboxPlan {
   readonly missing: readonly string[];
   readonly hostname: string;
   readonly disableUserns: boolean;
+  /** The tool runs on a terminal that pty-exec opens inside the sandbox. */
+  readonly pty: boolean;
   readonly timeoutMs: number;
   readonly outputBytes: number;
   /** Names and delivery of the tool's secrets; never their values (those stay out of plans). */
@@ -42,6 +44,7 @@ export class PlanError extends Error {}
 /** /dev/shm gets a bound like every other tmpfs: bwrap's --dev leaves it unbounded. */
 export const DEV_SHM_SIZE = 16 * 1024 * 1024;
 export const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
+export const PTY_HELPER_DEST = '/.toolcell/pty-exec';
 
 /**
  * A writable bind must be exactly the directory the admin named: no symlink on the way (checked
@@ -62,7 +65,8 @@ export function planSandbox(profile: Profile, args: Readonly<Record<string, unkn
   if (facts.user.uid === 0 || facts.user.gid === 0) {
     throw new PlanError(`tool ${profile.name}: sandbox user ${facts.user.name} is root; tools never run as root`);
   }
-  const argv = fillTemplate(profile.template, args, new Set(profile.allow_leading_dash));
+  const toolArgv = fillTemplate(profile.template, args, new Set(profile.allow_leading_dash));
+  const argv = profile.pty ? [PTY_HELPER_DEST, '--', ...toolArgv] : toolArgv;
 
   const missing: string[] = [];
   const mounts: PlannedMount[] = [];
@@ -87,6 +91,7 @@ export function planSandbox(profile: Profile, args: Readonly<Record<string, unkn
       mounts.push({ op: m.kind, source: m.source, dest: m.dest });
     }
   }
+  if (profile.pty) mounts.push({ op: 'ro-bind', source: facts.ptyHelper, dest: PTY_HELPER_DEST });
   // Parents before children (a tmpfs /work before a bind on /work/out); stable otherwise.
   mounts.sort((a, b) => depth(a.dest) - depth(b.dest));
   mounts.unshift({ op: 'proc', dest: '/proc' }, { op: 'dev', dest: '/dev' }, { op: 'tmpfs', dest: '/dev/shm', size: DEV_SHM_SIZE });
@@ -105,6 +110,7 @@ export function planSandbox(profile: Profile, args: Readonly<Record<string, unkn
     missing,
     hostname: 'toolcell',
     disableUserns: facts.bwrapDisableUserns,
+    pty: profile.pty,
     timeoutMs: profile.limits.timeout,
     outputBytes: profile.limits.output,
     secrets: Object.entries(profile.secrets)

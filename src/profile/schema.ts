@@ -53,7 +53,7 @@ export const ProfileSchema = z
       .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment names are letters, digits and _'), z.string().refine(noNul, 'must not contain NUL'))
       .default({})
       .describe('The only environment the tool gets, besides PATH, HOME and LANG defaults.'),
-    pty: z.literal(false, { message: 'pty = true is not supported by this version' }).default(false),
+    pty: z.boolean().default(false).describe('Run the tool on a pseudo-terminal (inside the sandbox); output comes back as plain text.'),
     allow_leading_dash: z
       .array(z.string())
       .default([])

@@ -22,6 +22,7 @@ const link = (target: string): PathFact => ({ type: 'symlink', target, real: `/$
 const FACTS: HostFacts = {
   user: { name: 'tc-test', uid: 990, gid: 990 },
   bwrapDisableUserns: true,
+  ptyHelper: '/usr/lib/toolcell/native/pty-exec',
   paths: {
     '/usr': dir('/usr'),
     '/usr/bin': dir('/usr/bin'),

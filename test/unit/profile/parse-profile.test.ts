@@ -338,10 +338,10 @@ const INVALID: readonly InvalidRow[] = [
     line: 5,
   },
   {
-    name: 'pty = true (refused in this version)',
-    source: `${MIN}pty = true\n`,
+    name: 'pty is not a boolean',
+    source: `${MIN}pty = "yes"\n`,
     key: 'pty',
-    message: 'pty = true is not supported by this version',
+    message: 'expected boolean',
     line: 3,
   },
   {
@@ -416,7 +416,7 @@ describe('parseProfile: invalid profiles', () => {
   }
 
   test('every mistake in one file is reported, not just the first', () => {
-    const r = parseProfile('t', FILE, `description = "d"\ncommand = ["echo"]\npty = true\n\n[limits]\nmemmory = "1M"\n`);
+    const r = parseProfile('t', FILE, `description = "d"\ncommand = ["echo"]\npty = 1\n\n[limits]\nmemmory = "1M"\n`);
     assert.equal(r.ok, false);
     if (r.ok) return;
     // Schema errors stop before the command checks: command[0] is reported once these are fixed.

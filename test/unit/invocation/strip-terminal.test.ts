@@ -1,0 +1,31 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { stripTerminalControls } from '../../../src/invocation/strip-terminal.js';
+import { planSandbox, PTY_HELPER_DEST } from '../../../src/plan/sandbox-plan.js';
+import { toBwrapCommand } from '../../../src/plan/bwrap-command.js';
+import { profileFrom } from '../../helpers/fixtures.js';
+
+describe('stripTerminalControls', () => {
+  const ROWS: [string, string, string][] = [
+    ['colours', '\x1b[1;31mred\x1b[0m plain', 'red plain'],
+    ['CRLF', 'a\r\nb\r\r\n', 'a\nb\n'],
+    ['cursor moves and erase', '\x1b[2J\x1b[H\x1b[?25lhi\x1b[K', 'hi'],
+    ['window title (OSC, BEL and ST ends)', '\x1b]0;title\x07x\x1b]2;t\x1b\\y', 'xy'],
+    ['charset switch and lone escapes', '\x1b(Bok\x1b=', 'ok'],
+    ['other control characters, tabs kept', 'a\x07b\x08c\td\x00', 'abc\td'],
+    ['plain text untouched', 'héllo wörld\n', 'héllo wörld\n'],
+  ];
+  for (const [name, input, output] of ROWS) test(name, () => assert.equal(stripTerminalControls(input), output));
+});
+
+describe('pty plan', () => {
+  test('pty-exec is bound read-only and runs the tool argv after "--"', () => {
+    const p = profileFrom('t', 'description = "d"\ncommand = ["/usr/bin/top", "-b"]\npty = true\n');
+    const plan = planSandbox(p, {}, { paths: {}, user: { name: 'tc-t', uid: 990, gid: 990 }, bwrapDisableUserns: true, ptyHelper: '/opt/h/pty-exec' });
+    assert.deepEqual(plan.argv, [PTY_HELPER_DEST, '--', '/usr/bin/top', '-b']);
+    const argv = toBwrapCommand(plan).argv;
+    const i = argv.indexOf('/opt/h/pty-exec');
+    assert.deepEqual(argv.slice(i - 1, i + 2), ['--ro-bind', '/opt/h/pty-exec', PTY_HELPER_DEST]);
+    assert.deepEqual(argv.slice(argv.indexOf('--') + 1), [PTY_HELPER_DEST, '--', '/usr/bin/top', '-b']);
+  });
+});
