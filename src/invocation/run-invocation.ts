@@ -94,7 +94,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
   let stderr: CappedOutput | undefined;
   try {
     // Isolate: bwrap builds the namespaces and mounts, then holds before the tool's exec.
-    const sandbox = spawnSandbox(command, plan.user, inputs ? [inputs.args, ...inputs.files] : []);
+    const sandbox = spawnSandbox(command, plan.user, [tool.seccomp, ...(inputs ? [inputs.args, ...inputs.files] : [])]);
     teardown.push('kill sandbox', async () => {
       await sandbox.kill();
       await Promise.race([sandbox.exited, new Promise((r) => setTimeout(r, KILL_GRACE_MS).unref())]);

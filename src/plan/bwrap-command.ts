@@ -16,6 +16,8 @@ export interface BwrapCommand {
 
 export const BWRAP_PATH = '/usr/bin/bwrap';
 export const CONTROL_FDS = { info: 3, block: 4 } as const;
+/** The compiled filter, written by the daemon; bwrap installs it just before exec. */
+export const SECCOMP_FD = 5;
 
 function mountArgs(m: PlannedMount): string[] {
   switch (m.op) {
@@ -49,6 +51,7 @@ export function toBwrapCommand(plan: SandboxPlan): BwrapCommand {
     '--new-session',
     '--clearenv',
     '--cap-drop', 'ALL',
+    '--seccomp', String(SECCOMP_FD),
     '--hostname', plan.hostname,
     // The daemon learns the sandbox pid from --info-fd and holds the tool at --block-fd until its
     // cgroup and network are in place; the tool never runs before that.

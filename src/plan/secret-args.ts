@@ -3,11 +3,12 @@
 // come through --ro-bind-data from descriptors of their own. Pure: values in, bytes out.
 import type { SandboxPlan } from './sandbox-plan.js';
 
-export const SECRET_ARGS_FD = 5;
+/** fd 5 carries the seccomp program; secrets follow. */
+export const SECRET_ARGS_FD = 6;
 export const SECRETS_DIR = '/run/secrets';
 
 export interface SecretInputs {
-  /** NUL-separated bwrap arguments for --args, then one buffer per file secret (fds 6, 7, ...). */
+  /** NUL-separated bwrap arguments for --args, then one buffer per file secret (fds 7, 8, ...). */
   readonly args: Buffer;
   readonly files: readonly Buffer[];
 }

@@ -3,6 +3,8 @@
 import { stat } from 'node:fs/promises';
 import { openSecret, SecretError } from '../linux/read-secret.js';
 import { lookupUserRecord, type UserRecord } from '../linux/users.js';
+import { compileSeccomp } from '../linux/compile-seccomp.js';
+import { planSeccomp, SeccompPolicyError } from '../plan/seccomp-policy.js';
 import type { SandboxUser } from '../plan/host-facts.js';
 import { identityProblems } from './check-identity.js';
 import { loadProfiles } from './load-profiles.js';
@@ -12,6 +14,8 @@ import type { Profile, ProfileError } from './profile.js';
 export interface ServedTool {
   readonly profile: Profile;
   readonly user: SandboxUser;
+  /** The profile's seccomp filter as BPF, compiled once here and handed to bwrap per call. */
+  readonly seccomp: Buffer;
 }
 
 export interface LoadedTools {
@@ -81,12 +85,19 @@ export async function loadTools(dir: string, clientGroup: string): Promise<Loade
     const line = locateKey(p.source, ['identity', 'user']);
     const found: ProfileError[] = problems.map((message) => ({ file: p.file, line, key: 'identity.user', message }));
     found.push(...(await secretProblems(p)));
-    if (found.length > 0 || !record) {
+    let seccomp: Buffer | undefined;
+    try {
+      seccomp = compileSeccomp(planSeccomp(p.seccomp), p.seccomp);
+    } catch (e) {
+      if (!(e instanceof SeccompPolicyError)) throw e;
+      found.push({ file: p.file, line: locateKey(p.source, e.key.replace(/\[\d+\]$/, '').split('.')), key: e.key, message: e.message });
+    }
+    if (found.length > 0 || !record || !seccomp) {
       errors.push(...found);
       continue;
     }
     warnings.push(...(await writableWarnings(p, record)));
-    tools.set(p.name, { profile: p, user: { name: record.name, uid: record.uid, gid: record.gid } });
+    tools.set(p.name, { profile: p, user: { name: record.name, uid: record.uid, gid: record.gid }, seccomp });
   }
   return { tools, errors, warnings };
 }

@@ -5,6 +5,7 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import type { z } from 'zod';
 import { parseSize } from '../plan/parse-units.js';
 import { systemTreeOf } from '../plan/system-trees.js';
+import { planSeccomp, SeccompPolicyError } from '../plan/seccomp-policy.js';
 import { parseTemplateElement, placeholderNames, TemplateError, type TemplateElement } from '../plan/command-template.js';
 import { compileArgumentValidator } from '../invocation/validate-arguments.js';
 import { locateKey } from './locate-key.js';
@@ -61,6 +62,12 @@ export function parseProfile(name: string, file: string, source: string): ParseR
     if (name in body.env) fail(`secrets.${name}`, `${name} is also set in env; a secret and a plain variable cannot share a name`, ['secrets', name]);
   }
   const mounts = planMounts(body, fail);
+  try {
+    planSeccomp(body.seccomp);
+  } catch (e) {
+    if (!(e instanceof SeccompPolicyError)) throw e;
+    fail(e.key, e.message, ['seccomp', e.key.startsWith('seccomp.allow') ? 'allow' : 'deny']);
+  }
 
   const user = body.identity.user ?? `tc-${name}`;
   if (user.length > 32) fail('identity.user', `the default user "${user}" is longer than 32 characters (Linux's limit): name one under [identity]`, ['identity']);

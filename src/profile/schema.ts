@@ -83,6 +83,14 @@ export const ProfileSchema = z
       })
       .strict()
       .default({ allow: [] }),
+    seccomp: z
+      .object({
+        action: z.enum(['errno', 'kill', 'log']).default('errno').describe('errno: EPERM; kill: kill the process; log: allow and log (to develop a profile).'),
+        allow: z.array(z.string().min(1)).default([]).describe('Syscalls or @groups taken out of the baseline.'),
+        deny: z.array(z.string().min(1)).default([]).describe('More syscalls or @groups to deny.'),
+      })
+      .strict()
+      .default({ action: 'errno', allow: [], deny: [] }),
     secrets: z
       .record(
         z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'secret names are letters, digits and _ (they become environment names)'),

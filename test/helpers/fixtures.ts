@@ -3,6 +3,8 @@ import pino from 'pino';
 import { parseProfile } from '../../src/profile/parse-profile.js';
 import type { Profile } from '../../src/profile/profile.js';
 import type { ServedTool } from '../../src/profile/load-tools.js';
+import { compileSeccomp } from '../../src/linux/compile-seccomp.js';
+import { planSeccomp } from '../../src/plan/seccomp-policy.js';
 
 /** Parses a profile from TOML text or throws with every error; for tests. */
 export function profileFrom(name: string, toml: string): Profile {
@@ -47,7 +49,7 @@ export function realKernelSkipReason(): string | undefined {
 
 /** Runs a profile as nobody: the sandbox tests need an unprivileged uid, not a per-tool one. */
 export function asNobody(profile: Profile): ServedTool {
-  return { profile, user: { name: 'nobody', uid: 65534, gid: 65534 } };
+  return { profile, user: { name: 'nobody', uid: 65534, gid: 65534 }, seccomp: compileSeccomp(planSeccomp(profile.seccomp), profile.seccomp) };
 }
 
 /**

@@ -1,0 +1,112 @@
+// The syscall baseline every tool gets unless its profile takes entries out ([seccomp] allow).
+// Each group says why its calls are there. Namespaces, a dedicated uid and no capabilities already
+// stop most of these; the filter removes the kernel surface itself, which is what escapes go through.
+// Names that do not exist on this architecture are skipped when the filter is compiled.
+
+/** One argument comparison, as libseccomp takes it (SCMP_CMP_*). */
+export interface ArgCheck {
+  readonly arg: number;
+  readonly op: 'eq' | 'gt' | 'masked_eq';
+  readonly value: bigint;
+  /** For masked_eq: (arg & mask) == value. */
+  readonly mask?: bigint;
+}
+
+/** A denied call: the whole syscall, or only when every ArgCheck holds. */
+export interface SyscallRule {
+  readonly syscall: string;
+  readonly when?: readonly ArgCheck[];
+}
+
+const all = (...names: string[]): SyscallRule[] => names.map((syscall) => ({ syscall }));
+
+const CLONE_NEW = {
+  CLONE_NEWTIME: 0x80n,
+  CLONE_NEWNS: 0x20000n,
+  CLONE_NEWCGROUP: 0x2000000n,
+  CLONE_NEWUTS: 0x4000000n,
+  CLONE_NEWIPC: 0x8000000n,
+  CLONE_NEWUSER: 0x10000000n,
+  CLONE_NEWPID: 0x20000000n,
+  CLONE_NEWNET: 0x40000000n,
+};
+const AF = { AF_UNIX: 1n, AF_INET: 2n, AF_INET6: 10n };
+const TIOCSTI = 0x5412n;
+const TIOCLINUX = 0x541cn;
+const PER_LINUX = 0n;
+const PERSONALITY_QUERY = 0xffffffffn;
+const LOW32 = 0xffffffffn;
+
+export const GROUPS: Readonly<Record<string, { readonly why: string; readonly rules: readonly SyscallRule[] }>> = {
+  '@mount': {
+    why: 'mounting and moving file systems would rearrange the sandbox from inside',
+    rules: all('mount', 'umount2', 'pivot_root', 'move_mount', 'open_tree', 'fsopen', 'fsconfig', 'fsmount', 'fspick', 'mount_setattr', 'chroot'),
+  },
+  '@namespaces': {
+    why: 'new namespaces are where most container escapes start; clone3 is filtered out entirely (its flags live in memory the filter cannot read) and glibc falls back to clone, whose flags are checked',
+    rules: [
+      ...all('unshare', 'setns'),
+      ...Object.values(CLONE_NEW).map((flag) => ({ syscall: 'clone', when: [{ arg: 0, op: 'masked_eq' as const, value: flag, mask: flag }] })),
+    ],
+  },
+  '@module': { why: 'kernel modules are the kernel', rules: all('init_module', 'finit_module', 'delete_module') },
+  '@reboot': { why: 'rebooting or replacing the kernel', rules: all('reboot', 'kexec_load', 'kexec_file_load') },
+  '@swap': { why: 'swap belongs to the host', rules: all('swapon', 'swapoff') },
+  '@clock': { why: 'the clock is shared with the host', rules: all('settimeofday', 'clock_settime', 'clock_adjtime', 'adjtimex') },
+  '@keyring': { why: 'kernel keyrings are not namespaced and have had many bugs', rules: all('add_key', 'request_key', 'keyctl') },
+  '@debug': {
+    why: 'reading or steering other processes, and perf counters (a long list of kernel bugs)',
+    rules: all('ptrace', 'process_vm_readv', 'process_vm_writev', 'perf_event_open', 'kcmp', 'lookup_dcookie'),
+  },
+  '@raw-io': { why: 'direct port and device I/O', rules: all('ioperm', 'iopl', 'pciconfig_iobase', 'pciconfig_read', 'pciconfig_write') },
+  '@obsolete': {
+    why: 'old calls nothing needs, kept only as attack surface',
+    rules: all('_sysctl', 'afs_syscall', 'create_module', 'get_kernel_syms', 'getpmsg', 'putpmsg', 'query_module', 'security', 'sysfs', 'tuxcall', 'uselib', 'ustat', 'vserver', 'nfsservctl'),
+  },
+  '@cpu-emulation': { why: 'segment and vm86 tricks', rules: all('modify_ldt', 'vm86', 'vm86old', 'subpage_prot') },
+  '@privileged': {
+    why: 'administration of the host: accounting, quotas, the kernel log, file handles that bypass paths',
+    rules: all('acct', 'quotactl', 'quotactl_fd', 'syslog', 'vhangup', 'open_by_handle_at', 'name_to_handle_at'),
+  },
+  '@bpf': { why: 'eBPF programs run in the kernel', rules: all('bpf') },
+  '@userfaultfd': { why: 'userfaultfd turns kernel races into reliable exploits', rules: all('userfaultfd') },
+  '@io-uring': { why: 'io_uring bypasses this very filter and has had many bugs', rules: all('io_uring_setup', 'io_uring_enter', 'io_uring_register') },
+  '@personality': {
+    why: 'execution domains and flags such as ADDR_NO_RANDOMIZE change how the kernel treats the process; personality(0) and the query personality(0xffffffff) stay allowed',
+    rules: personalityChanges(),
+  },
+  '@tty-injection': {
+    why: 'TIOCSTI pushes input into a terminal, TIOCLINUX can read the console: both cross into the terminal owner',
+    rules: [TIOCSTI, TIOCLINUX].map((cmd) => ({ syscall: 'ioctl', when: [{ arg: 1, op: 'masked_eq' as const, value: cmd, mask: LOW32 }] })),
+  },
+  '@socket-families': {
+    why: 'only AF_UNIX, AF_INET and AF_INET6: netlink, packet, vsock (not namespaced at all) and the rest are kernel surface no tool needs',
+    rules: ['socket', 'socketpair'].flatMap((syscall) => [
+      // Everything but 1, 2 and 10; any value with bits above 32 set is also above 10.
+      ...[0n, 3n, 4n, 5n, 6n, 7n, 8n, 9n].map((family) => ({ syscall, when: [{ arg: 0, op: 'eq' as const, value: family }] })),
+      { syscall, when: [{ arg: 0, op: 'gt' as const, value: AF.AF_INET6 }] },
+    ]),
+  },
+};
+
+/**
+ * personality(x) for every 32-bit x except 0 and 0xffffffff. libseccomp takes one comparison per
+ * argument in a rule, so "neither all zeros nor all ones" is written as: some bit k is 1 and bit
+ * k+1 (cyclically) is 0, which is true exactly for the non-constant bit strings. 32 rules.
+ */
+function personalityChanges(): SyscallRule[] {
+  return Array.from({ length: 32 }, (_, k) => {
+    const bit = 1n << BigInt(k);
+    const next = 1n << BigInt((k + 1) % 32);
+    return { syscall: 'personality', when: [{ arg: 0, op: 'masked_eq' as const, value: bit, mask: bit | next }] };
+  });
+}
+
+/** What personalityChanges leaves allowed: PER_LINUX and the query. */
+export const PERSONALITY_ALLOWED = [PER_LINUX, PERSONALITY_QUERY] as const;
+
+/** The baseline: every group above. */
+export const BASELINE_GROUPS = Object.keys(GROUPS);
+
+/** Answered with ENOSYS, never EPERM or a kill: glibc then falls back to clone, which is filtered. */
+export const ENOSYS_SYSCALLS = ['clone3'] as const;
