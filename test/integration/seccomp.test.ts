@@ -1,0 +1,108 @@
+// The syscall filter inside real sandboxes: try-syscall (native/try-syscall.c) makes one call per
+// probe; outside a filter each probe succeeds or fails with something other than EPERM, so an
+// EPERM (action errno) or a SIGSYS kill (action kill) is the filter's doing.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runInvocation } from '../../src/invocation/run-invocation.js';
+import { compileSeccomp } from '../../src/linux/compile-seccomp.js';
+import { planSeccomp, SeccompPolicyError } from '../../src/plan/seccomp-policy.js';
+import { asNobody, profileFrom, realKernelSkipReason, silentLogger } from '../helpers/fixtures.js';
+import { ROOT } from '../helpers/paths.js';
+
+const skip = realKernelSkipReason();
+
+function tool(seccomp: string): ReturnType<typeof profileFrom> {
+  return profileFrom(
+    'probe',
+    `description = "seccomp probe"
+command = ["/bin/bash", "--noprofile", "--norc", "-c", "--", "{script}"]
+allow_leading_dash = ["script"]
+[input]
+type = "object"
+required = ["script"]
+properties.script = { type = "string" }
+[filesystem]
+read_only = ["/usr", "/lib", "/lib64", "/bin", "${ROOT}dist/native/try-syscall:/probe"]
+tmpfs = ["/tmp:1M"]
+[limits]
+timeout = "20s"
+[seccomp]
+${seccomp}
+`,
+  );
+}
+
+/** Runs each probe; a probe killed by SIGSYS shows as "NAME killed". */
+async function probe(seccomp: string, names: readonly string[]): Promise<Record<string, string>> {
+  const script = `for p in ${names.join(' ')}; do /probe $p 2>/dev/null; rc=$?; [ $rc = 159 ] && echo "$p killed"; done; true`;
+  const r = await runInvocation(asNobody(tool(seccomp)), { script }, { logger: silentLogger });
+  assert.equal(r.exitCode, 0, r.stderr);
+  return Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split(' ') as [string, string]));
+}
+
+const DENIED = [
+  'ptrace', 'keyctl', 'add_key', 'bpf', 'userfaultfd', 'io_uring_setup', 'perf_event_open', 'process_vm_readv', 'kcmp',
+  'unshare-user', 'setns', 'clone-newuser', 'socket-netlink', 'socket-vsock', 'socket-packet', 'ioctl-tiocsti',
+  'ioctl-tioclinux', 'personality-bsd', 'personality-norandom', 'mount', 'umount2', 'init_module', 'reboot', 'swapon',
+  'settimeofday', 'syslog', 'acct', 'name_to_handle_at', 'modify_ldt', 'iopl',
+] as const;
+const ALLOWED = ['socket-inet', 'socket-unix', 'personality-query', 'personality-linux', 'getpid'] as const;
+
+describe('seccomp (real bwrap, real filters)', { skip }, () => {
+  test('action errno: every baseline entry and argument rule gives EPERM; ordinary calls work; clone3 is ENOSYS', async () => {
+    const got = await probe('action = "errno"', [...DENIED, ...ALLOWED, 'clone3']);
+    const expected = Object.fromEntries([...DENIED.map((n) => [n, 'EPERM']), ...ALLOWED.map((n) => [n, 'ok']), ['clone3', 'ENOSYS']]);
+    assert.deepEqual(got, expected);
+  });
+
+  test('action kill: every baseline entry kills with SIGSYS', async () => {
+    const got = await probe('action = "kill"', [...DENIED, 'getpid', 'clone3']);
+    assert.deepEqual(got, Object.fromEntries([...DENIED.map((n) => [n, 'killed']), ['getpid', 'ok'], ['clone3', 'ENOSYS']]));
+  });
+
+  test('foreign ABIs are killed in every mode: i386 int 0x80 and x32', async () => {
+    for (const action of ['errno', 'kill', 'log']) {
+      assert.deepEqual(await probe(`action = "${action}"`, ['int80', 'x32-getpid']), { int80: 'killed', 'x32-getpid': 'killed' }, action);
+    }
+  });
+
+  test('action log allows (and logs) what errno would refuse', async () => {
+    const got = await probe('action = "log"', ['ptrace', 'bpf', 'socket-netlink', 'clone3']);
+    assert.deepEqual(got, { ptrace: 'ok', bpf: 'EINVAL', 'socket-netlink': 'ok', clone3: 'EINVAL' });
+  });
+
+  test('a profile that allows a group or a syscall really gets it, and only that', async () => {
+    const got = await probe('allow = ["@debug", "bpf"]', ['ptrace', 'kcmp', 'bpf', 'keyctl']);
+    assert.deepEqual(got, { ptrace: 'ok', kcmp: 'ok', bpf: 'EINVAL', keyctl: 'EPERM' });
+    const sockets = await probe('allow = ["@socket-families"]', ['socket-netlink', 'ioctl-tiocsti']);
+    assert.deepEqual(sockets, { 'socket-netlink': 'ok', 'ioctl-tiocsti': 'EPERM' });
+  });
+
+  test('deny adds: a whole syscall and a group', async () => {
+    const got = await probe('deny = ["getpid", "@clock"]', ['getpid', 'socket-inet']);
+    assert.deepEqual(got, { getpid: 'EPERM', 'socket-inet': 'ok' });
+  });
+
+  test('real work still runs under the baseline: python, a pipeline, threads, tmpfs I/O', async () => {
+    const r = await runInvocation(
+      asNobody(tool('action = "kill"')),
+      { script: `python3 -I -c 'import threading; t = threading.Thread(target=print, args=("thread",)); t.start(); t.join()'; seq 1 1000 | sort -rn | head -n 2; echo data > /tmp/f && cat /tmp/f` },
+      { logger: silentLogger },
+    );
+    assert.equal(r.stdout, 'thread\n1000\n999\ndata\n');
+    assert.equal(r.exitCode, 0, r.stderr);
+  });
+
+  test('unknown syscall names fail the load, naming the key', () => {
+    const settings = { action: 'errno' as const, allow: ['ptrace', 'no_such_call'], deny: [] };
+    assert.throws(
+      () => compileSeccomp(planSeccomp(settings), settings),
+      (e: unknown) => e instanceof SeccompPolicyError && e.key === 'seccomp.allow[1]' && e.message === 'unknown syscall "no_such_call"',
+    );
+    const deny = { action: 'errno' as const, allow: [], deny: ['getpid', 'bogus_call'] };
+    assert.throws(
+      () => compileSeccomp(planSeccomp(deny), deny),
+      (e: unknown) => e instanceof SeccompPolicyError && e.key === 'seccomp.deny' && e.message === 'unknown syscall "bogus_call"',
+    );
+  });
+});

@@ -1,0 +1,59 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { GROUPS } from '../../../src/plan/seccomp-baseline.js';
+import { planSeccomp, SeccompPolicyError } from '../../../src/plan/seccomp-policy.js';
+import { parseProfile } from '../../../src/profile/parse-profile.js';
+import { describeProfileError } from '../../../src/profile/profile.js';
+
+const none = { action: 'errno' as const, allow: [], deny: [] };
+const calls = (p: ReturnType<typeof planSeccomp>) => [...new Set(p.rules.map((r) => r.syscall))].sort();
+
+describe('planSeccomp', () => {
+  test('the baseline has every group, and each group says why', () => {
+    assert.ok(Object.keys(GROUPS).length >= 18);
+    for (const [name, g] of Object.entries(GROUPS)) {
+      assert.match(name, /^@[a-z0-9-]+$/);
+      assert.ok(g.why.length > 20, `${name} says why`);
+      assert.ok(g.rules.length > 0, `${name} has rules`);
+    }
+    const p = planSeccomp(none);
+    for (const c of ['ptrace', 'bpf', 'userfaultfd', 'io_uring_setup', 'keyctl', 'mount', 'unshare', 'setns', 'clone', 'socket', 'ioctl', 'personality']) {
+      assert.ok(calls(p).includes(c), c);
+    }
+    assert.deepEqual(p.enosys, ['clone3']);
+  });
+
+  test('argument rules: clone by namespace flag, socket by family, ioctl by command, personality by value', () => {
+    const p = planSeccomp(none);
+    const clone = p.rules.filter((r) => r.syscall === 'clone');
+    assert.equal(clone.length, 8);
+    assert.ok(clone.every((r) => r.when?.length === 1 && r.when[0]!.op === 'masked_eq'));
+    const socket = p.rules.filter((r) => r.syscall === 'socket').map((r) => `${r.when![0]!.op} ${r.when![0]!.value}`);
+    assert.deepEqual(socket, ['eq 0', 'eq 3', 'eq 4', 'eq 5', 'eq 6', 'eq 7', 'eq 8', 'eq 9', 'gt 10']);
+    const ioctl = p.rules.filter((r) => r.syscall === 'ioctl').map((r) => r.when![0]!.value);
+    assert.deepEqual(ioctl, [0x5412n, 0x541cn]);
+  });
+
+  test('the personality rules deny exactly the values that are neither 0 nor 0xffffffff', () => {
+    const rules = planSeccomp(none).rules.filter((r) => r.syscall === 'personality');
+    const denied = (x: bigint) => rules.some((r) => (x & r.when![0]!.mask!) === r.when![0]!.value);
+    for (const x of [0n, 0xffffffffn]) assert.equal(denied(x), false, x.toString(16));
+    for (const x of [1n, 6n, 8n, 0x40000n, 0x80000000n, 0xfffffffen, 0x7fffffffn]) assert.equal(denied(x), true, x.toString(16));
+  });
+
+  test('allow takes out groups and syscalls; deny adds; a whole denial replaces argument rules', () => {
+    const p = planSeccomp({ action: 'kill', allow: ['@debug', 'bpf', 'clone3'], deny: ['socket', '@clock'] });
+    assert.ok(!calls(p).includes('ptrace'));
+    assert.ok(!calls(p).includes('bpf'));
+    assert.deepEqual(p.enosys, []);
+    const socket = p.rules.filter((r) => r.syscall === 'socket');
+    assert.deepEqual(socket.map((r) => [r.when, r.fromProfile]), [[undefined, true]]);
+  });
+
+  test('unknown groups are errors naming the key, and a profile reports them with file and line', () => {
+    assert.throws(() => planSeccomp({ ...none, allow: ['@nope'] }), (e: unknown) => e instanceof SeccompPolicyError && e.key === 'seccomp.allow[0]');
+    const r = parseProfile('t', 't.toml', 'description = "d"\ncommand = ["/bin/true"]\n[seccomp]\ndeny = ["@mount", "@nope"]\n');
+    assert.equal(r.ok, false);
+    if (!r.ok) assert.match(describeProfileError(r.errors[0]!), /^t\.toml:4: seccomp\.deny\[1\]: unknown group "@nope" \(known: @mount, /);
+  });
+});
