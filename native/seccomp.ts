@@ -26,6 +26,8 @@ interface Lib {
   ruleAdd: (ctx: unknown, action: number, syscall: number, count: number, args: unknown[]) => number;
   exportBpf: (ctx: unknown, fd: number) => number;
   memfdCreate: (name: string, flags: number) => number;
+  resolveNum: (arch: number, num: number) => unknown;
+  free: (ptr: unknown) => void;
 }
 
 let lib: Lib | undefined;
@@ -43,6 +45,8 @@ function load(): Lib {
     ruleAdd: seccomp.func('seccomp_rule_add_array', 'int', ['void *', 'uint32_t', 'int', 'uint32_t', koffi.pointer(ArgCmp)]) as unknown as Lib['ruleAdd'],
     exportBpf: seccomp.func('int seccomp_export_bpf(void *ctx, int fd)') as unknown as Lib['exportBpf'],
     memfdCreate: libc.func('int memfd_create(const char *name, unsigned int flags)') as unknown as Lib['memfdCreate'],
+    resolveNum: seccomp.func('void *seccomp_syscall_resolve_num_arch(uint32_t arch_token, int num)') as unknown as Lib['resolveNum'],
+    free: libc.func('void free(void *ptr)') as unknown as Lib['free'],
   };
   return lib;
 }
@@ -51,6 +55,20 @@ function load(): Lib {
 export function resolveSyscall(name: string): number | undefined {
   const nr = load().resolve(name);
   return nr >= 0 ? nr : undefined;
+}
+
+const SCMP_ARCH_NATIVE = 0;
+
+/** The name of a syscall number on this architecture (libseccomp's table), or "#NR". */
+export function syscallName(nr: number): string {
+  const l = load();
+  const ptr = l.resolveNum(SCMP_ARCH_NATIVE, nr);
+  if (!ptr) return `#${nr}`;
+  try {
+    return koffi.decode(ptr, 'char', -1) as string;
+  } finally {
+    l.free(ptr);
+  }
 }
 
 export interface NativeRule {

@@ -10,6 +10,8 @@ import type { ServedTool } from '../profile/load-tools.js';
 import { gatherHostFacts } from '../linux/gather-host-facts.js';
 import { spawnSandbox, type SandboxExit } from '../linux/sandbox-process.js';
 import { openSecret, SecretError } from '../linux/read-secret.js';
+import { readSeccompLog } from '../linux/read-seccomp-log.js';
+import { syscallName } from '../../native/seccomp.js';
 import { toSecretInputs } from '../plan/secret-args.js';
 import { CappedOutput } from './capped-output.js';
 import { maskSecrets, type SecretValue } from './mask-secrets.js';
@@ -67,6 +69,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
   const { profile } = tool;
   const id = randomUUID();
   const started = performance.now();
+  const startedWallMs = Date.now();
   const log = opts.logger.child({ invocation: id, tool: profile.name });
 
   // Route: the arguments are hostile; nothing is built until they pass the profile's schema and
@@ -146,6 +149,9 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
     stdoutBytes: stdout?.total ?? 0,
     stderrBytes: stderr?.total ?? 0,
     outputCap: plan.outputBytes,
+    ...(profile.seccomp.action !== 'errno'
+      ? { seccompEvents: readSeccompLog(plan.user.uid, startedWallMs, Date.now()).map((e) => ({ syscall: syscallName(e.nr), action: e.action, count: e.count })) }
+      : {}),
   };
   log.info(
     {
@@ -156,6 +162,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
       stdoutBytes: result.stdoutBytes,
       stderrBytes: result.stderrBytes,
       truncated: result.stdoutTruncated || result.stderrTruncated,
+      ...(result.seccompEvents ? { seccompEvents: result.seccompEvents } : {}),
       user: plan.user.name,
     },
     'invocation',

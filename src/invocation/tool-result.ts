@@ -18,6 +18,8 @@ export interface ToolResult {
   readonly stdoutBytes: number;
   readonly stderrBytes: number;
   readonly outputCap: number;
+  /** Seccomp events the kernel reported for this call (kills; log hits where the kernel audits them). */
+  readonly seccompEvents?: readonly { readonly syscall: string; readonly action: 'log' | 'kill'; readonly count: number }[];
 }
 
 export function isFailure(r: ToolResult): boolean {

@@ -48,6 +48,7 @@ function toCallToolResult(r: ToolResult): CallToolResult {
       stderrTruncated: r.stderrTruncated,
       stdoutBytes: r.stdoutBytes,
       stderrBytes: r.stderrBytes,
+      ...(r.seccompEvents ? { seccompEvents: r.seccompEvents } : {}),
     },
   };
 }

@@ -57,3 +57,16 @@ describe('planSeccomp', () => {
     if (!r.ok) assert.match(describeProfileError(r.errors[0]!), /^t\.toml:4: seccomp\.deny\[1\]: unknown group "@nope" \(known: @mount, /);
   });
 });
+
+describe('parseAuditRecord (kernel seccomp audit lines from /dev/kmsg)', async () => {
+  const { parseAuditRecord } = await import('../../../src/linux/read-seccomp-log.js');
+  test('a kill and a log record; other lines ignored', () => {
+    const kill =
+      '5,89,5136505976,-;audit: type=1326 audit(1795306250.765:89): auid=4294967295 uid=65534 gid=65534 ses=4294967295 pid=16943 comm="probe" exe="/probe" sig=31 arch=c000003e syscall=310 compat=0 ip=0x439759 code=0x80000000';
+    assert.deepEqual(parseAuditRecord(kill), { timeMs: 1795306250765, uid: 65534, nr: 310, action: 'kill' });
+    const log = kill.replace('sig=31', 'sig=0').replace('code=0x80000000', 'code=0x7ffc0000');
+    assert.deepEqual(parseAuditRecord(log), { timeMs: 1795306250765, uid: 65534, nr: 310, action: 'log' });
+    assert.equal(parseAuditRecord(kill.replace('code=0x80000000', 'code=0x50001')), undefined);
+    assert.equal(parseAuditRecord('6,1,2,-;eth0: link up'), undefined);
+  });
+});

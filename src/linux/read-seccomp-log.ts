@@ -1,0 +1,58 @@
+// What a filter did, where the kernel tells: it writes seccomp events as audit records (type=1326)
+// to its log, which root reads from /dev/kmsg. Kills are always written; hits of action "log" only
+// when the kernel's audit context is active (audit rules loaded), so on many hosts they are not.
+// The records name the uid, and every tool has a uid of its own, so a call's records are those of
+// its uid within its time window (two concurrent calls of one tool share them). Without auditd the
+// kernel rate-limits these lines (printk_ratelimit: about 10 per 5 s), so the report is best effort.
+import { closeSync, constants, openSync, readSync } from 'node:fs';
+
+export type SeccompEventAction = 'log' | 'kill';
+
+export interface SeccompLogEntry {
+  readonly nr: number;
+  readonly action: SeccompEventAction;
+  readonly count: number;
+}
+
+const RECORD = /type=1326 audit\((\d+)\.(\d+):\d+\): .*?\buid=(\d+)\b.*?\bsyscall=(\d+)\b.*?\bcode=(0x[0-9a-f]+)/;
+const CODES: Record<string, SeccompEventAction> = { '0x7ffc0000': 'log', '0x80000000': 'kill', '0x0': 'kill' };
+
+/** Parses one /dev/kmsg record ("prio,seq,usec,flags;message"); pure, for tests. */
+export function parseAuditRecord(line: string): { timeMs: number; uid: number; nr: number; action: SeccompEventAction } | undefined {
+  const m = RECORD.exec(line);
+  const action = m ? CODES[m[5] ?? ''] : undefined;
+  if (!m || !action) return undefined;
+  return { timeMs: Number(m[1]) * 1000 + Number(m[2]), uid: Number(m[3]), nr: Number(m[4]), action };
+}
+
+/** Seccomp events of `uid` between fromMs and toMs (wall clock), counted per syscall and action. */
+export function readSeccompLog(uid: number, fromMs: number, toMs: number): SeccompLogEntry[] {
+  const counts = new Map<string, SeccompLogEntry>();
+  let fd: number;
+  try {
+    fd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return [];
+  }
+  try {
+    const buf = Buffer.alloc(8192);
+    // Each read returns one record; EAGAIN at the end, EPIPE when a record was overwritten.
+    for (let i = 0; i < 100_000; i++) {
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, buf.length, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EPIPE') continue;
+        break;
+      }
+      if (n <= 0) break;
+      const rec = parseAuditRecord(buf.toString('utf8', 0, n));
+      if (!rec || rec.uid !== uid || rec.timeMs < fromMs || rec.timeMs > toMs) continue;
+      const key = `${rec.nr}/${rec.action}`;
+      counts.set(key, { nr: rec.nr, action: rec.action, count: (counts.get(key)?.count ?? 0) + 1 });
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return [...counts.values()];
+}
