@@ -15,25 +15,50 @@ export function profileFrom(name: string, toml: string): Profile {
 
 export const silentLogger = pino({ level: 'silent' });
 
-/** TOML of a bash tool like the bundled shell, with the given limits and extra top-level keys. */
+export interface ScriptTool {
+  readonly description?: string;
+  readonly cwd?: string;
+  readonly user?: string;
+  /** Host paths bound read-only besides the system's programs (/usr, /lib, /lib64, /bin, /sbin). */
+  readonly readOnly?: readonly string[];
+  readonly writable?: readonly string[];
+  readonly tmpfs?: readonly string[];
+  /** Lines of [limits]. */
+  readonly limits?: string;
+  /** Top-level keys (before the first table). */
+  readonly extra?: string;
+  /** Whole tables appended at the end ([seccomp], [secrets], ...). */
+  readonly sections?: string;
+}
+
+const list = (items: readonly string[]) => `[${items.map((i) => JSON.stringify(i)).join(', ')}]`;
+
+/** TOML of a test tool that runs a bash script argument, like the bundled shell. */
+export function scriptToolToml(t: ScriptTool = {}): string {
+  return [
+    `description = ${JSON.stringify(t.description ?? 'test script tool')}`,
+    'command = ["/bin/bash", "--noprofile", "--norc", "-c", "--", "{script}", "toolcell-test"]',
+    ...(t.cwd ? [`cwd = ${JSON.stringify(t.cwd)}`] : []),
+    'allow_leading_dash = ["script"]',
+    ...(t.extra ? [t.extra] : []),
+    '[input]',
+    'type = "object"',
+    'required = ["script"]',
+    'properties.script = { type = "string" }',
+    ...(t.user ? ['[identity]', `user = ${JSON.stringify(t.user)}`] : []),
+    '[filesystem]',
+    `read_only = ${list(['/usr', '/lib', '/lib64', '/bin', '/sbin', ...(t.readOnly ?? [])])}`,
+    ...(t.writable ? [`writable = ${list(t.writable)}`] : []),
+    `tmpfs = ${list(t.tmpfs ?? ['/tmp:1M'])}`,
+    ...(t.limits ? ['[limits]', t.limits] : []),
+    ...(t.sections ? [t.sections] : []),
+    '',
+  ].join('\n');
+}
+
+/** A shell tool like the bundled one, with the given limits and extra top-level keys. */
 export function shellProfileToml(description: string, limits: string, extra = ''): string {
-  return `description = ${JSON.stringify(description)}
-command = ["/bin/bash", "--noprofile", "--norc", "-c", "--", "{script}", "toolcell-test"]
-cwd = "/work"
-allow_leading_dash = ["script"]
-${extra}
-[input]
-type = "object"
-required = ["script"]
-properties.script = { type = "string" }
-
-[filesystem]
-read_only = ["/usr", "/lib", "/lib64", "/bin", "/sbin"]
-tmpfs = ["/work:16M", "/tmp:16M"]
-
-[limits]
-${limits}
-`;
+  return scriptToolToml({ description, limits, extra, cwd: '/work', tmpfs: ['/work:16M', '/tmp:16M'] });
 }
 
 export function shellProfile(limits = 'timeout = "10s"\noutput = "1M"', extra = ''): Profile {

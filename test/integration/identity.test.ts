@@ -9,29 +9,15 @@ import { runInvocation } from '../../src/invocation/run-invocation.js';
 import { createToolUser, lookupUserRecord, removeUser } from '../../src/linux/users.js';
 import { loadTools, type ServedTool } from '../../src/profile/load-tools.js';
 import { describeProfileError } from '../../src/profile/profile.js';
-import { realKernelSkipReason, silentLogger } from '../helpers/fixtures.js';
+import { realKernelSkipReason, scriptToolToml, silentLogger } from '../helpers/fixtures.js';
 import { pidsWithMarker, uniqueMarker, waitForMarker, waitForMarkerGone } from '../helpers/processes.js';
 
 const skip = realKernelSkipReason();
 const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
 const PREFIX = 'tctest-';
 
-function toolToml(user: string, extraFs = '', script = '{script}'): string {
-  return `description = "identity test tool"
-command = ["/bin/bash", "--noprofile", "--norc", "-c", "--", "${script}"]
-allow_leading_dash = ["script"]
-[input]
-type = "object"
-required = ["script"]
-properties.script = { type = "string" }
-[identity]
-user = "${user}"
-[filesystem]
-read_only = ["/usr", "/lib", "/lib64", "/bin"${extraFs ? `, ${extraFs}` : ''}]
-tmpfs = ["/work:4M"]
-[limits]
-timeout = "10s"
-`;
+function toolToml(user: string, readOnly: string[] = [], writable?: string): string {
+  return scriptToolToml({ description: 'identity test tool', user, readOnly, tmpfs: ['/work:4M'], limits: 'timeout = "10s"', ...(writable ? { writable: [writable] } : {}) });
 }
 
 describe('per-tool identity (real users)', { skip }, () => {
@@ -65,8 +51,8 @@ describe('per-tool identity (real users)', { skip }, () => {
     chownSync(join(hostDirB, 'secret.txt'), b.uid, b.gid);
     chmodSync(join(hostDirB, 'secret.txt'), 0o600);
     // Tool a is (mis)configured to see b's directory: the uid boundary must still hold.
-    writeFileSync(join(dir, 'a.toml'), toolToml(`${PREFIX}a`, `"${hostDirB}:/b"`).replace('tmpfs = ["/work:4M"]', `tmpfs = ["/work:4M"]\nwritable = ["${hostDirA}:/work/out"]`));
-    writeFileSync(join(dir, 'b.toml'), toolToml(`${PREFIX}b`).replace('tmpfs = ["/work:4M"]', `tmpfs = ["/work:4M"]\nwritable = ["${hostDirB}:/work/out"]`));
+    writeFileSync(join(dir, 'a.toml'), toolToml(`${PREFIX}a`, [`${hostDirB}:/b`], `${hostDirA}:/work/out`));
+    writeFileSync(join(dir, 'b.toml'), toolToml(`${PREFIX}b`, [], `${hostDirB}:/work/out`));
     writeFileSync(join(dir, 'login.toml'), toolToml(`${PREFIX}login`));
     writeFileSync(join(dir, 'home.toml'), toolToml(`${PREFIX}home`));
     writeFileSync(join(dir, 'adm.toml'), toolToml(`${PREFIX}adm`));

@@ -6,30 +6,14 @@ import assert from 'node:assert/strict';
 import { runInvocation } from '../../src/invocation/run-invocation.js';
 import { compileSeccomp } from '../../src/linux/compile-seccomp.js';
 import { planSeccomp, SeccompPolicyError } from '../../src/plan/seccomp-policy.js';
-import { asNobody, profileFrom, realKernelSkipReason, silentLogger } from '../helpers/fixtures.js';
+import { asNobody, profileFrom, realKernelSkipReason, scriptToolToml, silentLogger } from '../helpers/fixtures.js';
 import { ROOT } from '../helpers/paths.js';
 
 const skip = realKernelSkipReason();
 
 function tool(seccomp: string): ReturnType<typeof profileFrom> {
-  return profileFrom(
-    'probe',
-    `description = "seccomp probe"
-command = ["/bin/bash", "--noprofile", "--norc", "-c", "--", "{script}"]
-allow_leading_dash = ["script"]
-[input]
-type = "object"
-required = ["script"]
-properties.script = { type = "string" }
-[filesystem]
-read_only = ["/usr", "/lib", "/lib64", "/bin", "${ROOT}dist/native/try-syscall:/probe"]
-tmpfs = ["/tmp:1M"]
-[limits]
-timeout = "20s"
-[seccomp]
-${seccomp}
-`,
-  );
+  const toml = scriptToolToml({ description: 'seccomp probe', readOnly: [`${ROOT}dist/native/try-syscall:/probe`], limits: 'timeout = "20s"', sections: `[seccomp]\n${seccomp}` });
+  return profileFrom('probe', toml);
 }
 
 /** Runs each probe; a probe killed by SIGSYS shows as "NAME killed". */

@@ -9,30 +9,14 @@ import pino from 'pino';
 import { InvocationSetupError, runInvocation } from '../../src/invocation/run-invocation.js';
 import { loadTools } from '../../src/profile/load-tools.js';
 import { describeProfileError } from '../../src/profile/profile.js';
-import { asNobody, profileFrom, realKernelSkipReason, silentLogger } from '../helpers/fixtures.js';
+import { asNobody, profileFrom, realKernelSkipReason, scriptToolToml, silentLogger } from '../helpers/fixtures.js';
 import { pidsWithMarker, uniqueMarker, waitForMarker } from '../helpers/processes.js';
 
 const skip = realKernelSkipReason();
 const VALUE = `tc-secret-${uniqueMarker(42)}`;
 
-function tool(secrets: string, extraRead = ''): string {
-  return `description = "secret test"
-command = ["/bin/bash", "--noprofile", "--norc", "-c", "--", "{script}"]
-allow_leading_dash = ["script"]
-[input]
-type = "object"
-required = ["script"]
-properties.script = { type = "string" }
-[identity]
-user = "nobody"
-[filesystem]
-read_only = ["/usr", "/lib", "/lib64", "/bin"${extraRead}]
-tmpfs = ["/tmp:1M"]
-[limits]
-timeout = "10s"
-[secrets]
-${secrets}
-`;
+function tool(secrets: string, readOnly: string[] = [], user = 'nobody'): string {
+  return scriptToolToml({ description: 'secret test', user, readOnly, limits: 'timeout = "10s"', sections: `[secrets]\n${secrets}` });
 }
 
 describe('secrets (real bwrap)', { skip }, () => {
@@ -101,7 +85,7 @@ describe('secrets (real bwrap)', { skip }, () => {
 
   test('another tool cannot read the secret file, even when its directory is bound in', async () => {
     const r = await runInvocation(
-      asNobody(profileFrom('other', tool('', `, "${dir}:/secrets"`))),
+      asNobody(profileFrom('other', tool('', [`${dir}:/secrets`]))),
       { script: 'cat /secrets/token' },
       { logger: silentLogger },
     );
@@ -113,9 +97,9 @@ describe('secrets (real bwrap)', { skip }, () => {
     const tools = mkdtempSync('/tmp/tc-secrets-tools-');
     t.after(() => rmSync(tools, { recursive: true, force: true }));
     writeFileSync(join(tools, 'a.toml'), tool(`OPEN = "${dir}/open"`));
-    writeFileSync(join(tools, 'b.toml'), tool(`NOTROOT = "${dir}/notroot"`).replace('user = "nobody"', 'user = "daemon"'));
-    writeFileSync(join(tools, 'c.toml'), tool(`LINK = "${dir}/link"`).replace('user = "nobody"', 'user = "bin"'));
-    writeFileSync(join(tools, 'd.toml'), tool(`GONE = "${dir}/gone"`).replace('user = "nobody"', 'user = "sys"'));
+    writeFileSync(join(tools, 'b.toml'), tool(`NOTROOT = "${dir}/notroot"`, [], 'daemon'));
+    writeFileSync(join(tools, 'c.toml'), tool(`LINK = "${dir}/link"`, [], 'bin'));
+    writeFileSync(join(tools, 'd.toml'), tool(`GONE = "${dir}/gone"`, [], 'sys'));
     const { tools: served, errors } = await loadTools(tools, 'toolcell');
     assert.equal(served.size, 0);
     assert.deepEqual(errors.map(describeProfileError), [

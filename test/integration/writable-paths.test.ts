@@ -8,24 +8,12 @@ import { runInvocation } from '../../src/invocation/run-invocation.js';
 import { PlanError } from '../../src/plan/sandbox-plan.js';
 import { loadTools } from '../../src/profile/load-tools.js';
 import { describeProfileError } from '../../src/profile/profile.js';
-import { asNobody, profileFrom, realKernelSkipReason, silentLogger } from '../helpers/fixtures.js';
+import { asNobody, profileFrom, realKernelSkipReason, scriptToolToml, silentLogger } from '../helpers/fixtures.js';
 
 const skip = realKernelSkipReason();
 
 function tool(writable: string, user = 'nobody'): string {
-  return `description = "writable test"
-command = ["/bin/bash", "--noprofile", "--norc", "-c", "--", "{script}"]
-allow_leading_dash = ["script"]
-[input]
-type = "object"
-required = ["script"]
-properties.script = { type = "string" }
-[identity]
-user = "${user}"
-[filesystem]
-read_only = ["/usr", "/lib", "/lib64", "/bin"]
-writable = ["${writable}:/out"]
-`;
+  return scriptToolToml({ description: 'writable test', user, writable: [`${writable}:/out`] });
 }
 
 describe('writable host paths (real bwrap)', { skip }, () => {
