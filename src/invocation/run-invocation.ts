@@ -9,12 +9,14 @@ import { planSandbox, type SandboxPlan } from '../plan/sandbox-plan.js';
 import type { ServedTool } from '../profile/load-tools.js';
 import { gatherHostFacts } from '../linux/gather-host-facts.js';
 import { spawnSandbox, type SandboxExit } from '../linux/sandbox-process.js';
-import { openSecret, SecretError } from '../linux/read-secret.js';
 import { readSeccompLog } from '../linux/read-seccomp-log.js';
 import { syscallName } from '../../native/seccomp.js';
 import { toSecretInputs } from '../plan/secret-args.js';
 import { CappedOutput } from './capped-output.js';
-import { maskSecrets, type SecretValue } from './mask-secrets.js';
+import { maskSecrets } from './mask-secrets.js';
+import { collectSecrets } from './collect-secrets.js';
+
+export { InvocationSetupError } from './collect-secrets.js';
 import { stripTerminalControls } from './strip-terminal.js';
 import { TeardownStack } from './teardown-stack.js';
 import type { KillReason, ToolResult } from './tool-result.js';
@@ -32,25 +34,6 @@ export class InvocationAbortedError extends Error {
   constructor(readonly reason: KillReason) {
     super(`the call was ${reason === 'shutdown' ? 'stopped by a daemon shutdown' : 'cancelled'} before its sandbox started`);
   }
-}
-
-/** The sandbox cannot be built as the profile says (a secret file refused, ...). */
-export class InvocationSetupError extends Error {}
-
-async function readSecrets(plan: SandboxPlan, log: Logger): Promise<{ buffers: Record<string, Buffer>; values: SecretValue[] }> {
-  const buffers: Record<string, Buffer> = {};
-  for (const s of plan.secrets) {
-    try {
-      buffers[s.name] = (await openSecret(s.file, true))!;
-    } catch (e) {
-      if (!(e instanceof SecretError)) throw e;
-      // The reason names host paths: it goes to the admin's log, the caller learns only the name.
-      log.error({ secret: s.name }, `secret ${s.name} refused: ${e.message}`);
-      throw new InvocationSetupError(`secret ${s.name} is not usable; the daemon's log says why`);
-    }
-  }
-  const values = Object.entries(buffers).map(([name, b]) => ({ name, value: b.toString('utf8') }));
-  return { buffers, values };
 }
 
 export interface InvocationOptions {
@@ -85,7 +68,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
     throw e;
   }
   const command = toBwrapCommand(plan);
-  const secrets = await readSecrets(plan, log);
+  const secrets = await collectSecrets(plan, log);
   const inputs = plan.secrets.length > 0 ? toSecretInputs(plan, secrets.buffers) : undefined;
 
   if (opts.signal?.aborted) throw new InvocationAbortedError(abortReason(opts.signal));
