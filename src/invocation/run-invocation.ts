@@ -10,6 +10,8 @@ import type { ServedTool } from '../profile/load-tools.js';
 import { gatherHostFacts } from '../linux/gather-host-facts.js';
 import { spawnSandbox, type SandboxExit } from '../linux/sandbox-process.js';
 import { readSeccompLog } from '../linux/read-seccomp-log.js';
+import { cgroupSetup, createInvocationCgroup, type CgroupUsage } from '../linux/cgroup.js';
+import { planCgroupLimits } from '../plan/cgroup-limits.js';
 import { syscallName } from '../../native/seccomp.js';
 import { toSecretInputs } from '../plan/secret-args.js';
 import { CappedOutput } from './capped-output.js';
@@ -74,12 +76,22 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
   if (opts.signal?.aborted) throw new InvocationAbortedError(abortReason(opts.signal));
 
   const teardown = new TeardownStack();
+  let usage: CgroupUsage | undefined;
   let reason: KillReason | null = null;
   let exit: SandboxExit = { code: null, signal: null };
   let stdout: CappedOutput | undefined;
   let stderr: CappedOutput | undefined;
   try {
-    // Isolate: bwrap builds the namespaces and mounts, then holds before the tool's exec.
+    // Isolate: the cgroup first, so that the sandbox can join it while bwrap holds it.
+    const cgSetup = cgroupSetup();
+    const cgroup = cgSetup.mode === 'v1' ? createInvocationCgroup(cgSetup, id, planCgroupLimits(profile)) : undefined;
+    if (cgroup) {
+      teardown.push('remove cgroup', async () => {
+        await cgroup.killAll();
+        await cgroup.remove();
+      });
+    }
+    // bwrap builds the namespaces and mounts, then holds before the tool's exec.
     const sandbox = spawnSandbox(command, plan.user, [tool.seccomp, ...(inputs ? [inputs.args, ...inputs.files] : [])]);
     teardown.push('kill sandbox', async () => {
       await sandbox.kill();
@@ -103,11 +115,17 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
 
     const sandboxPid = await sandbox.started;
     if (sandboxPid === undefined) reason ??= 'setup';
-    // Later steps (cgroup placement, network wiring) go here, while the sandbox is held.
-    else if (reason === null) sandbox.release();
+    else if (reason === null) {
+      // Ordering: the sandbox's pid 1 joins the cgroup while held, so the tool and everything it
+      // forks start inside it; there is no instruction of the tool outside its limits.
+      cgroup?.place(sandboxPid);
+      // (network wiring goes here too, while the sandbox is held)
+      sandbox.release();
+    }
 
     // Execute: wait for the tool; the timer, the output caps and cancellation may kill it.
     exit = await sandbox.exited;
+    usage = cgroup?.usage();
   } finally {
     const failures = await teardown.run();
     if (failures.length > 0) log.error({ failures }, 'teardown incomplete');
@@ -116,8 +134,12 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
   // bwrap reports a failure to build the sandbox (a bind source gone, a cwd missing) as exit 1 and
   // a "bwrap: " line; the tool could print the same, which only mislabels its own failure.
   if (reason === null && exit.code === 1 && stderr?.text().startsWith('bwrap: ')) reason = 'setup';
+  // The kernel's account: an OOM kill in the cgroup is "memory"; a refused fork that left the tool
+  // failing is "pids".
+  if (reason === null && usage && usage.oomKills > 0) reason = 'memory';
+  if (reason === null && usage && usage.pidsLimitHits > 0 && exit.code !== 0) reason = 'pids';
   // Killed by toolcell: the sandbox's pid 1 got SIGKILL, which bwrap reports as status 137.
-  const killed = reason !== null && reason !== 'setup';
+  const killed = reason !== null && reason !== 'setup' && reason !== 'pids';
   const result: ToolResult = {
     invocationId: id,
     tool: profile.name,
@@ -132,6 +154,9 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
     stdoutBytes: stdout?.total ?? 0,
     stderrBytes: stderr?.total ?? 0,
     outputCap: plan.outputBytes,
+    peakMemoryBytes: usage?.peakMemoryBytes ?? null,
+    cpuTimeMs: usage?.cpuTimeMs ?? null,
+    peakPids: usage?.peakPids ?? null,
     ...(profile.seccomp.action !== 'errno'
       ? { seccompEvents: readSeccompLog(plan.user.uid, startedWallMs, Date.now()).map((e) => ({ syscall: syscallName(e.nr), action: e.action, count: e.count })) }
       : {}),
@@ -145,6 +170,9 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
       stdoutBytes: result.stdoutBytes,
       stderrBytes: result.stderrBytes,
       truncated: result.stdoutTruncated || result.stderrTruncated,
+      peakMemoryBytes: result.peakMemoryBytes,
+      cpuTimeMs: result.cpuTimeMs,
+      peakPids: result.peakPids,
       ...(result.seccompEvents ? { seccompEvents: result.seccompEvents } : {}),
       user: plan.user.name,
     },

@@ -2,7 +2,7 @@
 import { describeSize } from '../plan/parse-units.js';
 
 /** Why toolcell ended the sandbox itself (null: the tool exited on its own). */
-export type KillReason = 'timeout' | 'output' | 'cancelled' | 'setup' | 'shutdown';
+export type KillReason = 'timeout' | 'output' | 'cancelled' | 'setup' | 'shutdown' | 'memory' | 'pids';
 
 export interface ToolResult {
   readonly invocationId: string;
@@ -18,6 +18,10 @@ export interface ToolResult {
   readonly stdoutBytes: number;
   readonly stderrBytes: number;
   readonly outputCap: number;
+  /** From the invocation's cgroup; null where there is none (the host has no usable cgroups). */
+  readonly peakMemoryBytes: number | null;
+  readonly cpuTimeMs: number | null;
+  readonly peakPids: number | null;
   /** Seccomp events the kernel reported for this call (kills; log hits where the kernel audits them). */
   readonly seccompEvents?: readonly { readonly syscall: string; readonly action: 'log' | 'kill'; readonly count: number }[];
 }
@@ -32,6 +36,8 @@ const REASON_TEXT: Record<KillReason, string> = {
   cancelled: 'killed: the call was cancelled',
   setup: 'the sandbox could not be set up',
   shutdown: 'killed: toolcell is shutting down',
+  memory: 'killed: the memory limit was reached',
+  pids: 'failed: the process limit was reached',
 };
 
 /** The text an MCP host shows: stdout, and on failure stderr and a line saying what happened. */

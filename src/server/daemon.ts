@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { setCloexecFrom3 } from '../../native/libc.js';
 import type { DaemonConfig } from '../config/daemon-config.js';
+import { cgroupSetup, sweepStaleCgroups } from '../linux/cgroup.js';
 import { loadTools } from '../profile/load-tools.js';
 import { describeProfileError } from '../profile/profile.js';
 import { listenSocket, removeSocket } from './listen-socket.js';
@@ -23,6 +24,13 @@ const SHUTDOWN_GRACE_MS = 5_000;
 export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ level: config.log_level })): Promise<RunningDaemon> {
   // Before anything can spawn: nothing the daemon inherited may reach a sandbox.
   setCloexecFrom3();
+
+  const cgroups = cgroupSetup();
+  if (cgroups.mode === 'none') logger.warn(`memory, pids and cpu limits are not enforced: ${cgroups.why}`);
+  else {
+    const swept = await sweepStaleCgroups(cgroups);
+    logger.info({ cgroup: cgroups.mode, parents: cgroups.parents, swept: swept.length }, 'cgroups ready');
+  }
 
   const loaded = await loadTools(config.tools_dir, config.client_group);
   for (const e of loaded.errors) logger.error({ file: e.file, line: e.line, key: e.key }, `tool not served: ${describeProfileError(e)}`);

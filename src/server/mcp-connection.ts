@@ -48,6 +48,9 @@ function toCallToolResult(r: ToolResult): CallToolResult {
       stderrTruncated: r.stderrTruncated,
       stdoutBytes: r.stdoutBytes,
       stderrBytes: r.stderrBytes,
+      peakMemoryBytes: r.peakMemoryBytes,
+      cpuTimeMs: r.cpuTimeMs,
+      peakPids: r.peakPids,
       ...(r.seccompEvents ? { seccompEvents: r.seccompEvents } : {}),
     },
   };

@@ -18,6 +18,9 @@ const OK: ToolResult = {
   stdoutBytes: 6,
   stderrBytes: 11,
   outputCap: 1024 * 1024,
+  peakMemoryBytes: null,
+  cpuTimeMs: null,
+  peakPids: null,
 };
 const result = (over: Partial<ToolResult>): ToolResult => ({ ...OK, ...over });
 
