@@ -2,7 +2,7 @@
 // Runs every compiled test file (dist/test/**/*.test.js) with node:test. As root, the bundled
 // tools' users (tc-*) and the client group are created first with `toolcell users sync`, and
 // whatever this run created is removed again at the end.
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -26,7 +26,20 @@ const files = walk(join(root, 'dist/test'))
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
   .sort();
 
+/** The "toolcell" parent cgroups below this process's own cgroup in each v1 hierarchy. */
+function cgroupParents() {
+  const parents = [];
+  for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
+    const [, controllers = '', path = ''] = line.split(':');
+    for (const c of controllers.split(',')) {
+      if (['memory', 'pids', 'cpu', 'cpuacct'].includes(c)) parents.push(join('/sys/fs/cgroup', c, path, 'toolcell'));
+    }
+  }
+  return parents;
+}
+
 const asRoot = process.getuid() === 0;
+const parentsBefore = cgroupParents().filter((p) => existsSync(p));
 const usersBefore = asRoot ? entries('passwd') : new Set();
 const groupsBefore = asRoot ? entries('group') : new Set();
 if (asRoot) {
@@ -44,6 +57,16 @@ try {
   if (asRoot) {
     for (const user of entries('passwd')) {
       if (!usersBefore.has(user) && user.startsWith('tc-')) spawnSync('userdel', ['--', user], { env: SYSTEM_ENV });
+    }
+    // The daemons this run started created these; remove them (rmdir fails while one is in use).
+    for (const dir of cgroupParents()) {
+      if (!parentsBefore.includes(dir)) {
+        try {
+          rmdirSync(dir);
+        } catch {
+          console.error(`run-tests: could not remove ${dir}`);
+        }
+      }
     }
     for (const group of entries('group')) {
       if (!groupsBefore.has(group) && (group.startsWith('tc-') || group === 'toolcell')) spawnSync('groupdel', ['--', group], { env: SYSTEM_ENV });

@@ -1,0 +1,46 @@
+// kill -9 of the daemon mid-call: the sandbox dies with it (bwrap --die-with-parent), and the next
+// daemon start removes the invocation cgroups the dead daemon left.
+import { existsSync, readdirSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cgroupSetup } from '../../src/linux/cgroup.js';
+import { closeQuietly, connectClient, startDaemon, waitForExit } from '../helpers/daemon.js';
+import { realKernelSkipReason } from '../helpers/fixtures.js';
+import { PROFILES } from '../helpers/paths.js';
+import { uniqueMarker, waitForMarkerGone, waitForSleep } from '../helpers/processes.js';
+
+const setup = realKernelSkipReason() === undefined ? cgroupSetup() : undefined;
+const skip = realKernelSkipReason() ?? (setup?.mode === 'v1' ? undefined : 'cgroup v1 hierarchies not available');
+
+function cgroupsOf(pid: number): string[] {
+  if (setup?.mode !== 'v1') return [];
+  return Object.values(setup.parents).flatMap((dir) => (existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith(`${pid}.`)) : []));
+}
+
+describe('e2e: daemon crash and the next start', { skip }, () => {
+  test('kill -9 mid-call leaves nothing the next start does not sweep', async () => {
+    const first = await startDaemon({ tools: PROFILES });
+    const marker = uniqueMarker(9007);
+    const c = await connectClient(first.socket);
+    const pending = c.client.callTool({ name: 'shell', arguments: { script: `sleep ${marker}` } }).catch((e: Error) => e);
+    try {
+      assert.equal(await waitForSleep(marker), true, 'the sandboxed sleep runs');
+      assert.equal(cgroupsOf(first.pid).length, 4, 'one invocation cgroup in each of memory, pids, cpu, cpuacct');
+      first.child.kill('SIGKILL');
+      await waitForExit(first.child, 5000);
+      assert.equal(await waitForMarkerGone(marker), true, 'the sandbox died with the daemon');
+      assert.equal(cgroupsOf(first.pid).length, 4, 'the dead daemon left its cgroups');
+    } finally {
+      await pending;
+      await closeQuietly(c.client);
+      await first.stop();
+    }
+    const second = await startDaemon({ tools: PROFILES });
+    try {
+      assert.deepEqual(cgroupsOf(first.pid), [], 'swept at start');
+      assert.match(second.stdout, /"swept":[1-9]/);
+    } finally {
+      await second.stop();
+    }
+  });
+});

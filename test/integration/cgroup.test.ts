@@ -1,0 +1,82 @@
+// Resource limits with real cgroups: each test runs a bomb or a spinner in a real sandbox and
+// asserts what the kernel did and what the result reports.
+import { existsSync, readdirSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runInvocation } from '../../src/invocation/run-invocation.js';
+import { cgroupSetup } from '../../src/linux/cgroup.js';
+import { asNobody, profileFrom, realKernelSkipReason, scriptToolToml, silentLogger } from '../helpers/fixtures.js';
+import { pidsWithMarker, uniqueMarker, waitForMarkerGone } from '../helpers/processes.js';
+
+const setup = realKernelSkipReason() === undefined ? cgroupSetup() : undefined;
+const skip = realKernelSkipReason() ?? (setup?.mode === 'v1' ? undefined : `cgroup v1 hierarchies not available: ${setup?.mode === 'none' ? setup.why : ''}`);
+
+const run = (limits: string, script: string) =>
+  runInvocation(asNobody(profileFrom('limited', scriptToolToml({ description: 'limits test', limits, tmpfs: ['/tmp:64M'] }))), { script }, { logger: silentLogger });
+
+function invocationCgroups(): string[] {
+  if (setup?.mode !== 'v1') return [];
+  return Object.values(setup.parents).flatMap((dir) => (existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => `${dir}/${e.name}`) : []));
+}
+
+describe('cgroup limits (real cgroups v1)', { skip }, () => {
+  test('a memory bomb is killed at its limit and reported as "memory"; the next call is unharmed', async () => {
+    // Bounded even without a limit: python stops at 1 GiB.
+    const bomb = `python3 -I -c 'b = []
+for _ in range(1024): b.append(bytearray(1 << 20))
+print("survived")'`;
+    const r = await run('memory = "64M"\ntimeout = "20s"', bomb);
+    assert.equal(r.reason, 'memory');
+    assert.equal(r.signal, 'SIGKILL');
+    assert.equal(r.stdout, '');
+    assert.ok(r.peakMemoryBytes !== null && r.peakMemoryBytes <= 64 * 1024 * 1024 + 4096, `peak ${r.peakMemoryBytes}`);
+    const next = await run('memory = "64M"', 'echo fine');
+    assert.deepEqual([next.stdout, next.reason], ['fine\n', null]);
+  });
+
+  test('a fork bomb is capped at pids and reported as "pids"', async () => {
+    // Bounded even without a limit: at most 200 forks.
+    const bomb = `python3 -I -c 'import os, sys, time
+n = 0
+try:
+    for _ in range(200):
+        if os.fork() == 0:
+            time.sleep(30)
+            os._exit(0)
+        n += 1
+except OSError as e:
+    print("forked", n, "then:", e.strerror)
+    sys.exit(1)'`;
+    const r = await run('pids = 16\ntimeout = "10s"', bomb);
+    assert.equal(r.reason, 'pids');
+    assert.equal(r.peakPids, 16);
+    assert.equal(r.exitCode, 1);
+    // 16 = bwrap's init, python (bash execs its only command) and 14 children.
+    assert.equal(r.stdout, 'forked 14 then: Resource temporarily unavailable\n');
+  });
+
+  test('a CPU spinner with cpu = 0.5 gets about half a core', async () => {
+    const r = await run('cpu = 0.5\ntimeout = "2s"', 'while :; do :; done');
+    assert.equal(r.reason, 'timeout');
+    assert.ok(r.cpuTimeMs !== null);
+    const share = r.cpuTimeMs / r.durationMs;
+    assert.ok(share > 0.3 && share < 0.65, `CPU time ${r.cpuTimeMs} ms over ${r.durationMs} ms = ${share.toFixed(2)} cores`);
+  });
+
+  test('a daemonized grandchild is killed at teardown and the cgroup is removed', async () => {
+    const marker = uniqueMarker(9006);
+    const before = invocationCgroups().length;
+    const r = await run('timeout = "5s"', `(setsid sleep ${marker} &); echo started`);
+    assert.equal(r.stdout, 'started\n');
+    assert.equal(await waitForMarkerGone(marker), true, `left: ${pidsWithMarker(marker).join(', ')}`);
+    assert.equal(invocationCgroups().length, before);
+  });
+
+  test('50 calls leave no invocation cgroup behind', async () => {
+    for (let i = 0; i < 50; i++) {
+      const r = await run('timeout = "5s"', 'true');
+      assert.equal(r.exitCode, 0);
+    }
+    assert.deepEqual(invocationCgroups().filter((d) => d.includes(`/${process.pid}.`)), []);
+  });
+});
