@@ -17,7 +17,7 @@ export const CPU_PERIOD_US = 100_000;
 export function planCgroupLimits(profile: Profile): CgroupLimits {
   return {
     memoryBytes: profile.limits.memory,
-    swapBytes: 0,
+    swapBytes: profile.limits.memory_swap,
     pids: profile.limits.pids,
     cpuQuotaUs: Math.max(1000, Math.round(profile.limits.cpu * CPU_PERIOD_US)),
     cpuPeriodUs: CPU_PERIOD_US,

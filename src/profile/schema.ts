@@ -4,9 +4,9 @@
 import { z } from 'zod';
 import { parseDuration, parseSize } from '../plan/parse-units.js';
 
-const size = (what: string) =>
+const size = (what: string, zeroAllowed = false) =>
   z.union([z.string(), z.number().int()]).transform((v, ctx) => {
-    const n = typeof v === 'number' ? (v > 0 ? v : undefined) : parseSize(v);
+    const n = v === 0 || v === '0' ? (zeroAllowed ? 0 : undefined) : typeof v === 'number' ? (v > 0 ? v : undefined) : parseSize(v);
     if (n === undefined) {
       ctx.addIssue({ code: 'custom', message: `${what}: expected a size like "64M" (units K, M, G), got ${JSON.stringify(v)}` });
       return z.NEVER;
@@ -33,6 +33,7 @@ const absolutePath = z
 
 export const DEFAULT_LIMITS = {
   memory: 256 * 1024 ** 2,
+  memory_swap: 0,
   pids: 64,
   cpu: 1,
   timeout: 30_000,
@@ -109,7 +110,8 @@ export const ProfileSchema = z
       .describe('NAME = root-only file; read when a call starts and given to this tool only.'),
     limits: z
       .object({
-        memory: size('memory').default(DEFAULT_LIMITS.memory),
+        memory: size('memory').default(DEFAULT_LIMITS.memory).describe('RAM for the whole sandbox, tmpfs files included (the kernel charges them to it).'),
+        memory_swap: size('memory_swap', true).default(DEFAULT_LIMITS.memory_swap).describe('Swap on top of memory; 0 (default): none.'),
         pids: z.number().int().min(1).max(65536).default(DEFAULT_LIMITS.pids),
         cpu: z.number().positive().max(1024).default(DEFAULT_LIMITS.cpu),
         timeout: duration.default(DEFAULT_LIMITS.timeout),

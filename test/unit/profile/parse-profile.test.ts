@@ -447,7 +447,7 @@ const VALID: readonly ValidRow[] = [
     name: 'minimal profile (description + command) gets every default',
     source: MIN,
     check: (p) => {
-      assert.deepEqual(p.limits, { memory: 256 * MiB, pids: 64, cpu: 1, timeout: 30_000, output: MiB });
+      assert.deepEqual(p.limits, { memory: 256 * MiB, memory_swap: 0, pids: 64, cpu: 1, timeout: 30_000, output: MiB });
       assert.equal(p.limits.timeout, 30000);
       assert.equal(p.limits.output, 1024 * 1024);
       assert.deepEqual(p.input, { type: 'object', properties: {}, additionalProperties: false });
@@ -521,7 +521,7 @@ tmpfs = ["/work", "/tmp:8M", "/scratch:1G", "/small:512K", "/bytes:4096"]
   {
     name: 'limits: sizes as numbers and K/M/G strings, durations in ms/s/m, fractional cpu',
     source: `${MIN}\n[limits]\nmemory = 1048576\noutput = "64K"\ntimeout = "2m"\ncpu = 0.5\npids = 8\n`,
-    check: (p) => assert.deepEqual(p.limits, { memory: MiB, output: 64 * 1024, timeout: 120_000, cpu: 0.5, pids: 8 }),
+    check: (p) => assert.deepEqual(p.limits, { memory: MiB, memory_swap: 0, output: 64 * 1024, timeout: 120_000, cpu: 0.5, pids: 8 }),
   },
   {
     name: 'timeout in milliseconds',
@@ -596,6 +596,6 @@ describe('parseProfile: bundled profiles', () => {
       { kind: 'ro-bind', source: '/etc/alternatives', dest: '/etc/alternatives' },
       { kind: 'tmpfs', dest: '/tmp', size: 64 * MiB },
     ]);
-    assert.deepEqual(r.profile.limits, { memory: 256 * MiB, pids: 64, cpu: 1, timeout: 30_000, output: MiB });
+    assert.deepEqual(r.profile.limits, { memory: 256 * MiB, memory_swap: 0, pids: 64, cpu: 1, timeout: 30_000, output: MiB });
   });
 });
