@@ -84,7 +84,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
   try {
     // Isolate: the cgroup first, so that the sandbox can join it while bwrap holds it.
     const cgSetup = cgroupSetup();
-    const cgroup = cgSetup.mode === 'v1' ? createInvocationCgroup(cgSetup, id, planCgroupLimits(profile)) : undefined;
+    const cgroup = cgSetup.mode !== 'none' ? createInvocationCgroup(cgSetup, id, planCgroupLimits(profile)) : undefined;
     if (cgroup) {
       teardown.push('remove cgroup', async () => {
         await cgroup.killAll();

@@ -1,18 +1,22 @@
-// Invocation cgroups: one per call, below the daemon's own cgroup in each hierarchy, created before
-// the sandbox is released and killed and removed at teardown. Mechanism only; the limits come
-// from plan/cgroup-limits. This version drives the legacy v1 hierarchy (memory, pids, cpu,
-// cpuacct); on a pure v2 host it reports itself unavailable and calls run without limits.
+// Invocation cgroups: one per call, below the daemon's own cgroup, created before the sandbox is
+// released and killed and removed at teardown. Mechanism only; the limits come from
+// plan/cgroup-limits. Both hierarchies: cgroup v2 (the daemon's delegated subtree, systemd
+// Delegate=yes) and the legacy v1 controllers (memory, pids, cpu, cpuacct).
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CgroupLimits } from '../plan/cgroup-limits.js';
-import { toV1Writes } from '../plan/cgroup-limits.js';
+import { toV1Writes, toV2Writes } from '../plan/cgroup-limits.js';
 
 const V1_CONTROLLERS = ['memory', 'pids', 'cpu', 'cpuacct'] as const;
 type V1Controller = (typeof V1_CONTROLLERS)[number];
 
 export type CgroupSetup =
   | { readonly mode: 'v1'; readonly parents: Readonly<Record<V1Controller, string>> }
+  | { readonly mode: 'v2'; readonly parent: string }
   | { readonly mode: 'none'; readonly why: string };
+
+const V2_CONTROLLERS = ['memory', 'pids', 'cpu'] as const;
+const CGROUP2_ROOT = '/sys/fs/cgroup';
 
 const PARENT = 'toolcell';
 
@@ -50,15 +54,53 @@ function ownV1Paths(): Partial<Record<V1Controller, string>> {
   return out;
 }
 
+/** The unified hierarchy is the only one: /proc/self/cgroup has just "0::/path". */
+function ownV2Path(): string | undefined {
+  const lines = readFileSync('/proc/self/cgroup', 'utf8').split('\n').filter(Boolean);
+  const unified = lines.find((l) => l.startsWith('0::'));
+  const v1Bound = lines.some((l) => !l.startsWith('0::') && V1_CONTROLLERS.some((c) => l.split(':')[1]?.split(',').includes(c)));
+  return unified && !v1Bound && existsSync(join(CGROUP2_ROOT, 'cgroup.controllers')) ? unified.slice(3) : undefined;
+}
+
 /**
- * Finds where invocation cgroups go and makes the "toolcell" parent in each hierarchy. Only below
- * the daemon's own cgroup: it never touches a cgroup it was not given.
+ * Finds where invocation cgroups go and makes the "toolcell" parent. Only below the daemon's own
+ * cgroup: it never touches a cgroup it was not given.
  */
 export function detectCgroups(): CgroupSetup {
+  const v2 = ownV2Path();
+  return v2 !== undefined ? detectV2(v2) : detectV1();
+}
+
+function detectV2(own: string): CgroupSetup {
+  const base = join(CGROUP2_ROOT, own);
+  const available = readFileSync(join(base, 'cgroup.controllers'), 'utf8').trim().split(/\s+/);
+  const missing = V2_CONTROLLERS.filter((c) => !available.includes(c));
+  if (missing.length > 0) return { mode: 'none', why: `cgroup v2: controllers ${missing.join(', ')} are not delegated to ${base} (run under systemd with Delegate=yes)` };
+  const enable = V2_CONTROLLERS.map((c) => `+${c}`).join(' ');
+  try {
+    if (own !== '/') {
+      // The no-internal-process rule: a cgroup that hands controllers to children may hold no
+      // process itself, so the daemon first moves into a leaf of its own subtree.
+      const leaf = join(base, 'daemon');
+      if (!existsSync(leaf)) writeDir(leaf);
+      writeFileSync(join(leaf, 'cgroup.procs'), String(process.pid));
+    }
+    writeFileSync(join(base, 'cgroup.subtree_control'), enable);
+    const parent = join(base, PARENT);
+    if (!existsSync(parent)) writeDir(parent);
+    writeFileSync(join(parent, 'cgroup.subtree_control'), enable);
+    return { mode: 'v2', parent };
+  } catch (e) {
+    const busy = (e as NodeJS.ErrnoException).code === 'EBUSY' ? ' (other processes share the daemon\'s cgroup; run it as a service with Delegate=yes)' : '';
+    return { mode: 'none', why: `cgroup v2 at ${base}: ${(e as Error).message}${busy}` };
+  }
+}
+
+function detectV1(): CgroupSetup {
   const own = ownV1Paths();
   const missing = V1_CONTROLLERS.filter((c) => own[c] === undefined || !existsSync(`/sys/fs/cgroup/${c}`));
   if (missing.length > 0) {
-    return { mode: 'none', why: `no cgroup v1 hierarchy for ${missing.join(', ')} (cgroup v2 is not supported by this version yet)` };
+    return { mode: 'none', why: `neither a cgroup v2 hierarchy nor cgroup v1 hierarchies for ${missing.join(', ')}` };
   }
   const parents = {} as Record<V1Controller, string>;
   try {
@@ -114,49 +156,38 @@ const readKey = (file: string, key: string): number => {
 };
 
 type V1Dirs = Readonly<Record<V1Controller, string>>;
+type ActiveSetup = Exclude<CgroupSetup, { mode: 'none' }>;
 
-function dirsFor(setup: Extract<CgroupSetup, { mode: 'v1' }>, id: string): V1Dirs {
-  return Object.fromEntries(V1_CONTROLLERS.map((c) => [c, join(setup.parents[c], id)])) as V1Dirs;
+/** Where one invocation's cgroup lives: one directory (v2) or one per controller (v1). */
+interface Layout {
+  readonly dirs: readonly string[];
+  /** v2's cgroup.kill: the kernel kills every process in the cgroup at once. */
+  readonly killFile?: string;
+  usage(): CgroupUsage;
 }
 
-export function createInvocationCgroup(setup: Extract<CgroupSetup, { mode: 'v1' }>, invocationId: string, limits: CgroupLimits): InvocationCgroup {
-  const id = `${CGROUP_OWNER}-${invocationId}`;
-  const dirs = dirsFor(setup, id);
-  const created: string[] = [];
-  try {
-    for (const c of V1_CONTROLLERS) {
-      writeDir(dirs[c]);
-      created.push(dirs[c]);
-    }
-    for (const w of toV1Writes(limits)) {
-      const file = join(dirs[w.controller as V1Controller], w.file);
-      if (w.optional && !existsSync(file)) continue;
-      writeFileSync(file, w.value);
-    }
-  } catch (e) {
-    for (const dir of created.reverse()) rmdirQuiet(dir);
-    throw new Error(`creating cgroup ${id}: ${(e as Error).message}`);
+function layoutFor(setup: ActiveSetup, id: string): Layout {
+  if (setup.mode === 'v2') {
+    const dir = join(setup.parent, id);
+    return {
+      dirs: [dir],
+      killFile: join(dir, 'cgroup.kill'),
+      usage: () => {
+        const usec = readKey(join(dir, 'cpu.stat'), 'usage_usec');
+        return {
+          peakMemoryBytes: readNumber(join(dir, 'memory.peak')),
+          cpuTimeMs: Math.round(usec / 100) / 10,
+          pidsLimitHits: readKey(join(dir, 'pids.events'), 'max'),
+          peakPids: readNumber(join(dir, 'pids.peak')),
+          oomKills: readKey(join(dir, 'memory.events'), 'oom_kill'),
+        };
+      },
+    };
   }
-  return handle(id, dirs);
-}
-
-function handle(id: string, dirs: V1Dirs): InvocationCgroup {
-  const procs = () => {
-    const pids = new Set<number>();
-    for (const c of V1_CONTROLLERS) {
-      try {
-        for (const p of readFileSync(join(dirs[c], 'cgroup.procs'), 'utf8').split('\n')) if (p) pids.add(Number(p));
-      } catch {
-        // removed already
-      }
-    }
-    return pids;
-  };
+  const dirs = Object.fromEntries(V1_CONTROLLERS.map((c) => [c, join(setup.parents[c], id)])) as V1Dirs;
   return {
-    place(pid) {
-      for (const c of V1_CONTROLLERS) writeFileSync(join(dirs[c], 'cgroup.procs'), String(pid));
-    },
-    usage() {
+    dirs: Object.values(dirs),
+    usage: () => {
       const cpuNs = readNumber(join(dirs.cpuacct, 'cpuacct.usage'));
       return {
         peakMemoryBytes: readNumber(join(dirs.memory, 'memory.max_usage_in_bytes')),
@@ -166,16 +197,65 @@ function handle(id: string, dirs: V1Dirs): InvocationCgroup {
         oomKills: readKey(join(dirs.memory, 'memory.oom_control'), 'oom_kill'),
       };
     },
+  };
+}
+
+/** The file a limit is written to, in this setup. */
+function limitFile(setup: ActiveSetup, id: string, controller: string, file: string): string {
+  return setup.mode === 'v2' ? join(setup.parent, id, file) : join(setup.parents[controller as V1Controller], id, file);
+}
+
+export function createInvocationCgroup(setup: ActiveSetup, invocationId: string, limits: CgroupLimits): InvocationCgroup {
+  const id = `${CGROUP_OWNER}-${invocationId}`;
+  const layout = layoutFor(setup, id);
+  const created: string[] = [];
+  try {
+    for (const dir of layout.dirs) {
+      writeDir(dir);
+      created.push(dir);
+    }
+    for (const w of setup.mode === 'v2' ? toV2Writes(limits) : toV1Writes(limits)) {
+      const file = limitFile(setup, id, w.controller, w.file);
+      if (w.optional && !existsSync(file)) continue;
+      writeFileSync(file, w.value);
+    }
+  } catch (e) {
+    for (const dir of created.reverse()) rmdirQuiet(dir);
+    throw new Error(`creating cgroup ${id}: ${(e as Error).message}`);
+  }
+  return handle(id, layout);
+}
+
+function handle(id: string, layout: Layout): InvocationCgroup {
+  const procs = () => {
+    const pids = new Set<number>();
+    for (const dir of layout.dirs) {
+      try {
+        for (const p of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (p) pids.add(Number(p));
+      } catch {
+        // removed already
+      }
+    }
+    return pids;
+  };
+  return {
+    place(pid) {
+      for (const dir of layout.dirs) writeFileSync(join(dir, 'cgroup.procs'), String(pid));
+    },
+    usage: layout.usage,
     async killAll() {
+      if (layout.killFile && existsSync(layout.killFile)) writeFileSync(layout.killFile, '1');
       // Every pid listed is in a cgroup this daemon created, so it is one of a sandbox's processes.
       for (let round = 0; round < 100; round++) {
         const left = procs();
         if (left.size === 0) return;
-        for (const pid of left) {
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            // gone meanwhile
+        if (!layout.killFile) {
+          for (const pid of left) {
+            try {
+              process.kill(pid, 'SIGKILL');
+            } catch {
+              // gone meanwhile
+            }
           }
         }
         await new Promise((r) => setTimeout(r, 10));
@@ -183,12 +263,12 @@ function handle(id: string, dirs: V1Dirs): InvocationCgroup {
       throw new Error(`processes still in cgroup ${id} after 100 kill rounds`);
     },
     async remove() {
-      for (const c of V1_CONTROLLERS) {
-        for (let attempt = 0; attempt < 50 && existsSync(dirs[c]); attempt++) {
-          if (rmdirQuiet(dirs[c])) break;
+      for (const dir of layout.dirs) {
+        for (let attempt = 0; attempt < 50 && existsSync(dir); attempt++) {
+          if (rmdirQuiet(dir)) break;
           await new Promise((r) => setTimeout(r, 10));
         }
-        if (existsSync(dirs[c])) throw new Error(`cannot remove ${dirs[c]}`);
+        if (existsSync(dir)) throw new Error(`cannot remove ${dir}`);
       }
     },
   };
@@ -205,15 +285,16 @@ function rmdirQuiet(dir: string): boolean {
 
 /** Invocation cgroups of daemons that are gone (crashed): kill what is in them, remove them. */
 export async function sweepStaleCgroups(setup: CgroupSetup): Promise<string[]> {
-  if (setup.mode !== 'v1') return [];
+  if (setup.mode === 'none') return [];
+  const parents = setup.mode === 'v2' ? [setup.parent] : Object.values(setup.parents);
   const stale = new Set<string>();
-  for (const c of V1_CONTROLLERS) {
-    for (const entry of readdirSync(setup.parents[c], { withFileTypes: true })) {
+  for (const parent of parents) {
+    for (const entry of readdirSync(parent, { withFileTypes: true })) {
       if (entry.isDirectory() && !ownerAlive(entry.name)) stale.add(entry.name);
     }
   }
   for (const id of stale) {
-    const cg = handle(id, dirsFor(setup, id));
+    const cg = handle(id, layoutFor(setup, id));
     await cg.killAll();
     await cg.remove();
   }

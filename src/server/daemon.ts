@@ -29,7 +29,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
   if (cgroups.mode === 'none') logger.warn(`memory, pids and cpu limits are not enforced: ${cgroups.why}`);
   else {
     const swept = await sweepStaleCgroups(cgroups);
-    logger.info({ cgroup: cgroups.mode, parents: cgroups.parents, swept: swept.length }, 'cgroups ready');
+    logger.info({ cgroup: cgroups.mode, parents: cgroups.mode === 'v2' ? [cgroups.parent] : Object.values(cgroups.parents), swept: swept.length }, 'cgroups ready');
   }
 
   const loaded = await loadTools(config.tools_dir, config.client_group);

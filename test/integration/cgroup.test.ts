@@ -5,21 +5,20 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runInvocation } from '../../src/invocation/run-invocation.js';
 import { cgroupSetup } from '../../src/linux/cgroup.js';
-import { asNobody, profileFrom, realKernelSkipReason, scriptToolToml, silentLogger } from '../helpers/fixtures.js';
+import { asNobody, cgroupParents, profileFrom, realKernelSkipReason, scriptToolToml, silentLogger } from '../helpers/fixtures.js';
 import { pidsWithMarker, uniqueMarker, waitForMarkerGone } from '../helpers/processes.js';
 
 const setup = realKernelSkipReason() === undefined ? cgroupSetup() : undefined;
-const skip = realKernelSkipReason() ?? (setup?.mode === 'v1' ? undefined : `cgroup v1 hierarchies not available: ${setup?.mode === 'none' ? setup.why : ''}`);
+const skip = realKernelSkipReason() ?? (setup?.mode === 'none' ? `no usable cgroups: ${setup.why}` : undefined);
 
 const run = (limits: string, script: string) =>
   runInvocation(asNobody(profileFrom('limited', scriptToolToml({ description: 'limits test', limits, tmpfs: ['/tmp:64M'] }))), { script }, { logger: silentLogger });
 
 function invocationCgroups(): string[] {
-  if (setup?.mode !== 'v1') return [];
-  return Object.values(setup.parents).flatMap((dir) => (existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => `${dir}/${e.name}`) : []));
+  return cgroupParents(setup).flatMap((dir) => (existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => `${dir}/${e.name}`) : []));
 }
 
-describe('cgroup limits (real cgroups v1)', { skip }, () => {
+describe(`cgroup limits (real cgroups ${setup?.mode ?? ''})`, { skip }, () => {
   test('a memory bomb is killed at its limit and reported as "memory"; the next call is unharmed', async () => {
     // Bounded even without a limit: python stops at 1 GiB.
     const bomb = `python3 -I -c 'b = []
