@@ -10,7 +10,7 @@ import { createToolUser, lookupUserRecord, removeUser } from '../../src/linux/us
 import { loadTools, type ServedTool } from '../../src/profile/load-tools.js';
 import { describeProfileError } from '../../src/profile/profile.js';
 import { realKernelSkipReason, scriptToolToml, silentLogger } from '../helpers/fixtures.js';
-import { pidsWithMarker, uniqueMarker, waitForMarker, waitForMarkerGone } from '../helpers/processes.js';
+import { pidsWithArgv, pidsWithMarker, uniqueMarker, waitForMarkerGone, waitForSleep } from '../helpers/processes.js';
 
 const skip = realKernelSkipReason();
 const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
@@ -127,14 +127,9 @@ describe('per-tool identity (real users)', { skip }, () => {
     const ac = new AbortController();
     const running = sh(tools.get('b')!, `sleep ${marker}`, ac.signal);
     try {
-      assert.equal(await waitForMarker(`sleep ${marker}`), true, 'b is running');
-      const hostPid = pidsWithMarker(`sleep ${marker}`).find((p) => {
-        try {
-          return execFileSync('cat', [`/proc/${p}/comm`], { encoding: 'utf8' }).trim() === 'sleep';
-        } catch {
-          return false;
-        }
-      });
+      // The sleep itself, not bwrap (whose argv holds the script text) nor bash before its exec.
+      assert.equal(await waitForSleep(marker), true, 'b is running');
+      const hostPid = pidsWithArgv(['sleep', marker])[0];
       assert.ok(hostPid, 'found b\'s sleep on the host');
       const r = await sh(tools.get('a')!, `cat /proc/[0-9]*/comm > /work/p; sort -u /work/p; kill -9 ${hostPid}; echo rc=$?`);
       assert.equal(r.stdout, 'bash\nbwrap\nrc=1\n');
