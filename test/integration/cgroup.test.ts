@@ -14,8 +14,11 @@ const skip = realKernelSkipReason() ?? (setup?.mode === 'none' ? `no usable cgro
 const run = (limits: string, script: string) =>
   runInvocation(asNobody(profileFrom('limited', scriptToolToml({ description: 'limits test', limits, tmpfs: ['/tmp:64M'] }))), { script }, { logger: silentLogger });
 
+/** This process's invocation cgroups (other test files' daemons share the parent). */
 function invocationCgroups(): string[] {
-  return cgroupParents(setup).flatMap((dir) => (existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => `${dir}/${e.name}`) : []));
+  return cgroupParents(setup).flatMap((dir) =>
+    existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && e.name.startsWith(`${process.pid}.`)).map((e) => `${dir}/${e.name}`) : [],
+  );
 }
 
 describe(`cgroup limits (real cgroups ${setup?.mode ?? ''})`, { skip }, () => {
@@ -64,11 +67,10 @@ except OSError as e:
 
   test('a daemonized grandchild is killed at teardown and the cgroup is removed', async () => {
     const marker = uniqueMarker(9006);
-    const before = invocationCgroups().length;
     const r = await run('timeout = "5s"', `(setsid sleep ${marker} &); echo started`);
     assert.equal(r.stdout, 'started\n');
     assert.equal(await waitForMarkerGone(marker), true, `left: ${pidsWithMarker(marker).join(', ')}`);
-    assert.equal(invocationCgroups().length, before);
+    assert.deepEqual(invocationCgroups(), []);
   });
 
   test('50 calls leave no invocation cgroup behind', async () => {
@@ -76,6 +78,6 @@ except OSError as e:
       const r = await run('timeout = "5s"', 'true');
       assert.equal(r.exitCode, 0);
     }
-    assert.deepEqual(invocationCgroups().filter((d) => d.includes(`/${process.pid}.`)), []);
+    assert.deepEqual(invocationCgroups(), []);
   });
 });
