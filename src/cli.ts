@@ -5,12 +5,14 @@ import { runCheck } from './commands/check.js';
 import { runConnect } from './commands/connect.js';
 import { runServe } from './commands/serve.js';
 import { runUsersSync } from './commands/users-sync.js';
+import { runDoctor } from './commands/doctor.js';
 
 const USAGE = `usage:
   toolcell serve   [--config FILE] [--tools DIR] [--socket PATH] [--announce]
   toolcell connect [--config FILE] [--socket PATH]
   toolcell check   [--config FILE] [--tools DIR]
-  toolcell users sync [--config FILE] [--tools DIR]`;
+  toolcell users sync [--config FILE] [--tools DIR]
+  toolcell doctor`;
 
 class UsageError extends Error {}
 
@@ -20,6 +22,7 @@ const OPTIONS = {
   connect: { ...COMMON, socket: { type: 'string' } },
   check: { ...COMMON, tools: { type: 'string' } },
   users: { ...COMMON, tools: { type: 'string' } },
+  doctor: { ...COMMON },
 } as const;
 
 async function main(argv: string[]): Promise<number> {
@@ -52,6 +55,8 @@ async function main(argv: string[]): Promise<number> {
       return runCheck(config.tools_dir, config.client_group);
     case 'users':
       return runUsersSync(config.tools_dir, config.client_group);
+    case 'doctor':
+      return runDoctor();
   }
 }
 

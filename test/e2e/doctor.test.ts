@@ -1,0 +1,13 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runCli } from '../helpers/daemon.js';
+import { realKernelSkipReason } from '../helpers/fixtures.js';
+
+test('toolcell doctor reports bwrap, user namespaces, libseccomp and the cgroup mode', { skip: realKernelSkipReason() }, async () => {
+  const r = await runCli(['doctor']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^ok {3}bubblewrap: bubblewrap \d+\.\d+\.\d+/m);
+  assert.match(r.stdout, /^ok {3}user namespaces: max_user_namespaces \d+$/m);
+  assert.match(r.stdout, /^ok {3}libseccomp: /m);
+  assert.match(r.stdout, /^ok {3}cgroups: (v1|v2), invocation cgroups in \//m);
+});
