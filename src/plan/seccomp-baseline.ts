@@ -30,11 +30,9 @@ const CLONE_NEW = {
   CLONE_NEWPID: 0x20000000n,
   CLONE_NEWNET: 0x40000000n,
 };
-const AF = { AF_UNIX: 1n, AF_INET: 2n, AF_INET6: 10n };
+const AF_INET6 = 10n;
 const TIOCSTI = 0x5412n;
 const TIOCLINUX = 0x541cn;
-const PER_LINUX = 0n;
-const PERSONALITY_QUERY = 0xffffffffn;
 const LOW32 = 0xffffffffn;
 
 export const GROUPS: Readonly<Record<string, { readonly why: string; readonly rules: readonly SyscallRule[] }>> = {
@@ -84,7 +82,7 @@ export const GROUPS: Readonly<Record<string, { readonly why: string; readonly ru
     rules: ['socket', 'socketpair'].flatMap((syscall) => [
       // Everything but 1, 2 and 10; any value with bits above 32 set is also above 10.
       ...[0n, 3n, 4n, 5n, 6n, 7n, 8n, 9n].map((family) => ({ syscall, when: [{ arg: 0, op: 'eq' as const, value: family }] })),
-      { syscall, when: [{ arg: 0, op: 'gt' as const, value: AF.AF_INET6 }] },
+      { syscall, when: [{ arg: 0, op: 'gt' as const, value: AF_INET6 }] },
     ]),
   },
 };
@@ -101,12 +99,6 @@ function personalityChanges(): SyscallRule[] {
     return { syscall: 'personality', when: [{ arg: 0, op: 'masked_eq' as const, value: bit, mask: bit | next }] };
   });
 }
-
-/** What personalityChanges leaves allowed: PER_LINUX and the query. */
-export const PERSONALITY_ALLOWED = [PER_LINUX, PERSONALITY_QUERY] as const;
-
-/** The baseline: every group above. */
-export const BASELINE_GROUPS = Object.keys(GROUPS);
 
 /** Answered with ENOSYS, never EPERM or a kill: glibc then falls back to clone, which is filtered. */
 export const ENOSYS_SYSCALLS = ['clone3'] as const;
