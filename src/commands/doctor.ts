@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolveSyscall } from '../../native/seccomp.js';
-import { cgroupSetup } from '../linux/cgroup.js';
+import { cgroupParentDirs, cgroupSetup } from '../linux/cgroup.js';
 import { bwrapSupportsDisableUserns, PTY_HELPER } from '../linux/gather-host-facts.js';
 import { BWRAP_PATH } from '../plan/bwrap-command.js';
 
@@ -39,7 +39,7 @@ export function runDoctor(): number {
       if (resolveSyscall('ptrace') === undefined) throw new Error('cannot resolve syscall names');
       return 'libseccomp.so.2 loads through koffi';
     }),
-    { name: 'cgroups', ok: cg.mode !== 'none', detail: cg.mode === 'none' ? `limits not enforced: ${cg.why}` : `${cg.mode}, invocation cgroups in ${cg.mode === 'v2' ? cg.parent : Object.values(cg.parents).join(', ')}` },
+    { name: 'cgroups', ok: cg.mode !== 'none', detail: cg.mode === 'none' ? `limits not enforced: ${cg.why}` : `${cg.mode}, invocation cgroups in ${cgroupParentDirs(cg).join(', ')}` },
     attempt('pty helper', () => {
       if (!existsSync(PTY_HELPER)) throw new Error(`${PTY_HELPER} missing (run scripts/setup.sh)`);
       return PTY_HELPER;

@@ -3,7 +3,7 @@
 // its undo onto the teardown stack first.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { toBwrapCommand } from '../plan/bwrap-command.js';
+import { toBwrapCommand, toBwrapInputs } from '../plan/bwrap-command.js';
 import { ArgumentError } from '../plan/command-template.js';
 import { planSandbox, type SandboxPlan } from '../plan/sandbox-plan.js';
 import type { ServedTool } from '../profile/load-tools.js';
@@ -15,14 +15,14 @@ import { planCgroupLimits } from '../plan/cgroup-limits.js';
 import { syscallName } from '../../native/seccomp.js';
 import { toSecretInputs } from '../plan/secret-args.js';
 import { CappedOutput } from './capped-output.js';
-import { maskSecrets } from './mask-secrets.js';
 import { collectSecrets } from './collect-secrets.js';
-
-export { InvocationSetupError } from './collect-secrets.js';
+import { maskSecrets } from './mask-secrets.js';
 import { stripTerminalControls } from './strip-terminal.js';
 import { TeardownStack } from './teardown-stack.js';
 import type { KillReason, ToolResult } from './tool-result.js';
 import { checkArguments } from './validate-arguments.js';
+
+export { InvocationSetupError } from './collect-secrets.js';
 
 /** The caller's arguments were refused before anything ran (an MCP InvalidParams error). */
 export class InvalidArgumentsError extends Error {
@@ -92,7 +92,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
       });
     }
     // bwrap builds the namespaces and mounts, then holds before the tool's exec.
-    const sandbox = spawnSandbox(command, plan.user, [tool.seccomp, ...(inputs ? [inputs.args, ...inputs.files] : [])]);
+    const sandbox = spawnSandbox(command, plan.user, toBwrapInputs(tool.seccomp, inputs));
     teardown.push('kill sandbox', async () => {
       await sandbox.kill();
       await Promise.race([sandbox.exited, new Promise((r) => setTimeout(r, KILL_GRACE_MS).unref())]);
@@ -131,9 +131,11 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
     if (failures.length > 0) log.error({ failures }, 'teardown incomplete');
   }
 
+  const out = stdout?.text() ?? '';
+  const err = stderr?.text() ?? '';
   // bwrap reports a failure to build the sandbox (a bind source gone, a cwd missing) as exit 1 and
   // a "bwrap: " line; the tool could print the same, which only mislabels its own failure.
-  if (reason === null && exit.code === 1 && stderr?.text().startsWith('bwrap: ')) reason = 'setup';
+  if (reason === null && exit.code === 1 && err.startsWith('bwrap: ')) reason = 'setup';
   // The kernel's account: an OOM kill in the cgroup is "memory"; a refused fork that left the tool
   // failing is "pids".
   if (reason === null && usage && usage.oomKills > 0) reason = 'memory';
@@ -147,8 +149,8 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
     signal: killed ? 'SIGKILL' : exit.signal,
     reason,
     durationMs: Math.round((performance.now() - started) * 10) / 10,
-    stdout: maskSecrets(plan.pty ? stripTerminalControls(stdout?.text() ?? '') : (stdout?.text() ?? ''), secrets.values),
-    stderr: maskSecrets(stderr?.text() ?? '', secrets.values),
+    stdout: maskSecrets(plan.pty ? stripTerminalControls(out) : out, secrets.values),
+    stderr: maskSecrets(err, secrets.values),
     stdoutTruncated: stdout?.truncated ?? false,
     stderrTruncated: stderr?.truncated ?? false,
     stdoutBytes: stdout?.total ?? 0,

@@ -283,12 +283,17 @@ function rmdirQuiet(dir: string): boolean {
   }
 }
 
+/** The directories invocation cgroups are created in: one for v2, one per v1 controller. */
+export function cgroupParentDirs(setup: CgroupSetup): string[] {
+  if (setup.mode === 'none') return [];
+  return setup.mode === 'v2' ? [setup.parent] : Object.values(setup.parents);
+}
+
 /** Invocation cgroups of daemons that are gone (crashed): kill what is in them, remove them. */
 export async function sweepStaleCgroups(setup: CgroupSetup): Promise<string[]> {
   if (setup.mode === 'none') return [];
-  const parents = setup.mode === 'v2' ? [setup.parent] : Object.values(setup.parents);
   const stale = new Set<string>();
-  for (const parent of parents) {
+  for (const parent of cgroupParentDirs(setup)) {
     for (const entry of readdirSync(parent, { withFileTypes: true })) {
       if (entry.isDirectory() && !ownerAlive(entry.name)) stale.add(entry.name);
     }

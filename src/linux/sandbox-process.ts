@@ -48,9 +48,12 @@ function readInfo(stream: Readable, exited: Promise<unknown>): Promise<number | 
   });
 }
 
+/** bwrap's descriptors 0-4 are stdin, stdout, stderr and the two control pipes. */
+const FIRST_INPUT_FD = 5;
+
 /**
- * `inputs` are written to descriptors 5, 6, ... of bwrap and closed (secret arguments and data);
- * bwrap reads them during setup and closes them before the tool runs.
+ * `inputs` are written to descriptors 5, 6, ... of bwrap and closed (filter, secret arguments and
+ * data); bwrap reads them during setup and closes them before the tool runs.
  */
 export function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs: readonly Buffer[] = []): SandboxProcess {
   if (cmd.fds.info !== 3 || cmd.fds.block !== 4) throw new SpawnError('control fds must be 3 (info) and 4 (block)');
@@ -76,7 +79,7 @@ export function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs: reado
     child.once('close', (code, signal) => resolve({ code, signal }));
   });
   inputs.forEach((data, i) => {
-    const fd = child.stdio[5 + i] as Writable;
+    const fd = child.stdio[FIRST_INPUT_FD + i] as Writable;
     fd.on('error', () => {});
     fd.end(data);
   });

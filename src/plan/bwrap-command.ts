@@ -2,7 +2,7 @@
 // security"), so it is built in one pure function and checked in as a golden file per profile.
 
 import type { PlannedMount, SandboxPlan } from './sandbox-plan.js';
-import { SECRET_ARGS_FD } from './secret-args.js';
+import type { SecretInputs } from './secret-args.js';
 
 /** argv, descriptors and environment travel together: bwrap gets exactly these and nothing else. */
 export interface BwrapCommand {
@@ -16,8 +16,16 @@ export interface BwrapCommand {
 
 export const BWRAP_PATH = '/usr/bin/bwrap';
 export const CONTROL_FDS = { info: 3, block: 4 } as const;
-/** The compiled filter, written by the daemon; bwrap installs it just before exec. */
-export const SECCOMP_FD = 5;
+/**
+ * Data the daemon writes to bwrap, one descriptor each from 5 up: the compiled seccomp filter
+ * (installed just before exec), the secret arguments (--args), then one per file secret.
+ */
+export const INPUT_FDS = { seccomp: 5, secretArgs: 6, firstSecretFile: 7 } as const;
+
+/** The buffers for descriptors 5, 6, ... in the order INPUT_FDS gives them. */
+export function toBwrapInputs(seccomp: Buffer, secrets: SecretInputs | undefined): Buffer[] {
+  return [seccomp, ...(secrets ? [secrets.args, ...secrets.files] : [])];
+}
 
 function mountArgs(m: PlannedMount): string[] {
   switch (m.op) {
@@ -51,7 +59,7 @@ export function toBwrapCommand(plan: SandboxPlan): BwrapCommand {
     '--new-session',
     '--clearenv',
     '--cap-drop', 'ALL',
-    '--seccomp', String(SECCOMP_FD),
+    '--seccomp', String(INPUT_FDS.seccomp),
     '--hostname', plan.hostname,
     // The daemon learns the sandbox pid from --info-fd and holds the tool at --block-fd until its
     // cgroup and network are in place; the tool never runs before that.
@@ -59,7 +67,7 @@ export function toBwrapCommand(plan: SandboxPlan): BwrapCommand {
     '--block-fd', String(CONTROL_FDS.block),
     ...plan.mounts.flatMap(mountArgs),
     // Secrets arrive as more arguments on a descriptor, so their values are on no command line.
-    ...(plan.secrets.length > 0 ? ['--args', String(SECRET_ARGS_FD)] : []),
+    ...(plan.secrets.length > 0 ? ['--args', String(INPUT_FDS.secretArgs)] : []),
     // bwrap's root and its /dev are tmpfs mounts the sandbox user could write (without a size
     // limit): freeze both once every mount point exists. /dev/shm stays writable, and sized.
     '--remount-ro', '/dev',

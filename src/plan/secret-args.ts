@@ -1,14 +1,13 @@
 // How secret values reach the sandbox without being on any command line: bwrap reads extra
 // arguments from a descriptor (--args FD), which no /proc/PID/cmdline shows, and file secrets
 // come through --ro-bind-data from descriptors of their own. Pure: values in, bytes out.
+import { INPUT_FDS } from './bwrap-command.js';
 import type { SandboxPlan } from './sandbox-plan.js';
 
-/** fd 5 carries the seccomp program; secrets follow. */
-export const SECRET_ARGS_FD = 6;
 export const SECRETS_DIR = '/run/secrets';
 
 export interface SecretInputs {
-  /** NUL-separated bwrap arguments for --args, then one buffer per file secret (fds 7, 8, ...). */
+  /** NUL-separated bwrap arguments for --args, then one buffer per file secret (from INPUT_FDS.firstSecretFile on). */
   readonly args: Buffer;
   readonly files: readonly Buffer[];
 }
@@ -28,7 +27,7 @@ export function toSecretInputs(plan: SandboxPlan, values: Readonly<Record<string
       arg('--perms');
       arg('0400');
       arg('--ro-bind-data');
-      arg(String(SECRET_ARGS_FD + 1 + files.length));
+      arg(String(INPUT_FDS.firstSecretFile + files.length));
       arg(`${SECRETS_DIR}/${secret.name}`);
       files.push(value);
     }

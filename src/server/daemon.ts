@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { setCloexecFrom3 } from '../../native/libc.js';
 import type { DaemonConfig } from '../config/daemon-config.js';
-import { cgroupSetup, sweepStaleCgroups } from '../linux/cgroup.js';
+import { cgroupParentDirs, cgroupSetup, sweepStaleCgroups } from '../linux/cgroup.js';
 import { loadTools } from '../profile/load-tools.js';
 import { describeProfileError } from '../profile/profile.js';
 import { listenSocket, removeSocket } from './listen-socket.js';
@@ -29,7 +29,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
   if (cgroups.mode === 'none') logger.warn(`memory, pids and cpu limits are not enforced: ${cgroups.why}`);
   else {
     const swept = await sweepStaleCgroups(cgroups);
-    logger.info({ cgroup: cgroups.mode, parents: cgroups.mode === 'v2' ? [cgroups.parent] : Object.values(cgroups.parents), swept: swept.length }, 'cgroups ready');
+    logger.info({ cgroup: cgroups.mode, parents: cgroupParentDirs(cgroups), swept: swept.length }, 'cgroups ready');
   }
 
   const loaded = await loadTools(config.tools_dir, config.client_group);

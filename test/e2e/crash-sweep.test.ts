@@ -3,9 +3,9 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cgroupSetup } from '../../src/linux/cgroup.js';
+import { cgroupParentDirs, cgroupSetup } from '../../src/linux/cgroup.js';
 import { closeQuietly, connectClient, startDaemon, waitForExit } from '../helpers/daemon.js';
-import { cgroupParents, realKernelSkipReason } from '../helpers/fixtures.js';
+import { realKernelSkipReason } from '../helpers/fixtures.js';
 import { PROFILES } from '../helpers/paths.js';
 import { uniqueMarker, waitForMarkerGone, waitForSleep } from '../helpers/processes.js';
 
@@ -15,7 +15,7 @@ const skip = realKernelSkipReason() ?? (setup?.mode === 'none' ? `no usable cgro
 const DIRS_PER_CALL = setup?.mode === 'v2' ? 1 : 4;
 
 function cgroupsOf(pid: number): string[] {
-  return cgroupParents(setup).flatMap((dir) => (existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith(`${pid}.`)) : []));
+  return (setup ? cgroupParentDirs(setup) : []).flatMap((dir) => (existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith(`${pid}.`)) : []));
 }
 
 describe('e2e: daemon crash and the next start', { skip }, () => {

@@ -94,10 +94,3 @@ export async function createToolUsers(tools: readonly string[]): Promise<() => P
     for (const name of created) await removeUser(name);
   };
 }
-
-/** The invocation cgroups' parent directories of a cgroup setup (one for v2, one per v1 controller). */
-export function cgroupParents(setup: { mode: string; parent?: string; parents?: Readonly<Record<string, string>> } | undefined): string[] {
-  if (setup?.mode === 'v2' && setup.parent) return [setup.parent];
-  if (setup?.mode === 'v1' && setup.parents) return Object.values(setup.parents);
-  return [];
-}

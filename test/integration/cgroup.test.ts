@@ -4,8 +4,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runInvocation } from '../../src/invocation/run-invocation.js';
-import { cgroupSetup } from '../../src/linux/cgroup.js';
-import { asNobody, cgroupParents, profileFrom, realKernelSkipReason, scriptToolToml, silentLogger } from '../helpers/fixtures.js';
+import { cgroupParentDirs, cgroupSetup } from '../../src/linux/cgroup.js';
+import { asNobody, profileFrom, realKernelSkipReason, scriptToolToml, silentLogger } from '../helpers/fixtures.js';
 import { pidsWithMarker, uniqueMarker, waitForMarkerGone } from '../helpers/processes.js';
 
 const setup = realKernelSkipReason() === undefined ? cgroupSetup() : undefined;
@@ -16,7 +16,7 @@ const run = (limits: string, script: string) =>
 
 /** This process's invocation cgroups (other test files' daemons share the parent). */
 function invocationCgroups(): string[] {
-  return cgroupParents(setup).flatMap((dir) =>
+  return (setup ? cgroupParentDirs(setup) : []).flatMap((dir) =>
     existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && e.name.startsWith(`${process.pid}.`)).map((e) => `${dir}/${e.name}`) : [],
   );
 }
