@@ -12,7 +12,7 @@ const USAGE = `usage:
   toolcell connect [--config FILE] [--socket PATH]
   toolcell check   [--config FILE] [--tools DIR]
   toolcell users sync [--config FILE] [--tools DIR]
-  toolcell doctor`;
+  toolcell doctor  [--config FILE]`;
 
 class UsageError extends Error {}
 
@@ -56,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
     case 'users':
       return runUsersSync(config.tools_dir, config.client_group);
     case 'doctor':
-      return runDoctor();
+      return runDoctor(config);
   }
 }
 

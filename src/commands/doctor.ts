@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolveSyscall } from '../../native/seccomp.js';
+import type { DaemonConfig } from '../config/daemon-config.js';
 import { cgroupParentDirs, cgroupSetup } from '../linux/cgroup.js';
 import { bwrapSupportsDisableUserns, PTY_HELPER } from '../linux/gather-host-facts.js';
 import { BWRAP_PATH } from '../plan/bwrap-command.js';
@@ -23,8 +24,8 @@ function attempt(name: string, fn: () => string, optional = false): Check {
   }
 }
 
-export function runDoctor(): number {
-  const cg = cgroupSetup();
+export function runDoctor(config: Pick<DaemonConfig, 'cgroup_root'>): number {
+  const cg = cgroupSetup(config.cgroup_root);
   const checks: Check[] = [
     attempt('bubblewrap', () => {
       const version = execFileSync(BWRAP_PATH, ['--version'], { env: {}, encoding: 'utf8' }).trim();

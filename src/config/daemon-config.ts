@@ -29,6 +29,12 @@ export const DaemonConfigSchema = z
         return n;
       })
       .describe('Largest JSON-RPC message accepted from a client.'),
+    cgroup_root: z
+      .string()
+      .regex(/^\/[^\0]*$/, 'expected an absolute cgroup path like "/toolcell"')
+      .refine((p) => !p.split('/').includes('..'), 'may not contain ".."')
+      .optional()
+      .describe('cgroup (as /proc/self/cgroup names it) to create invocation cgroups in; default: "toolcell" below the daemon\'s own cgroup.'),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   })
   .strict();

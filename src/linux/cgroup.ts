@@ -63,20 +63,26 @@ function ownV2Path(): string | undefined {
 }
 
 /**
- * Finds where invocation cgroups go and makes the "toolcell" parent. Only below the daemon's own
- * cgroup: it never touches a cgroup it was not given.
+ * Finds where invocation cgroups go and makes that parent. By default only below the daemon's own
+ * cgroup (it never touches a cgroup it was not given); `root` (toolcell.toml `cgroup_root`, a path
+ * as /proc/self/cgroup writes them) is the admin's choice when the daemon is run by hand outside a
+ * delegated unit.
  */
-export function detectCgroups(): CgroupSetup {
+export function detectCgroups(root?: string): CgroupSetup {
+  if (root !== undefined && (!root.startsWith('/') || root.split('/').includes('..'))) {
+    return { mode: 'none', why: `cgroup_root ${JSON.stringify(root)}: expected an absolute cgroup path without ".."` };
+  }
   const v2 = ownV2Path();
-  return v2 !== undefined ? detectV2(v2) : detectV1();
+  if (v2 === undefined) return detectV1(root);
+  return root === undefined ? detectV2(v2) : v2Parent(join(CGROUP2_ROOT, root), `cgroup_root ${root}`);
 }
+
+const V2_ENABLE = V2_CONTROLLERS.map((c) => `+${c}`).join(' ');
 
 function detectV2(own: string): CgroupSetup {
   const base = join(CGROUP2_ROOT, own);
-  const available = readFileSync(join(base, 'cgroup.controllers'), 'utf8').trim().split(/\s+/);
-  const missing = V2_CONTROLLERS.filter((c) => !available.includes(c));
-  if (missing.length > 0) return { mode: 'none', why: `cgroup v2: controllers ${missing.join(', ')} are not delegated to ${base} (run under systemd with Delegate=yes)` };
-  const enable = V2_CONTROLLERS.map((c) => `+${c}`).join(' ');
+  const missing = missingV2Controllers(base);
+  if (missing.length > 0) return { mode: 'none', why: `cgroup v2: controllers ${missing.join(', ')} are not delegated to ${base} (run under systemd with Delegate=yes, or set cgroup_root)` };
   try {
     if (own !== '/') {
       // The no-internal-process rule: a cgroup that hands controllers to children may hold no
@@ -85,18 +91,34 @@ function detectV2(own: string): CgroupSetup {
       if (!existsSync(leaf)) writeDir(leaf);
       writeFileSync(join(leaf, 'cgroup.procs'), String(process.pid));
     }
-    writeFileSync(join(base, 'cgroup.subtree_control'), enable);
-    const parent = join(base, PARENT);
+    writeFileSync(join(base, 'cgroup.subtree_control'), V2_ENABLE);
+  } catch (e) {
+    const busy = (e as NodeJS.ErrnoException).code === 'EBUSY' ? ' (other processes share the daemon\'s cgroup; run it as a service with Delegate=yes, or set cgroup_root)' : '';
+    return { mode: 'none', why: `cgroup v2 at ${base}: ${(e as Error).message}${busy}` };
+  }
+  return v2Parent(join(base, PARENT), base);
+}
+
+function missingV2Controllers(dir: string): string[] {
+  const available = readFileSync(join(dir, 'cgroup.controllers'), 'utf8').trim().split(/\s+/);
+  return V2_CONTROLLERS.filter((c) => !available.includes(c));
+}
+
+/** The v2 parent of invocation cgroups: created when missing, with memory, pids and cpu handed to its children. */
+function v2Parent(parent: string, what: string): CgroupSetup {
+  try {
     if (!existsSync(parent)) writeDir(parent);
-    writeFileSync(join(parent, 'cgroup.subtree_control'), enable);
+    const missing = missingV2Controllers(parent);
+    if (missing.length > 0) return { mode: 'none', why: `${what}: controllers ${missing.join(', ')} are not enabled in ${join(parent, '..', 'cgroup.subtree_control')}` };
+    writeFileSync(join(parent, 'cgroup.subtree_control'), V2_ENABLE);
     return { mode: 'v2', parent };
   } catch (e) {
-    const busy = (e as NodeJS.ErrnoException).code === 'EBUSY' ? ' (other processes share the daemon\'s cgroup; run it as a service with Delegate=yes)' : '';
-    return { mode: 'none', why: `cgroup v2 at ${base}: ${(e as Error).message}${busy}` };
+    const busy = (e as NodeJS.ErrnoException).code === 'EBUSY' ? ' (processes live in it; invocation cgroups need a parent without processes of its own)' : '';
+    return { mode: 'none', why: `${what}: ${parent}: ${(e as Error).message}${busy}` };
   }
 }
 
-function detectV1(): CgroupSetup {
+function detectV1(root: string | undefined): CgroupSetup {
   const own = ownV1Paths();
   const missing = V1_CONTROLLERS.filter((c) => own[c] === undefined || !existsSync(`/sys/fs/cgroup/${c}`));
   if (missing.length > 0) {
@@ -105,12 +127,13 @@ function detectV1(): CgroupSetup {
   const parents = {} as Record<V1Controller, string>;
   try {
     for (const c of V1_CONTROLLERS) {
-      const dir = join(`/sys/fs/cgroup/${c}`, own[c]!, PARENT);
-      if (!existsSync(dir)) writeDir(dir);
+      // v1 hierarchies need no controller hand-over, so a configured root may be several levels deep.
+      const dir = root === undefined ? join(`/sys/fs/cgroup/${c}`, own[c]!, PARENT) : join(`/sys/fs/cgroup/${c}`, root);
+      if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
       parents[c] = dir;
     }
   } catch (e) {
-    return { mode: 'none', why: `cannot create cgroups: ${(e as Error).message}` };
+    return { mode: 'none', why: `cannot create cgroups${root === undefined ? '' : ` at cgroup_root ${root}`}: ${(e as Error).message}` };
   }
   return { mode: 'v1', parents };
 }
@@ -308,8 +331,11 @@ export async function sweepStaleCgroups(setup: CgroupSetup): Promise<string[]> {
 
 let setup: CgroupSetup | undefined;
 
-/** The host's cgroup setup, detected once per process. */
-export function cgroupSetup(): CgroupSetup {
-  setup ??= detectCgroups();
+/**
+ * The host's cgroup setup, detected once per process: the daemon calls it first with its
+ * configured root, and every later caller gets that answer.
+ */
+export function cgroupSetup(root?: string): CgroupSetup {
+  setup ??= detectCgroups(root);
   return setup;
 }

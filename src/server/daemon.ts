@@ -25,7 +25,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
   // Before anything can spawn: nothing the daemon inherited may reach a sandbox.
   setCloexecFrom3();
 
-  const cgroups = cgroupSetup();
+  const cgroups = cgroupSetup(config.cgroup_root);
   if (cgroups.mode === 'none') logger.warn(`memory, pids and cpu limits are not enforced: ${cgroups.why}`);
   else {
     const swept = await sweepStaleCgroups(cgroups);

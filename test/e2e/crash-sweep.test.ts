@@ -1,10 +1,15 @@
 // kill -9 of the daemon mid-call: the sandbox dies with it (bwrap --die-with-parent), and the next
 // daemon start removes the invocation cgroups the dead daemon left.
+//
+// Under cgroup v2 this test's process takes the delegated cgroup first (cgroupSetup moves it into a
+// leaf), so the daemons it starts share that leaf and are given the test's parent as cgroup_root:
+// that is the by-hand configuration, and both daemons must find the same parent for the sweep.
+// The VM test (test/vm) runs this file as the only process of a Delegate=yes scope.
 import { existsSync, readdirSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cgroupParentDirs, cgroupSetup } from '../../src/linux/cgroup.js';
-import { closeQuietly, connectClient, startDaemon, waitForExit } from '../helpers/daemon.js';
+import { closeQuietly, connectClient, SLOWDOWN, startDaemon, waitForExit } from '../helpers/daemon.js';
 import { realKernelSkipReason } from '../helpers/fixtures.js';
 import { PROFILES } from '../helpers/paths.js';
 import { uniqueMarker, waitForMarkerGone, waitForSleep } from '../helpers/processes.js';
@@ -14,13 +19,16 @@ const skip = realKernelSkipReason() ?? (setup?.mode === 'none' ? `no usable cgro
 /** One invocation cgroup is one directory in v2, one per controller (memory, pids, cpu, cpuacct) in v1. */
 const DIRS_PER_CALL = setup?.mode === 'v2' ? 1 : 4;
 
+const cgroupRoot = setup?.mode === 'v2' ? setup.parent.slice('/sys/fs/cgroup'.length) : undefined;
+const configToml = cgroupRoot === undefined ? undefined : `cgroup_root = ${JSON.stringify(cgroupRoot)}\n`;
+
 function cgroupsOf(pid: number): string[] {
   return (setup ? cgroupParentDirs(setup) : []).flatMap((dir) => (existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith(`${pid}.`)) : []));
 }
 
 describe('e2e: daemon crash and the next start', { skip }, () => {
   test('kill -9 mid-call leaves nothing the next start does not sweep', async () => {
-    const first = await startDaemon({ tools: PROFILES });
+    const first = await startDaemon({ tools: PROFILES, configToml });
     const marker = uniqueMarker(9007);
     const c = await connectClient(first.socket);
     const pending = c.client.callTool({ name: 'shell', arguments: { script: `sleep ${marker}` } }).catch((e: Error) => e);
@@ -28,7 +36,7 @@ describe('e2e: daemon crash and the next start', { skip }, () => {
       assert.equal(await waitForSleep(marker), true, 'the sandboxed sleep runs');
       assert.equal(cgroupsOf(first.pid).length, DIRS_PER_CALL, 'the invocation cgroup exists');
       first.child.kill('SIGKILL');
-      await waitForExit(first.child, 5000);
+      await waitForExit(first.child, 5000 * SLOWDOWN);
       assert.equal(await waitForMarkerGone(marker), true, 'the sandbox died with the daemon');
       assert.equal(cgroupsOf(first.pid).length, DIRS_PER_CALL, 'the dead daemon left its cgroups');
     } finally {
@@ -36,7 +44,7 @@ describe('e2e: daemon crash and the next start', { skip }, () => {
       await closeQuietly(c.client);
       await first.stop();
     }
-    const second = await startDaemon({ tools: PROFILES });
+    const second = await startDaemon({ tools: PROFILES, configToml });
     try {
       assert.deepEqual(cgroupsOf(first.pid), [], 'swept at start');
       assert.match(second.stdout, /"swept":[1-9]/);

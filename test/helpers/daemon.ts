@@ -12,8 +12,10 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { LineTransport } from '../../src/server/line-transport.js';
 import { BIN, PROFILES } from './paths.js';
 
-export const READY_TIMEOUT_MS = 10_000;
-export const STOP_TIMEOUT_MS = 10_000;
+/** Waits scale with TOOLCELL_TEST_SLOWDOWN: the cgroup v2 VM emulates its CPU and is many times slower. */
+export const SLOWDOWN = Math.max(1, Number(process.env.TOOLCELL_TEST_SLOWDOWN) || 1);
+export const READY_TIMEOUT_MS = 10_000 * SLOWDOWN;
+export const STOP_TIMEOUT_MS = 10_000 * SLOWDOWN;
 
 /** Sleeps without keeping the event loop alive on its own. */
 export function delay(ms: number): Promise<void> {

@@ -2,7 +2,7 @@
 // A sandboxed `sleep 987001…` is visible on the host as bwrap's argv and as the sleep itself.
 import { randomInt } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { pollUntil } from './daemon.js';
+import { pollUntil, SLOWDOWN } from './daemon.js';
 
 /** A marker unique to one test and one run: `base` followed by random digits (a valid sleep count). */
 export function uniqueMarker(base: number): string {
@@ -28,12 +28,12 @@ export function pidsWithMarker(marker: string): number[] {
 }
 
 /** Waits (bounded) until some host process carries the marker. */
-export function waitForMarker(marker: string, timeoutMs = 10_000): Promise<boolean> {
+export function waitForMarker(marker: string, timeoutMs = 10_000 * SLOWDOWN): Promise<boolean> {
   return pollUntil(() => pidsWithMarker(marker).length > 0, timeoutMs, 25);
 }
 
 /** Waits (bounded) until no host process carries the marker; true when they are all gone. */
-export function waitForMarkerGone(marker: string, timeoutMs = 5_000): Promise<boolean> {
+export function waitForMarkerGone(marker: string, timeoutMs = 5_000 * SLOWDOWN): Promise<boolean> {
   return pollUntil(() => pidsWithMarker(marker).length === 0, timeoutMs, 25);
 }
 
@@ -86,6 +86,6 @@ export function pidsWithArgv(argv: readonly string[]): number[] {
 }
 
 /** Waits (bounded) until the tool process `sleep MARKER` runs, i.e. the sandbox was released. */
-export function waitForSleep(marker: string, timeoutMs = 10_000): Promise<boolean> {
+export function waitForSleep(marker: string, timeoutMs = 10_000 * SLOWDOWN): Promise<boolean> {
   return pollUntil(() => pidsWithArgv(['sleep', marker]).length > 0, timeoutMs, 25);
 }

@@ -1,10 +1,12 @@
 // Resource limits with real cgroups: each test runs a bomb or a spinner in a real sandbox and
 // asserts what the kernel did and what the result reports.
-import { existsSync, readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runInvocation } from '../../src/invocation/run-invocation.js';
-import { cgroupParentDirs, cgroupSetup } from '../../src/linux/cgroup.js';
+import { cgroupParentDirs, cgroupSetup, createInvocationCgroup, detectCgroups } from '../../src/linux/cgroup.js';
 import { asNobody, profileFrom, realKernelSkipReason, scriptToolToml, silentLogger } from '../helpers/fixtures.js';
 import { pidsWithMarker, uniqueMarker, waitForMarkerGone } from '../helpers/processes.js';
 
@@ -80,4 +82,39 @@ except OSError as e:
     }
     assert.deepEqual(invocationCgroups(), []);
   });
+
+  test('a configured cgroup_root holds the invocation cgroups; a bad one is refused with its reason', async () => {
+    assert.ok(setup !== undefined && setup.mode !== 'none');
+    // Below this process's own cgroup: the v2 parent it already set up, or its v1 memory cgroup
+    // (v1 hierarchies differ per controller here, so the others get the missing levels created).
+    const own = readFileSync('/proc/self/cgroup', 'utf8').match(/^\d+:memory:(.*)$/m)?.[1];
+    const root = setup.mode === 'v2' ? join(setup.parent.slice('/sys/fs/cgroup'.length), 'tctest-root') : join(own ?? '/', `tctest-root-${process.pid}`);
+    const before = new Set(allAncestors(root).filter((d) => existsSync(d)));
+    const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const configured = detectCgroups(root);
+      assert.ok(configured.mode !== 'none', configured.mode === 'none' ? configured.why : '');
+      assert.equal(configured.mode, setup.mode);
+      for (const dir of cgroupParentDirs(configured)) assert.ok(dir.endsWith(root), dir);
+      const cg = createInvocationCgroup(configured, 'root-test', { memoryBytes: 64 << 20, swapBytes: 0, pids: 8, cpuQuotaUs: 50_000, cpuPeriodUs: 100_000 });
+      cg.place(sleeper.pid!);
+      const placed = readFileSync(`/proc/${sleeper.pid}/cgroup`, 'utf8');
+      assert.match(placed, new RegExp(`${root}/\\d+\\.\\d+-root-test$`, 'm'));
+      await cg.killAll();
+      await cg.remove();
+      assert.equal(sleeper.signalCode ?? (await new Promise((r) => sleeper.once('exit', (_c, sig) => r(sig)))), 'SIGKILL');
+    } finally {
+      sleeper.kill('SIGKILL');
+      for (const dir of allAncestors(root).reverse()) if (!before.has(dir) && existsSync(dir)) rmdirSync(dir);
+    }
+    assert.deepEqual(detectCgroups('relative/path'), { mode: 'none', why: 'cgroup_root "relative/path": expected an absolute cgroup path without ".."' });
+    assert.deepEqual(detectCgroups('/a/../b'), { mode: 'none', why: 'cgroup_root "/a/../b": expected an absolute cgroup path without ".."' });
+  });
 });
+
+/** Every directory on the way to `root` in every hierarchy in use, shallowest first. */
+function allAncestors(root: string): string[] {
+  const bases = setup?.mode === 'v2' ? ['/sys/fs/cgroup'] : ['memory', 'pids', 'cpu', 'cpuacct'].map((c) => `/sys/fs/cgroup/${c}`);
+  const parts = root.split('/').filter(Boolean);
+  return parts.flatMap((_, i) => bases.map((b) => join(b, ...parts.slice(0, i + 1))));
+}

@@ -1,0 +1,10 @@
+#!/bin/bash
+# Runs inside the cgroup v2 VM (scripts/vm/run-in-guest.sh), from the checkout at /mnt/host.
+# Each test file runs (in-process, without --test's runner) as the only process of its own Delegate=yes scope, as the daemon runs under
+# systemd: a test that shares its scope with this shell could not hand controllers to children.
+set -eu
+export TOOLCELL_TEST_SLOWDOWN=10   # the guest's CPU is emulated
+node bin/toolcell.js users sync --tools profiles
+for file in dist/test/integration/cgroup.test.js dist/test/e2e/crash-sweep.test.js; do
+  systemd-run --quiet --scope -p Delegate=yes --slice=guest.slice -- node --test-reporter=spec "$file"
+done
