@@ -1,0 +1,42 @@
+// toolcell.toml: defaults, and errors that name the file, line and key.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, loadDaemonConfig } from '../../../src/config/daemon-config.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tc-config-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function configFile(text: string): string {
+  const file = join(dir, `c${Math.random().toString(36).slice(2)}.toml`);
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('toolcell.toml', () => {
+  test('an empty file gives the defaults', async () => {
+    const c = await loadDaemonConfig(configFile(''));
+    assert.deepEqual(
+      { socket: c.socket, client_group: c.client_group, max_message_bytes: c.max_message_bytes, log_level: c.log_level, cgroup_root: c.cgroup_root },
+      { socket: '/run/toolcell/mcp.sock', client_group: 'toolcell', max_message_bytes: 4 * 1024 * 1024, log_level: 'info', cgroup_root: undefined },
+    );
+  });
+
+  test('cgroup_root takes an absolute cgroup path', async () => {
+    assert.equal((await loadDaemonConfig(configFile('cgroup_root = "/toolcell.slice/x"\n'))).cgroup_root, '/toolcell.slice/x');
+  });
+
+  for (const [text, message] of [
+    ['log_level = "info"\ncgroup_root = "toolcell"\n', ':2: cgroup_root: expected an absolute cgroup path like "/toolcell"'],
+    ['cgroup_root = "/a/../b"\n', ':1: cgroup_root: may not contain ".."'],
+    ['\n\nsockett = "/x"\n', ':3: sockett: unknown key'],
+    ['max_message_bytes = "lots"\n', ':1: max_message_bytes: expected a size like "4M", got "lots"'],
+  ] as const) {
+    test(`refused: ${JSON.stringify(text)}`, async () => {
+      const file = configFile(text);
+      await assert.rejects(loadDaemonConfig(file), (e: Error) => e instanceof ConfigError && e.message === `${file}${message}`);
+    });
+  }
+});
