@@ -7,10 +7,28 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { locateKey } from '../profile/locate-key.js';
 import { parseSize } from '../plan/parse-units.js';
+import { parseBlock, type AddressBlock, type Family } from '../plan/egress-allow.js';
+import { DEFAULT_POOL } from '../plan/address-pool.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/toolcell/toolcell.toml';
 export const INSTALLED_TOOLS_DIR = '/etc/toolcell/tools';
 export const BUNDLED_TOOLS_DIR = fileURLToPath(new URL('../../../profiles', import.meta.url));
+
+function addressBlock(family: Family, fallback: string) {
+  return z
+    .string()
+    .default(fallback)
+    .transform((v, ctx): AddressBlock => {
+      try {
+        const b = parseBlock(v);
+        if (b.family === family) return b;
+        ctx.addIssue({ code: 'custom', message: `expected an IPv${family} block like "${fallback}"` });
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      }
+      return z.NEVER;
+    });
+}
 
 export const DaemonConfigSchema = z
   .object({
@@ -35,6 +53,8 @@ export const DaemonConfigSchema = z
       .refine((p) => !p.split('/').includes('..'), 'may not contain ".."')
       .optional()
       .describe('cgroup (as /proc/self/cgroup names it) to create invocation cgroups in; default: "toolcell" below the daemon\'s own cgroup.'),
+    network_pool: addressBlock(4, DEFAULT_POOL.v4).describe('IPv4 block the veth pairs of sandboxes with network are addressed from (/30 each); slots that overlap a network of the host are skipped.'),
+    network_pool6: addressBlock(6, DEFAULT_POOL.v6).describe('IPv6 block for the same, used for tools whose allowlist has IPv6 destinations (/126 each).'),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   })
   .strict();

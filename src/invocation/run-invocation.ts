@@ -11,6 +11,7 @@ import { gatherHostFacts } from '../linux/gather-host-facts.js';
 import { spawnSandbox, type SandboxExit } from '../linux/sandbox-process.js';
 import { readSeccompLog } from '../linux/read-seccomp-log.js';
 import { cgroupSetup, createInvocationCgroup, type CgroupUsage } from '../linux/cgroup.js';
+import { wireSandboxNetwork, type WiredNetwork } from '../linux/sandbox-network.js';
 import { planCgroupLimits } from '../plan/cgroup-limits.js';
 import { syscallName } from '../../native/seccomp.js';
 import { toSecretInputs } from '../plan/secret-args.js';
@@ -19,7 +20,7 @@ import { collectSecrets } from './collect-secrets.js';
 import { maskSecrets } from './mask-secrets.js';
 import { stripTerminalControls } from './strip-terminal.js';
 import { TeardownStack } from './teardown-stack.js';
-import type { KillReason, ToolResult } from './tool-result.js';
+import type { DeniedEgress, KillReason, ToolResult } from './tool-result.js';
 import { checkArguments } from './validate-arguments.js';
 
 export { InvocationSetupError } from './collect-secrets.js';
@@ -77,6 +78,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
 
   const teardown = new TeardownStack();
   let usage: CgroupUsage | undefined;
+  let deniedEgress: DeniedEgress[] | undefined;
   let reason: KillReason | null = null;
   let exit: SandboxExit = { code: null, signal: null };
   let stdout: CappedOutput | undefined;
@@ -92,7 +94,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
       });
     }
     // bwrap builds the namespaces and mounts, then holds before the tool's exec.
-    const sandbox = spawnSandbox(command, plan.user, toBwrapInputs(tool.seccomp, inputs));
+    const sandbox = spawnSandbox(command, plan.user, toBwrapInputs(tool.seccomp, plan, inputs));
     teardown.push('kill sandbox', async () => {
       await sandbox.kill();
       await Promise.race([sandbox.exited, new Promise((r) => setTimeout(r, KILL_GRACE_MS).unref())]);
@@ -113,19 +115,40 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
       teardown.push('detach abort', () => signal.removeEventListener('abort', onAbort));
     }
 
+    let network: WiredNetwork | undefined;
     const sandboxPid = await sandbox.started;
     if (sandboxPid === undefined) reason ??= 'setup';
     else if (reason === null) {
       // Ordering: the sandbox's pid 1 joins the cgroup while held, so the tool and everything it
       // forks start inside it; there is no instruction of the tool outside its limits.
       cgroup?.place(sandboxPid);
-      // (network wiring goes here too, while the sandbox is held)
-      sandbox.release();
+      // Likewise its network: veth, routes and both firewalls exist before the tool's first
+      // packet. A failure here throws; the tool never starts and the teardown removes the rest.
+      if (plan.network) {
+        try {
+          network = await wireSandboxNetwork(sandboxPid, plan.network);
+        } catch (e) {
+          if (reason === null) throw e; // else it failed because the sandbox was killed meanwhile
+        }
+        const wired = network;
+        if (wired) {
+          teardown.push('remove network', async () => {
+            await sandbox.kill();
+            await wired.remove();
+          });
+        }
+      }
+      if (reason === null) sandbox.release();
     }
 
     // Execute: wait for the tool; the timer, the output caps and cancellation may kill it.
     exit = await sandbox.exited;
     usage = cgroup?.usage();
+    // The daemon still holds the sandbox's network namespace, so its counters outlive the tool.
+    deniedEgress = await network?.denied().catch((e: Error) => {
+      log.warn({ err: e }, 'denied egress counters unreadable');
+      return undefined;
+    });
   } finally {
     const failures = await teardown.run();
     if (failures.length > 0) log.error({ failures }, 'teardown incomplete');
@@ -162,6 +185,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
     ...(profile.seccomp.action !== 'errno'
       ? { seccompEvents: readSeccompLog(plan.user.uid, startedWallMs, Date.now()).map((e) => ({ syscall: syscallName(e.nr), action: e.action, count: e.count })) }
       : {}),
+    ...(plan.network ? { deniedEgress: deniedEgress ?? [] } : {}),
   };
   log.info(
     {
@@ -176,6 +200,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
       cpuTimeMs: result.cpuTimeMs,
       peakPids: result.peakPids,
       ...(result.seccompEvents ? { seccompEvents: result.seccompEvents } : {}),
+      ...(result.deniedEgress ? { deniedEgress: result.deniedEgress } : {}),
       user: plan.user.name,
     },
     'invocation',

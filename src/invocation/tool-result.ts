@@ -24,6 +24,17 @@ export interface ToolResult {
   readonly peakPids: number | null;
   /** Seccomp events the kernel reported for this call (kills; log hits where the kernel audits them). */
   readonly seccompEvents?: readonly { readonly syscall: string; readonly action: 'log' | 'kill'; readonly count: number }[];
+  /** Tools with an allowlist: packets their firewall refused, per destination (protocol, port). */
+  readonly deniedEgress?: readonly DeniedEgress[];
+}
+
+export interface DeniedEgress {
+  readonly destination: string;
+  /** tcp, udp, or the name of another IP protocol (icmp, ...). */
+  readonly protocol: string;
+  /** The destination port for tcp and udp, null for other protocols. */
+  readonly port: number | null;
+  readonly packets: number;
 }
 
 export function isFailure(r: ToolResult): boolean {
@@ -49,5 +60,8 @@ export function describeToolResult(r: ToolResult): string {
   if (r.stderr) text += `${text && !text.endsWith('\n') ? '\n' : ''}[stderr]\n${r.stderr}`;
   if (r.stderrTruncated) text += `\n[toolcell: stderr truncated at ${cap} of ${r.stderrBytes} bytes]`;
   const status = r.reason ? REASON_TEXT[r.reason] : r.signal ? `killed by ${r.signal}` : `exit status ${r.exitCode}`;
-  return `${text}${text && !text.endsWith('\n') ? '\n' : ''}[toolcell: ${status}]`;
+  const denied = r.deniedEgress?.length
+    ? `\n[toolcell: network access refused by the tool's allowlist: ${r.deniedEgress.map((d) => `${d.destination}${d.port === null ? '' : `:${d.port}`}/${d.protocol} (${d.packets})`).join(', ')}]`
+    : '';
+  return `${text}${text && !text.endsWith('\n') ? '\n' : ''}[toolcell: ${status}]${denied}`;
 }

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileS
 import { join } from 'node:path';
 import type { CgroupLimits } from '../plan/cgroup-limits.js';
 import { toV1Writes, toV2Writes } from '../plan/cgroup-limits.js';
+import { OWNER, ownerAlive } from './process-owner.js';
 
 const V1_CONTROLLERS = ['memory', 'pids', 'cpu', 'cpuacct'] as const;
 type V1Controller = (typeof V1_CONTROLLERS)[number];
@@ -20,28 +21,12 @@ const CGROUP2_ROOT = '/sys/fs/cgroup';
 
 const PARENT = 'toolcell';
 
-/** Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), or undefined. */
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: count fields after the last ")".
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
+/** Invocation cgroups are named OWNER-ID (see process-owner). */
+export const CGROUP_OWNER = OWNER;
 
-/**
- * Invocation cgroups are named OWNER-ID, OWNER being the daemon's pid and start time: several
- * daemons (tests, a second instance) can share the parent, and a sweep removes only the cgroups of
- * daemons that are gone, never a live one's.
- */
-export const CGROUP_OWNER = `${process.pid}.${startTime(process.pid) ?? '0'}`;
-
-function ownerAlive(name: string): boolean {
+function cgroupOwnerAlive(name: string): boolean {
   const m = /^(\d+)\.(\d+)-/.exec(name);
-  if (!m) return false;
-  return startTime(Number(m[1])) === m[2];
+  return m ? ownerAlive(m[1]!, m[2]!) : false;
 }
 
 /** Our own cgroup path in each v1 hierarchy, from /proc/self/cgroup ("4:memory:/a/b"). */
@@ -318,7 +303,7 @@ export async function sweepStaleCgroups(setup: CgroupSetup): Promise<string[]> {
   const stale = new Set<string>();
   for (const parent of cgroupParentDirs(setup)) {
     for (const entry of readdirSync(parent, { withFileTypes: true })) {
-      if (entry.isDirectory() && !ownerAlive(entry.name)) stale.add(entry.name);
+      if (entry.isDirectory() && !cgroupOwnerAlive(entry.name)) stale.add(entry.name);
     }
   }
   for (const id of stale) {

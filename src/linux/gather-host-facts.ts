@@ -6,6 +6,8 @@ import { lstat, readlink, realpath } from 'node:fs/promises';
 import type { HostFacts, PathFact, SandboxUser } from '../plan/host-facts.js';
 import type { Profile } from '../profile/profile.js';
 import { BWRAP_PATH } from '../plan/bwrap-command.js';
+import { resolveHosts } from './resolve-hosts.js';
+import { hostHasIPv6 } from './sandbox-network.js';
 
 async function pathFact(path: string): Promise<PathFact> {
   try {
@@ -35,7 +37,10 @@ export function bwrapSupportsDisableUserns(): boolean {
 export async function gatherHostFacts(profile: Profile, user: SandboxUser): Promise<HostFacts> {
   const sources = profile.mounts.flatMap((m) => (m.kind === 'tmpfs' ? [] : [m.source]));
   const facts = await Promise.all(sources.map(pathFact));
+  const names = profile.egress.flatMap((e) => (e.target.kind === 'host' ? [e.target.name] : []));
+  const resolved = names.length > 0 ? await resolveHosts(names, await hostHasIPv6()) : {};
   return {
+    resolved,
     paths: Object.fromEntries(sources.map((s, i) => [s, facts[i]!])),
     user,
     bwrapDisableUserns: bwrapSupportsDisableUserns(),

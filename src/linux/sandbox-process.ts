@@ -55,7 +55,7 @@ const FIRST_INPUT_FD = 5;
  * `inputs` are written to descriptors 5, 6, ... of bwrap and closed (filter, secret arguments and
  * data); bwrap reads them during setup and closes them before the tool runs.
  */
-export function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs: readonly Buffer[] = []): SandboxProcess {
+export function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs: readonly (Buffer | undefined)[] = []): SandboxProcess {
   if (cmd.fds.info !== 3 || cmd.fds.block !== 4) throw new SpawnError('control fds must be 3 (info) and 4 (block)');
   let child: ChildProcess;
   try {
@@ -66,7 +66,7 @@ export function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs: reado
       gid: user.gid,
       env: { ...cmd.env },
       cwd: '/',
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', ...inputs.map(() => 'pipe' as const)],
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', ...inputs.map((d) => (d === undefined ? ('ignore' as const) : ('pipe' as const)))],
       // Its own session and process group: a Ctrl-C meant for the daemon's terminal must reach the
       // daemon (which then tears down in order), not the sandboxes behind its back.
       detached: true,
@@ -79,6 +79,7 @@ export function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs: reado
     child.once('close', (code, signal) => resolve({ code, signal }));
   });
   inputs.forEach((data, i) => {
+    if (data === undefined) return;
     const fd = child.stdio[FIRST_INPUT_FD + i] as Writable;
     fd.on('error', () => {});
     fd.end(data);

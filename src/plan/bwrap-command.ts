@@ -18,13 +18,15 @@ export const BWRAP_PATH = '/usr/bin/bwrap';
 export const CONTROL_FDS = { info: 3, block: 4 } as const;
 /**
  * Data the daemon writes to bwrap, one descriptor each from 5 up: the compiled seccomp filter
- * (installed just before exec), the secret arguments (--args), then one per file secret.
+ * (installed just before exec), /etc/hosts of a sandbox with network, the secret arguments
+ * (--args), then one per file secret.
  */
-export const INPUT_FDS = { seccomp: 5, secretArgs: 6, firstSecretFile: 7 } as const;
+export const INPUT_FDS = { seccomp: 5, hosts: 6, secretArgs: 7, firstSecretFile: 8 } as const;
 
-/** The buffers for descriptors 5, 6, ... in the order INPUT_FDS gives them. */
-export function toBwrapInputs(seccomp: Buffer, secrets: SecretInputs | undefined): Buffer[] {
-  return [seccomp, ...(secrets ? [secrets.args, ...secrets.files] : [])];
+/** The data for descriptors 5, 6, ... in the order INPUT_FDS gives them; undefined: that descriptor stays closed. */
+export function toBwrapInputs(seccomp: Buffer, plan: Pick<SandboxPlan, 'network'>, secrets: SecretInputs | undefined): (Buffer | undefined)[] {
+  const hosts = plan.network ? Buffer.from(plan.network.hostsFile) : undefined;
+  return [seccomp, ...(hosts || secrets ? [hosts] : []), ...(secrets ? [secrets.args, ...secrets.files] : [])];
 }
 
 function mountArgs(m: PlannedMount): string[] {
@@ -66,6 +68,8 @@ export function toBwrapCommand(plan: SandboxPlan): BwrapCommand {
     '--info-fd', String(CONTROL_FDS.info),
     '--block-fd', String(CONTROL_FDS.block),
     ...plan.mounts.flatMap(mountArgs),
+    // A sandbox with network resolves nothing itself: the daemon pins the allowed names here.
+    ...(plan.network ? ['--ro-bind-data', String(INPUT_FDS.hosts), '/etc/hosts'] : []),
     // Secrets arrive as more arguments on a descriptor, so their values are on no command line.
     ...(plan.secrets.length > 0 ? ['--args', String(INPUT_FDS.secretArgs)] : []),
     // bwrap's root and its /dev are tmpfs mounts the sandbox user could write (without a size

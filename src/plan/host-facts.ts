@@ -21,4 +21,6 @@ export interface HostFacts {
   readonly bwrapDisableUserns: boolean;
   /** Host path of the static pty-exec helper, bound into sandboxes of pty tools. */
   readonly ptyHelper: string;
+  /** The allowlist's host names and the addresses the daemon resolved for them at call start. */
+  readonly resolved: Readonly<Record<string, readonly string[]>>;
 }

@@ -4,6 +4,7 @@ import type { Profile } from '../profile/profile.js';
 import { fillTemplate } from './command-template.js';
 import type { HostFacts, PathFact, SandboxUser } from './host-facts.js';
 import { systemTreeOf } from './system-trees.js';
+import { hostsFileFor, resolveAllow, type SandboxNetwork } from './network-plan.js';
 
 /** Mount operations in the order bwrap must perform them (one exhaustive union, see to-bwrap-argv). */
 export type PlannedMount =
@@ -31,6 +32,8 @@ export interface SandboxPlan {
   readonly outputBytes: number;
   /** Names and delivery of the tool's secrets; never their values (those stay out of plans). */
   readonly secrets: readonly PlannedSecret[];
+  /** The allowlist with its names resolved; undefined: the sandbox's namespace has only lo. */
+  readonly network: SandboxNetwork | undefined;
 }
 
 export interface PlannedSecret {
@@ -100,6 +103,7 @@ export function planSandbox(profile: Profile, args: Readonly<Record<string, unkn
   const cwd = profile.cwd ?? firstTmpfs ?? '/';
   const env: Record<string, string> = { PATH: DEFAULT_PATH, HOME: cwd, LANG: 'C.UTF-8', ...profile.env };
 
+  const hostname = 'toolcell';
   return {
     tool: profile.name,
     user: facts.user,
@@ -108,7 +112,7 @@ export function planSandbox(profile: Profile, args: Readonly<Record<string, unkn
     env: Object.fromEntries(Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     mounts,
     missing,
-    hostname: 'toolcell',
+    hostname,
     disableUserns: facts.bwrapDisableUserns,
     pty: profile.pty,
     timeoutMs: profile.limits.timeout,
@@ -116,5 +120,6 @@ export function planSandbox(profile: Profile, args: Readonly<Record<string, unkn
     secrets: Object.entries(profile.secrets)
       .map(([name, s]) => ({ name, file: s.file, as: s.as }))
       .sort((a, b) => (a.name < b.name ? -1 : 1)),
+    network: profile.egress.length === 0 ? undefined : { allow: resolveAllow(profile.egress, facts.resolved), hostsFile: hostsFileFor(hostname, facts.resolved) },
   };
 }

@@ -8,6 +8,7 @@ import { systemTreeOf } from '../plan/system-trees.js';
 import { planSeccomp, SeccompPolicyError } from '../plan/seccomp-policy.js';
 import { parseTemplateElement, placeholderNames, TemplateError, type TemplateElement } from '../plan/command-template.js';
 import { compileArgumentValidator } from '../invocation/validate-arguments.js';
+import { AllowEntryError, isWide, parseAllowEntry, WIDE_PREFIX, type AllowEntry } from '../plan/egress-allow.js';
 import { locateKey } from './locate-key.js';
 import { absolutePath, DEFAULT_TMPFS_SIZE, ProfileSchema, type ProfileBody } from './schema.js';
 import type { MountSpec, Profile, ProfileError } from './profile.js';
@@ -62,6 +63,7 @@ export function parseProfile(name: string, file: string, source: string): ParseR
     if (name in body.env) fail(`secrets.${name}`, `${name} is also set in env; a secret and a plain variable cannot share a name`, ['secrets', name]);
   }
   const mounts = planMounts(body, fail);
+  const egress = parseEgress(body, fail);
   try {
     planSeccomp(body.seccomp);
   } catch (e) {
@@ -74,7 +76,7 @@ export function parseProfile(name: string, file: string, source: string): ParseR
 
   if (errors.length > 0) return { ok: false, errors };
   const digest = createHash('sha256').update(source).digest('hex');
-  return { ok: true, profile: { ...body, identity: { user }, name, file, source, digest, template, mounts } };
+  return { ok: true, profile: { ...body, identity: { user }, name, file, source, digest, template, mounts, egress } };
 }
 
 type Fail = (key: string, message: string, path?: readonly (string | number)[]) => void;
@@ -142,6 +144,24 @@ function checkDest(key: string, dest: string, fail: Fail): boolean {
     return false;
   }
   return true;
+}
+
+function parseEgress(body: ProfileBody, fail: Fail): AllowEntry[] {
+  const entries: AllowEntry[] = [];
+  body.network.allow.forEach((text, i) => {
+    const key = `network.allow[${i}]`;
+    try {
+      const entry = parseAllowEntry(text);
+      if (isWide(entry.target) && !body.network.allow_any) {
+        return void fail(key, `${JSON.stringify(text)} opens a block wider than /${WIDE_PREFIX[entry.target.kind === 'block' ? entry.target.family : 4]}: set allow_any = true if that is really meant`, ['network', 'allow']);
+      }
+      entries.push(entry);
+    } catch (e) {
+      if (!(e instanceof AllowEntryError)) throw e;
+      fail(key, e.message, ['network', 'allow']);
+    }
+  });
+  return entries;
 }
 
 function planMounts(body: ProfileBody, fail: Fail): MountSpec[] {

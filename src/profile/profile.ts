@@ -1,6 +1,7 @@
 // The validated tool profile: what the admin wrote, normalized, plus the derived facts (mounts,
 // command template) that planning needs. Pure data; nothing here touches the host.
 import type { TemplateElement } from '../plan/command-template.js';
+import type { AllowEntry } from '../plan/egress-allow.js';
 import type { ProfileBody } from './schema.js';
 
 export type MountSpec =
@@ -20,6 +21,8 @@ export interface Profile extends Readonly<Omit<ProfileBody, 'identity'>> {
   readonly digest: string;
   readonly template: readonly TemplateElement[];
   readonly mounts: readonly MountSpec[];
+  /** [network] allow, parsed; empty: the sandbox has only lo. */
+  readonly egress: readonly AllowEntry[];
 }
 
 export interface ProfileError {

@@ -79,11 +79,12 @@ export const ProfileSchema = z
       .object({
         allow: z
           .array(z.string())
-          .max(0, 'network allowlists are not supported by this version; leave allow empty (no network)')
-          .default([]),
+          .default([])
+          .describe('Destinations the tool may reach: "IP:PORT", "CIDR:PORT", "HOST:PORT", "[IPv6]:PORT", each optionally /tcp (default) or /udp. Empty: no network at all.'),
+        allow_any: z.boolean().default(false).describe('Permit entries as wide as 0.0.0.0/0 (any prefix shorter than /8, or /16 for IPv6).'),
       })
       .strict()
-      .default({ allow: [] }),
+      .default({ allow: [], allow_any: false }),
     seccomp: z
       .object({
         action: z.enum(['errno', 'kill', 'log']).default('errno').describe('errno: EPERM; kill: kill the process; log: allow and log (to develop a profile).'),

@@ -6,6 +6,7 @@ import { setCloexecFrom3 } from '../../native/libc.js';
 import type { DaemonConfig } from '../config/daemon-config.js';
 import { cgroupParentDirs, cgroupSetup, sweepStaleCgroups } from '../linux/cgroup.js';
 import { loadTools } from '../profile/load-tools.js';
+import { configureSandboxNetworks, sweepStaleNetworks } from '../linux/sandbox-network.js';
 import { describeProfileError } from '../profile/profile.js';
 import { listenSocket, removeSocket } from './listen-socket.js';
 import type { LineTransport } from './line-transport.js';
@@ -31,6 +32,10 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
     const swept = await sweepStaleCgroups(cgroups);
     logger.info({ cgroup: cgroups.mode, parents: cgroupParentDirs(cgroups), swept: swept.length }, 'cgroups ready');
   }
+
+  configureSandboxNetworks({ v4: config.network_pool, v6: config.network_pool6 });
+  const sweptNetworks = await sweepStaleNetworks();
+  if (sweptNetworks.length > 0) logger.info({ tables: sweptNetworks }, 'removed the host firewall tables of sandboxes whose daemon is gone');
 
   const loaded = await loadTools(config.tools_dir, config.client_group);
   for (const e of loaded.errors) logger.error({ file: e.file, line: e.line, key: e.key }, `tool not served: ${describeProfileError(e)}`);

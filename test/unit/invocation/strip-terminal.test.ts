@@ -21,7 +21,7 @@ describe('stripTerminalControls', () => {
 describe('pty plan', () => {
   test('pty-exec is bound read-only and runs the tool argv after "--"', () => {
     const p = profileFrom('t', 'description = "d"\ncommand = ["/usr/bin/top", "-b"]\npty = true\n');
-    const plan = planSandbox(p, {}, { paths: {}, user: { name: 'tc-t', uid: 990, gid: 990 }, bwrapDisableUserns: true, ptyHelper: '/opt/h/pty-exec' });
+    const plan = planSandbox(p, {}, { paths: {}, user: { name: 'tc-t', uid: 990, gid: 990 }, bwrapDisableUserns: true, ptyHelper: '/opt/h/pty-exec', resolved: {} });
     assert.deepEqual(plan.argv, [PTY_HELPER_DEST, '--', '/usr/bin/top', '-b']);
     const argv = toBwrapCommand(plan).argv;
     const i = argv.indexOf('/opt/h/pty-exec');

@@ -23,6 +23,7 @@ const FACTS: HostFacts = {
   user: { name: 'tc-test', uid: 990, gid: 990 },
   bwrapDisableUserns: true,
   ptyHelper: '/usr/lib/toolcell/native/pty-exec',
+  resolved: {},
   paths: {
     '/usr': dir('/usr'),
     '/usr/bin': dir('/usr/bin'),

@@ -331,10 +331,66 @@ const INVALID: readonly InvalidRow[] = [
     line: 5,
   },
   {
-    name: 'network.allow non-empty (refused in this version)',
-    source: `${MIN}\n[network]\nallow = ["198.51.100.7:443"]\n`,
-    key: 'network.allow',
-    message: 'network allowlists are not supported by this version',
+    name: 'network.allow: no port',
+    source: `${MIN}\n[network]\nallow = ["198.51.100.7:443", "198.51.100.7"]\n`,
+    key: 'network.allow[1]',
+    message: '"198.51.100.7": expected DESTINATION:PORT, e.g. "198.51.100.7:443", "10.0.0.0/8:5432/tcp" or "pypi.org:443"',
+    line: 5,
+  },
+  {
+    name: 'network.allow: port out of range',
+    source: `${MIN}\n[network]\nallow = ["198.51.100.7:70000"]\n`,
+    key: 'network.allow[0]',
+    message: '"198.51.100.7:70000": port "70000": expected a number from 1 to 65535',
+    line: 5,
+  },
+  {
+    name: 'network.allow: unknown protocol',
+    source: `${MIN}\n[network]\nallow = ["198.51.100.7:443/sctp"]\n`,
+    key: 'network.allow[0]',
+    message: '"198.51.100.7:443/sctp": the protocol must be /tcp or /udp',
+    line: 5,
+  },
+  {
+    name: 'network.allow: host bits in a block',
+    source: `${MIN}\n[network]\nallow = ["10.1.2.3/24:5432"]\n`,
+    key: 'network.allow[0]',
+    message: '"10.1.2.3/24:5432": 10.1.2.3/24 has host bits set; the block is 10.1.2.0/24',
+    line: 5,
+  },
+  {
+    name: 'network.allow: IPv6 without brackets',
+    source: `${MIN}\n[network]\nallow = ["2001:db8::1:443"]\n`,
+    key: 'network.allow[0]',
+    message: '"2001:db8::1:443": an IPv6 destination goes in brackets: "[2001:db8::1]:443"',
+    line: 5,
+  },
+  {
+    name: 'network.allow: not a host name',
+    source: `${MIN}\n[network]\nallow = ["exa_mple.org:443"]\n`,
+    key: 'network.allow[0]',
+    message: '"exa_mple.org:443": "exa_mple.org" is not an IP address, an address block or a host name',
+    line: 5,
+  },
+  {
+    name: 'network.allow: 0.0.0.0/0 without allow_any',
+    source: `${MIN}\n[network]\nallow = ["0.0.0.0/0:443"]\n`,
+    key: 'network.allow[0]',
+    message: '"0.0.0.0/0:443" opens a block wider than /8: set allow_any = true if that is really meant',
+    line: 5,
+  },
+  {
+    name: 'network.allow: [::]/0 without allow_any',
+    source: `${MIN}\n[network]\nallow = ["[::/0]:443"]\n`,
+    key: 'network.allow[0]',
+    message: '"[::/0]:443" opens a block wider than /16: set allow_any = true if that is really meant',
+    line: 5,
+  },
+  {
+    name: 'network: unknown key',
+    source: `${MIN}\n[network]\nallowed = []\n`,
+    key: 'network.allowed',
+    message: 'unknown key',
     line: 5,
   },
   {
@@ -456,7 +512,8 @@ const VALID: readonly ValidRow[] = [
       assert.equal(p.pty, false);
       assert.equal(p.cwd, undefined);
       assert.deepEqual(p.allow_leading_dash, []);
-      assert.deepEqual(p.network, { allow: [] });
+      assert.deepEqual(p.network, { allow: [], allow_any: false });
+      assert.deepEqual(p.egress, []);
       // The default user is the tool's own: tc-<tool>.
       assert.deepEqual(p.identity, { user: 'tc-t' });
       assert.deepEqual(p.template, [[{ text: '/bin/true' }]]);
@@ -535,8 +592,24 @@ tmpfs = ["/work", "/tmp:8M", "/scratch:1G", "/small:512K", "/bytes:4096"]
       assert.equal(p.cwd, '/work');
       assert.deepEqual(p.env, { LANG: 'C.UTF-8', _X1: 'y' });
       assert.deepEqual(p.identity, { user: 'tc-t' });
-      assert.deepEqual(p.network, { allow: [] });
+      assert.deepEqual(p.network, { allow: [], allow_any: false });
     },
+  },
+  {
+    name: 'network.allow: addresses, blocks, IPv6, host names, protocols; allow_any opens 0.0.0.0/0',
+    source: `${MIN}\n[network]\nallow_any = true\nallow = ["198.51.100.7:443", "10.1.2.0/24:5432/tcp", "[2001:DB8:0:0::1]:53/udp", "[2001:db8::/32]:443", "PyPI.org.:443", "0.0.0.0/0:80"]\n`,
+    check: (p) =>
+      assert.deepEqual(
+        p.egress.map((e) => [e.target, e.port, e.proto]),
+        [
+          [{ kind: 'block', family: 4, address: '198.51.100.7', prefix: 32 }, 443, 'tcp'],
+          [{ kind: 'block', family: 4, address: '10.1.2.0', prefix: 24 }, 5432, 'tcp'],
+          [{ kind: 'block', family: 6, address: '2001:db8::1', prefix: 128 }, 53, 'udp'],
+          [{ kind: 'block', family: 6, address: '2001:db8::', prefix: 32 }, 443, 'tcp'],
+          [{ kind: 'host', name: 'pypi.org' }, 443, 'tcp'],
+          [{ kind: 'block', family: 4, address: '0.0.0.0', prefix: 0 }, 80, 'tcp'],
+        ],
+      ),
   },
   {
     name: 'tool names: digits, "-" and "_" are fine',

@@ -1,0 +1,49 @@
+// Runs ip, nft and nsenter for the network layer: a fixed PATH and no environment of the daemon's,
+// input on stdin, bounded in time, and an error that names the step and what the program said.
+import { spawn } from 'node:child_process';
+
+const SYSTEM_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
+const NSENTER = '/usr/bin/nsenter';
+const TIMEOUT_MS = 10_000;
+
+export class CommandError extends Error {
+  constructor(
+    readonly step: string,
+    readonly stderr: string,
+    readonly status: number | null,
+  ) {
+    super(`${step}: ${stderr.trim().split('\n').slice(-3).join('; ') || `exit status ${status}`}`);
+  }
+}
+
+export interface CommandOptions {
+  /** Written to the program's stdin (ip -batch -, nft -f -). */
+  readonly input?: string;
+  /** Run inside the network namespace this descriptor holds (through nsenter, as its fd 3). */
+  readonly netnsFd?: number;
+}
+
+export function runCommand(step: string, file: string, args: readonly string[], opts: CommandOptions = {}): Promise<string> {
+  const [cmd, argv] = opts.netnsFd === undefined ? [file, args] : [NSENTER, ['--net=/proc/self/fd/3', '--', file, ...args]];
+  const child = spawn(cmd, argv, {
+    env: SYSTEM_ENV,
+    stdio: ['pipe', 'pipe', 'pipe', ...(opts.netnsFd === undefined ? [] : [opts.netnsFd])],
+    timeout: TIMEOUT_MS,
+    killSignal: 'SIGKILL',
+  });
+  // stdio[0..2] are pipes (the array above says so); the typings cannot see it through the spread.
+  const [stdin, out, err] = [child.stdin!, child.stdout!, child.stderr!];
+  let stdout = '';
+  let stderr = '';
+  out.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  err.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  stdin.on('error', () => undefined);
+  stdin.end(opts.input ?? '');
+  return new Promise((resolve, reject) => {
+    child.once('error', (e) => reject(new CommandError(step, e.message, null)));
+    child.once('close', (code, signal) => {
+      if (code === 0) resolve(stdout);
+      else reject(new CommandError(step, signal ? `${stderr}killed by ${signal}` : stderr, code));
+    });
+  });
+}

@@ -1,0 +1,192 @@
+// Mechanism for sandboxes with an allowlist: a veth pair whose sandbox end is created directly in
+// the held sandbox's network namespace, the rules of plan/network-plan loaded on both sides, the
+// denied-packet counters read back, and all of it removed again. The daemon holds the sandbox's
+// namespace open by descriptor from wiring to removal, so the counters can still be read after
+// the tool has exited, and nothing of it survives the daemon (a crash closes the descriptor, the
+// namespace and with it the veth pair go away; the host table is swept at the next start).
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import type { AddressBlock, Family } from '../plan/egress-allow.js';
+import { fromBigInt, parseBlock, prefixMask, toBigInt } from '../plan/egress-allow.js';
+import { AddressPool, DEFAULT_POOL, type PoolConfig } from '../plan/address-pool.js';
+import { PID_PLACEHOLDER, planNetworkRules, SANDBOX_TABLE, type NetworkSlot, type SandboxNetwork } from '../plan/network-plan.js';
+import { OWNER, ownerAlive } from './process-owner.js';
+import { CommandError, runCommand } from './run-command.js';
+import type { DeniedEgress } from '../invocation/tool-result.js';
+
+const IP = '/usr/bin/ip';
+const NFT = '/usr/sbin/nft';
+const LINK_ATTEMPTS = 8;
+
+export interface WiredNetwork {
+  readonly slot: NetworkSlot;
+  /** Packets the sandbox's own firewall refused, per destination, protocol and port. */
+  denied(): Promise<DeniedEgress[]>;
+  /** Idempotent: veth pair, host table, namespace descriptor, address slot. */
+  remove(): Promise<void>;
+}
+
+export class NetworkSetupError extends Error {}
+
+let poolConfig: PoolConfig | undefined;
+let pool: Promise<AddressPool> | undefined;
+
+/** The daemon's network settings (toolcell.toml), before the first call with an allowlist. */
+export function configureSandboxNetworks(config: PoolConfig): void {
+  poolConfig = config;
+  pool = undefined;
+}
+
+/**
+ * The pool, made on first use: the host's own networks are read once so no slot collides with
+ * them, and IPv4 forwarding is switched on in the daemon's namespace (sandbox traffic is routed
+ * through it; the per-invocation tables decide what may pass).
+ */
+function addressPool(): Promise<AddressPool> {
+  pool ??= (async () => {
+    poolConfig ??= { v4: parseBlock(DEFAULT_POOL.v4), v6: parseBlock(DEFAULT_POOL.v6) };
+    const blocks = await hostBlocks();
+    setSysctl('/proc/sys/net/ipv4/ip_forward');
+    return new AddressPool(poolConfig, blocks, OWNER);
+  })();
+  pool.catch(() => (pool = undefined));
+  return pool;
+}
+
+function setSysctl(file: string): void {
+  if (readFileSync(file, 'utf8').trim() !== '1') writeFileSync(file, '1');
+}
+
+/** Every network the daemon's namespace routes to or has an address in (defaults excepted). */
+async function hostBlocks(): Promise<AddressBlock[]> {
+  const blocks: AddressBlock[] = [];
+  const add = (text: string | undefined, family: Family) => {
+    if (!text || text === 'default') return;
+    const [address = '', prefixText] = text.split('/');
+    const prefix = prefixText === undefined ? (family === 4 ? 32 : 128) : Number(prefixText);
+    try {
+      blocks.push({ family, address: fromBigInt(toBigInt(address, family) & prefixMask(family, prefix), family), prefix });
+    } catch {
+      // not an address (a route type ip -j prints as text)
+    }
+  };
+  for (const family of [4, 6] as const) {
+    const routes = JSON.parse((await runCommand('read host routes', IP, ['-j', `-${family}`, 'route', 'show', 'table', 'all'])) || '[]') as { dst?: string }[];
+    for (const r of routes) add(r.dst, family);
+  }
+  const links = JSON.parse((await runCommand('read host addresses', IP, ['-j', 'addr', 'show'])) || '[]') as { addr_info?: { family: string; local: string; prefixlen: number }[] }[];
+  for (const l of links) for (const a of l.addr_info ?? []) add(`${a.local}/${a.prefixlen}`, a.family === 'inet' ? 4 : 6);
+  return blocks;
+}
+
+/** Whether the daemon's namespace has an IPv6 default route (then host names also resolve to AAAA). */
+export async function hostHasIPv6(): Promise<boolean> {
+  const out = await runCommand('read IPv6 default route', IP, ['-j', '-6', 'route', 'show', 'default']).catch(() => '[]');
+  return (JSON.parse(out || '[]') as unknown[]).length > 0;
+}
+
+/** Wires the held sandbox `pid`; on any failure what was made is removed again before the error is thrown. */
+export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Promise<WiredNetwork> {
+  const addresses = await addressPool();
+  const v6 = net.allow.some((a) => a.block.family === 6);
+  if (v6) setSysctl('/proc/sys/net/ipv6/conf/all/forwarding');
+  const pools = { 4: `${addresses.config.v4.address}/${addresses.config.v4.prefix}`, 6: `${addresses.config.v6.address}/${addresses.config.v6.prefix}` };
+  const netns = openSync(`/proc/${pid}/ns/net`, 'r');
+  const skip = new Set<number>();
+  let slot: NetworkSlot | undefined;
+  let removed = false;
+  const remove = async () => {
+    if (removed) return;
+    removed = true;
+    const failures: string[] = [];
+    if (slot) {
+      await runCommand('delete veth pair', IP, ['link', 'del', slot.hostIf]).catch((e: CommandError) => {
+        if (!/Cannot find device/.test(e.stderr)) failures.push(e.message);
+      });
+      await runCommand('delete host table', NFT, ['delete', 'table', 'inet', slot.hostTable]).catch((e: CommandError) => {
+        if (!/No such file or directory/.test(e.stderr)) failures.push(e.message);
+      });
+      addresses.release(slot.index);
+    }
+    closeSync(netns);
+    if (failures.length > 0) throw new NetworkSetupError(failures.join('; '));
+  };
+  try {
+    let rules;
+    for (let attempt = 1; ; attempt++) {
+      const candidate = addresses.acquire(skip);
+      const s = v6 ? candidate : { ...candidate, v6: undefined };
+      rules = planNetworkRules(net, s, pools);
+      try {
+        await runCommand('create veth pair', IP, ['-batch', '-'], { input: rules.hostLinks.replace(PID_PLACEHOLDER, String(pid)) });
+        slot = s;
+        break;
+      } catch (e) {
+        const taken = e instanceof CommandError && /File exists/.test(e.stderr) && attempt < LINK_ATTEMPTS;
+        // A half-made pair (link made, address failed) is removed with the slot's name.
+        if (!taken) slot = s;
+        else addresses.release(s.index);
+        if (!taken) throw e;
+        skip.add(s.index); // another daemon in this namespace holds that interface name
+      }
+    }
+    const r = rules;
+    await Promise.all([
+      runCommand('configure sandbox link', IP, ['-batch', '-'], { input: r.sandboxLinks, netnsFd: netns }),
+      runCommand('load sandbox firewall', NFT, ['-f', '-'], { input: r.sandboxNft, netnsFd: netns }),
+      runCommand('load host firewall', NFT, ['-f', '-'], { input: r.hostNft }),
+    ]);
+  } catch (e) {
+    await remove().catch(() => undefined);
+    throw e instanceof CommandError ? new NetworkSetupError(`sandbox network: ${e.message}`) : e;
+  }
+  const wired = slot!;
+  return {
+    slot: wired,
+    async denied() {
+      if (removed) return [];
+      const out = await runCommand('read denied egress', NFT, ['-j', 'list', 'table', 'inet', SANDBOX_TABLE], { netnsFd: netns });
+      return parseDenied(out);
+    },
+    remove,
+  };
+}
+
+interface NftSetElement {
+  elem?: { val?: { concat?: (string | number)[] }; counter?: { packets?: number } };
+}
+
+/** The counters of the sandbox's deny sets (nft -j list table), largest first. */
+export function parseDenied(json: string): DeniedEgress[] {
+  const doc = JSON.parse(json) as { nftables?: { set?: { name: string; elem?: NftSetElement[] } }[] };
+  const out: DeniedEgress[] = [];
+  for (const item of doc.nftables ?? []) {
+    if (!item.set || !/^denied[46]x?$/.test(item.set.name)) continue;
+    for (const e of item.set.elem ?? []) {
+      const [destination, protocol, port] = e.elem?.val?.concat ?? [];
+      const packets = e.elem?.counter?.packets ?? 0;
+      if (typeof destination !== 'string' || protocol === undefined || packets === 0) continue;
+      out.push({ destination, protocol: String(protocol), port: typeof port === 'number' ? port : null, packets });
+    }
+  }
+  return out.sort((a, b) => b.packets - a.packets || a.destination.localeCompare(b.destination));
+}
+
+/** Host tables of daemons that are gone (a crash): deleted. Their veth pairs went with their sandboxes. */
+export async function sweepStaleNetworks(): Promise<string[]> {
+  let out: string;
+  try {
+    out = await runCommand('list host tables', NFT, ['-j', 'list', 'tables', 'inet']);
+  } catch {
+    return []; // no nftables on this host: nothing can have been left
+  }
+  const doc = JSON.parse(out || '{}') as { nftables?: { table?: { name: string } }[] };
+  const stale = (doc.nftables ?? [])
+    .map((i) => i.table?.name)
+    .filter((n): n is string => n !== undefined)
+    .filter((n) => {
+      const m = /^toolcell_(\d+)_(\d+)_\d+$/.exec(n);
+      return m !== null && !ownerAlive(m[1]!, m[2]!);
+    });
+  for (const name of stale) await runCommand('delete stale host table', NFT, ['delete', 'table', 'inet', name]);
+  return stale;
+}

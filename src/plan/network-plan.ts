@@ -1,0 +1,174 @@
+// The network of one sandbox with an allowlist, as text for `ip -batch` and `nft -f`. Pure: the
+// same allowlist, addresses and slot give the same rules byte for byte (golden-tested).
+//
+// Two walls, both owned by root and out of the tool's reach (it has no capability in any user
+// namespace that owns these network namespaces):
+//   inside the sandbox's namespace, output policy drop: lo, replies, exactly the allowlist;
+//     everything else is counted per destination and rejected at once (the tool sees an error
+//     instead of hanging until its timeout);
+//   on the host, a table per invocation: what arrives from the sandbox's veth is forwarded only to
+//     the allowlist, never delivered to the host itself (its own addresses, any interface), never
+//     to link-local, multicast, broadcast or another sandbox; the host masquerades what it forwards.
+import type { AddressBlock, AllowEntry, Family, Proto } from './egress-allow.js';
+
+/** One allowlist entry with its destination resolved to an address block. */
+export interface ResolvedAllow {
+  readonly text: string;
+  readonly block: AddressBlock;
+  readonly port: number;
+  readonly proto: Proto;
+}
+
+export interface SandboxNetwork {
+  readonly allow: readonly ResolvedAllow[];
+  /** /etc/hosts inside the sandbox: localhost plus the pinned addresses of the allowed host names. */
+  readonly hostsFile: string;
+}
+
+/** A /30 (and, for IPv6 allowlists, a /126) carved from the pool, and the names that go with it. */
+export interface NetworkSlot {
+  readonly index: number;
+  /** Host end of the veth pair, in the daemon's namespace. */
+  readonly hostIf: string;
+  /** The per-invocation host table (its name carries the daemon's pid and start time for the sweep). */
+  readonly hostTable: string;
+  readonly v4: { readonly host: string; readonly sandbox: string; readonly prefix: number };
+  readonly v6?: { readonly host: string; readonly sandbox: string; readonly prefix: number };
+}
+
+export interface NetworkRules {
+  /** `ip -batch` lines run in the daemon's namespace: the veth pair (peer made inside the sandbox's namespace), host end up. */
+  readonly hostLinks: string;
+  /** `ip -batch` lines run inside the sandbox's namespace. */
+  readonly sandboxLinks: string;
+  readonly sandboxNft: string;
+  readonly hostNft: string;
+}
+
+/** The sandbox's end of the veth pair; its namespace holds nothing else but lo. */
+export const SANDBOX_IF = 'eth0';
+export const SANDBOX_TABLE = 'toolcell';
+/** Placeholder in hostLinks for the pid of the held sandbox (known only once bwrap reports it). */
+export const PID_PLACEHOLDER = '{pid}';
+
+/** Never reachable from a sandbox, whatever its allowlist says. */
+export const ALWAYS_DENIED: Record<Family, readonly string[]> = {
+  4: ['0.0.0.0/8', '127.0.0.0/8', '169.254.0.0/16', '224.0.0.0/4', '240.0.0.0/4'],
+  6: ['::/128', '::1/128', '::ffff:0:0/96', 'fe80::/10', 'ff00::/8'],
+};
+
+const block = (b: AddressBlock) => (b.prefix === (b.family === 4 ? 32 : 128) ? b.address : `${b.address}/${b.prefix}`);
+const daddr = (f: Family) => (f === 4 ? 'ip daddr' : 'ip6 daddr');
+const sorted = (xs: readonly ResolvedAllow[]) =>
+  [...xs].sort((a, b) => a.block.family - b.block.family || block(a.block).localeCompare(block(b.block)) || a.proto.localeCompare(b.proto) || a.port - b.port);
+
+function allowRules(allow: readonly ResolvedAllow[]): string[] {
+  return sorted(allow).map((a) => `${daddr(a.block.family)} ${block(a.block)} ${a.proto} dport ${a.port} accept`);
+}
+
+function deniedRules(pools: Readonly<Record<Family, string | undefined>>): string[] {
+  return ([4, 6] as const).map((f) => `${daddr(f)} { ${[...ALWAYS_DENIED[f], ...(pools[f] ? [pools[f]] : [])].join(', ')} } goto deny`);
+}
+
+export function planNetworkRules(net: SandboxNetwork, slot: NetworkSlot, pools: Readonly<Record<Family, string | undefined>>): NetworkRules {
+  const v6 = slot.v6;
+  const hostLinks = [
+    `link add ${slot.hostIf} type veth peer name ${SANDBOX_IF} netns ${PID_PLACEHOLDER}`,
+    `addr add ${slot.v4.host}/${slot.v4.prefix} dev ${slot.hostIf}`,
+    ...(v6 ? [`addr add ${v6.host}/${v6.prefix} dev ${slot.hostIf} nodad`] : []),
+    `link set ${slot.hostIf} up`,
+  ];
+  const sandboxLinks = [
+    `addr add ${slot.v4.sandbox}/${slot.v4.prefix} dev ${SANDBOX_IF}`,
+    ...(v6 ? [`addr add ${v6.sandbox}/${v6.prefix} dev ${SANDBOX_IF} nodad`] : []),
+    `link set ${SANDBOX_IF} up`,
+    `route add default via ${slot.v4.host} dev ${SANDBOX_IF}`,
+    ...(v6 ? [`-6 route add default via ${v6.host} dev ${SANDBOX_IF}`] : []),
+  ];
+  const set = (name: string, type: string) => [`  set ${name} {`, `    type ${type}`, '    flags dynamic', '    counter', '    size 4096', '  }'];
+  const sandboxNft = [
+    `table inet ${SANDBOX_TABLE} {`,
+    ...set('denied4', 'ipv4_addr . inet_proto . inet_service'),
+    ...set('denied6', 'ipv6_addr . inet_proto . inet_service'),
+    ...set('denied4x', 'ipv4_addr . inet_proto'),
+    ...set('denied6x', 'ipv6_addr . inet_proto'),
+    '  chain output {',
+    '    type filter hook output priority filter; policy drop;',
+    '    oifname "lo" accept',
+    '    ct state established,related accept',
+    // Without IPv6 destinations the sandbox has no IPv6 route; what the kernel itself sends on the
+    // link (MLD reports) is refused without being counted as the tool's.
+    ...(v6
+      ? ['    icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, mld-listener-report, mld2-listener-report } accept']
+      : ['    meta nfproto ipv6 reject with icmpx admin-prohibited']),
+    ...deniedRules(pools).map((r) => `    ${r}`),
+    ...allowRules(net.allow).map((r) => `    ${r}`),
+    '    goto deny',
+    '  }',
+    '  chain deny {',
+    '    meta nfproto ipv4 meta l4proto { tcp, udp } update @denied4 { ip daddr . meta l4proto . th dport } reject with icmpx admin-prohibited',
+    '    meta nfproto ipv6 meta l4proto { tcp, udp } update @denied6 { ip6 daddr . meta l4proto . th dport } reject with icmpx admin-prohibited',
+    '    meta nfproto ipv4 update @denied4x { ip daddr . meta l4proto } reject with icmpx admin-prohibited',
+    '    meta nfproto ipv6 update @denied6x { ip6 daddr . meta l4proto } reject with icmpx admin-prohibited',
+    '    drop',
+    '  }',
+    '  chain input {',
+    '    type filter hook input priority filter; policy drop;',
+    '    iifname "lo" accept',
+    '    ct state established,related accept',
+    ...(v6 ? ['    icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert } accept'] : []),
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+  const hostNft = [
+    `table inet ${slot.hostTable} {`,
+    '  chain forward {',
+    '    type filter hook forward priority filter; policy accept;',
+    `    iifname "${slot.hostIf}" jump from_sandbox`,
+    `    oifname "${slot.hostIf}" ct state established,related accept`,
+    `    oifname "${slot.hostIf}" drop`,
+    '  }',
+    '  chain from_sandbox {',
+    ...deniedRules(pools).map((r) => `    ${r.replace('goto deny', 'drop')}`),
+    ...allowRules(net.allow).map((r) => `    ${r}`),
+    '    drop',
+    '  }',
+    // Nothing from a sandbox is for the host itself: not the veth's own address, not any other
+    // address of the host (those are all local deliveries), except what IPv6 needs to find its
+    // neighbour.
+    '  chain input {',
+    '    type filter hook input priority filter; policy accept;',
+    ...(v6 ? [`    iifname "${slot.hostIf}" icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit } accept`] : []),
+    `    iifname "${slot.hostIf}" drop`,
+    '  }',
+    '  chain postrouting {',
+    '    type nat hook postrouting priority srcnat; policy accept;',
+    `    ip saddr ${slot.v4.sandbox} oifname != "${slot.hostIf}" masquerade`,
+    ...(v6 ? [`    ip6 saddr ${v6.sandbox} oifname != "${slot.hostIf}" masquerade`] : []),
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+  return { hostLinks: `${hostLinks.join('\n')}\n`, sandboxLinks: `${sandboxLinks.join('\n')}\n`, sandboxNft, hostNft };
+}
+
+/** Allow entries with every host name replaced by the addresses it resolved to. */
+export function resolveAllow(entries: readonly AllowEntry[], resolved: Readonly<Record<string, readonly string[]>>): ResolvedAllow[] {
+  return entries.flatMap((e): ResolvedAllow[] => {
+    if (e.target.kind === 'block') return [{ text: e.text, block: e.target, port: e.port, proto: e.proto }];
+    const addresses = resolved[e.target.name];
+    if (!addresses) throw new Error(`host ${e.target.name} was not resolved`);
+    return addresses.map((address) => {
+      const family: Family = address.includes(':') ? 6 : 4;
+      return { text: e.text, block: { family, address, prefix: family === 4 ? 32 : 128 }, port: e.port, proto: e.proto };
+    });
+  });
+}
+
+/** /etc/hosts for a sandbox: the allowed names pinned to the addresses the daemon resolved. */
+export function hostsFileFor(hostname: string, resolved: Readonly<Record<string, readonly string[]>>): string {
+  const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost', `127.0.1.1\t${hostname}`];
+  for (const name of Object.keys(resolved).sort()) for (const address of resolved[name]!) lines.push(`${address}\t${name}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,73 @@
+// The network rules of a sandbox with an allowlist are policy: golden files show every change in
+// review (UPDATE_GOLDEN=1 rewrites them). The integration tests load the same text into real
+// namespaces and prove what it does.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AddressPool, AddressPoolError } from '../../../src/plan/address-pool.js';
+import { parseAllowEntry, parseBlock } from '../../../src/plan/egress-allow.js';
+import { hostsFileFor, planNetworkRules, resolveAllow } from '../../../src/plan/network-plan.js';
+import { checkGolden } from '../../helpers/golden.js';
+
+const CONFIG = { v4: parseBlock('10.213.0.0/16'), v6: parseBlock('fd74:6f6f:6c63::/64') };
+const POOLS = { 4: '10.213.0.0/16', 6: 'fd74:6f6f:6c63::/64' };
+const entries = (texts: string[]) => texts.map(parseAllowEntry);
+
+function render(texts: string[], resolved: Record<string, string[]>, v6: boolean): string {
+  const slot = new AddressPool(CONFIG, [], '4242.777').slot(5);
+  const net = { allow: resolveAllow(entries(texts), resolved), hostsFile: hostsFileFor('toolcell', resolved) };
+  const r = planNetworkRules(net, v6 ? slot : { ...slot, v6: undefined }, POOLS);
+  return [`# ip -batch (host)\n${r.hostLinks}`, `# ip -batch (sandbox)\n${r.sandboxLinks}`, `# nft -f (sandbox)\n${r.sandboxNft}`, `# nft -f (host)\n${r.hostNft}`, `# /etc/hosts\n${net.hostsFile}`].join('\n');
+}
+
+describe('network plan', () => {
+  test('IPv4 allowlist with a host name (golden)', () => {
+    checkGolden('network-v4.txt', render(['203.0.113.10:8080', '198.51.100.0/24:5432', 'pypi.org:443', '192.0.2.53:53/udp'], { 'pypi.org': ['151.101.0.223', '151.101.64.223'] }, false));
+  });
+
+  test('IPv6 destinations give the sandbox an IPv6 address and route (golden)', () => {
+    checkGolden('network-v6.txt', render(['[2001:db8:1::10]:8080', '203.0.113.10:8080'], {}, true));
+  });
+
+  test('host names resolve to one rule per address; an unresolved name is a bug, not a silent gap', () => {
+    const allow = resolveAllow(entries(['a.example:443/udp']), { 'a.example': ['192.0.2.1', '2001:db8::1'] });
+    assert.deepEqual(
+      allow.map((a) => [a.block, a.port, a.proto]),
+      [
+        [{ family: 4, address: '192.0.2.1', prefix: 32 }, 443, 'udp'],
+        [{ family: 6, address: '2001:db8::1', prefix: 128 }, 443, 'udp'],
+      ],
+    );
+    assert.throws(() => resolveAllow(entries(['b.example:443']), {}), /host b\.example was not resolved/);
+  });
+});
+
+describe('address pool', () => {
+  test('slots are /30s (host .1, sandbox .2) and /126s, named for the daemon', () => {
+    const pool = new AddressPool(CONFIG, [], '4242.777');
+    const a = pool.acquire();
+    const b = pool.acquire();
+    assert.deepEqual([a.index, a.hostIf, a.hostTable, a.v4, a.v6], [0, 'tcv0', 'toolcell_4242_777_0', { host: '10.213.0.1', sandbox: '10.213.0.2', prefix: 30 }, { host: 'fd74:6f6f:6c63::1', sandbox: 'fd74:6f6f:6c63::2', prefix: 126 }]);
+    assert.deepEqual([b.v4.host, b.v6?.sandbox], ['10.213.0.5', 'fd74:6f6f:6c63::6']);
+  });
+
+  test("slots overlapping the host's networks are never handed out", () => {
+    const pool = new AddressPool(CONFIG, [parseBlock('10.213.0.0/29'), parseBlock('10.213.0.8/32'), parseBlock('0.0.0.0/0')], 'o.1');
+    assert.equal(pool.acquire().v4.host, '10.213.0.13');
+  });
+
+  test('a released slot is reused last; an exhausted pool says so', () => {
+    const pool = new AddressPool({ ...CONFIG, v4: parseBlock('10.213.0.0/28') }, [], 'o.1');
+    const slots = [pool.acquire(), pool.acquire(), pool.acquire(), pool.acquire()].map((s) => s.index);
+    assert.deepEqual(slots, [0, 1, 2, 3]);
+    assert.throws(() => pool.acquire(), (e: Error) => e instanceof AddressPoolError && e.message === 'no free address in network_pool 10.213.0.0/28 (4 sandboxes with network are running)');
+    pool.release(1);
+    assert.equal(pool.acquire().index, 1);
+    pool.release(2);
+    pool.release(0);
+    assert.equal(pool.acquire().index, 2);
+  });
+
+  test('a pool too small for one slot is refused', () => {
+    assert.throws(() => new AddressPool({ ...CONFIG, v4: parseBlock('10.213.0.0/29') }, [], 'o.1'), /network_pool 10\.213\.0\.0\/29: expected an IPv4 block of \/28 or wider/);
+  });
+});
