@@ -83,7 +83,7 @@ export function planNetworkRules(net: SandboxNetwork, slot: NetworkSlot, pools: 
     ...(v6 ? [`addr add ${v6.sandbox}/${v6.prefix} dev ${SANDBOX_IF} nodad`] : []),
     `link set ${SANDBOX_IF} up`,
     `route add default via ${slot.v4.host} dev ${SANDBOX_IF}`,
-    ...(v6 ? [`-6 route add default via ${v6.host} dev ${SANDBOX_IF}`] : []),
+    ...(v6 ? [`route add default via ${v6.host} dev ${SANDBOX_IF}`] : []),
   ];
   const set = (name: string, type: string) => [`  set ${name} {`, `    type ${type}`, '    flags dynamic', '    counter', '    size 4096', '  }'];
   const sandboxNft = [

@@ -52,6 +52,7 @@ function toCallToolResult(r: ToolResult): CallToolResult {
       cpuTimeMs: r.cpuTimeMs,
       peakPids: r.peakPids,
       ...(r.seccompEvents ? { seccompEvents: r.seccompEvents } : {}),
+      ...(r.deniedEgress ? { deniedEgress: r.deniedEgress } : {}),
     },
   };
 }

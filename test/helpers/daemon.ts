@@ -114,6 +114,11 @@ export interface DaemonOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Extra descriptors handed to the daemon beyond 0-2 (each becomes an inherited pipe). */
   readonly extraFds?: number;
+  /**
+   * A command that execs the daemon (nsenter into a test's network namespace, ...): it must exec,
+   * not fork, so that the child's pid stays the daemon's.
+   */
+  readonly wrap?: readonly string[];
 }
 
 export class Daemon {
@@ -163,7 +168,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     args.push('--config', configFile);
   }
   const stdio: StdioOptions = ['ignore', 'pipe', 'pipe', ...Array.from({ length: opts.extraFds ?? 0 }, () => 'pipe' as const)];
-  const child = spawn(process.execPath, args, { stdio, env: { ...process.env, ...opts.env } });
+  const [file, ...argv] = [...(opts.wrap ?? []), process.execPath, ...args];
+  const child = spawn(file!, argv, { stdio, env: { ...process.env, ...opts.env } });
   const daemon = new Daemon(child, socket, ownDir);
   const ready = await pollUntil(async () => !daemon.running || (socketMode(socket) === 0o660 && (await socketAnswers(socket, 500))), READY_TIMEOUT_MS, 50);
   if (!ready || !daemon.running) {
