@@ -8,6 +8,7 @@ import { planSeccomp, SeccompPolicyError } from '../plan/seccomp-policy.js';
 import type { SandboxUser } from '../plan/host-facts.js';
 import { identityProblems } from './check-identity.js';
 import { loadProfiles } from './load-profiles.js';
+import { isWide } from '../plan/egress-allow.js';
 import { locateKey } from './locate-key.js';
 import type { Profile, ProfileError } from './profile.js';
 
@@ -48,6 +49,20 @@ async function writableWarnings(p: Profile, record: UserRecord): Promise<Profile
     }
   }
   return warnings;
+}
+
+/** What an admin should look at twice: egress to anywhere (allow_any), flagged by check and at load. */
+function egressWarnings(p: Profile): ProfileError[] {
+  const wide = p.egress.filter((e) => isWide(e.target)).map((e) => e.text);
+  if (wide.length === 0) return [];
+  return [
+    {
+      file: p.file,
+      line: locateKey(p.source, ['network', 'allow_any']),
+      key: 'network.allow_any',
+      message: `${wide.join(', ')}: the tool may reach any address on ${wide.length === 1 ? 'that port' : 'those ports'} (never the host itself, link-local, multicast or other sandboxes)`,
+    },
+  ];
 }
 
 /** Secret files are checked when profiles load (and again, with the read, at every call). */
@@ -96,7 +111,7 @@ export async function loadTools(dir: string, clientGroup: string): Promise<Loade
       errors.push(...found);
       continue;
     }
-    warnings.push(...(await writableWarnings(p, record)));
+    warnings.push(...(await writableWarnings(p, record)), ...egressWarnings(p));
     tools.set(p.name, { profile: p, user: { name: record.name, uid: record.uid, gid: record.gid }, seccomp });
   }
   return { tools, errors, warnings };

@@ -3,7 +3,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { realKernelSkipReason } from '../helpers/fixtures.js';
+import { createToolUsers, realKernelSkipReason, scriptToolToml } from '../helpers/fixtures.js';
 import { PROFILES } from '../helpers/paths.js';
 import { closeQuietly, connectClient, makeToolsDir, pollUntil, removeDir, runCli, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
 
@@ -40,6 +40,26 @@ describe('e2e: toolcell check', () => {
     assert.equal(r.code, 0);
     assert.equal(r.stderr, '');
     assert.equal(r.stdout, `${PROFILES}: 3 tool(s) ok (python, search, shell), 0 error(s)\n`);
+  });
+});
+
+describe('e2e: toolcell check flags egress to anywhere', { skip }, () => {
+  test('allow_any with 0.0.0.0/0 loads, with a warning naming file, line and key', async () => {
+    const removeUsers = await createToolUsers(['anyweb']);
+    const tools = makeToolsDir({ 'anyweb.toml': scriptToolToml({ sections: '[network]\nallow_any = true\nallow = ["0.0.0.0/0:443", "[::/0]:443"]' }) }, false);
+    try {
+      const r = await runCli(['check', '--tools', tools]);
+      assert.equal(r.code, 0, r.stderr);
+      const file = join(tools, 'anyweb.toml');
+      assert.equal(
+        r.stderr,
+        `warning: ${file}:12: network.allow_any: 0.0.0.0/0:443, [::/0]:443: the tool may reach any address on those ports (never the host itself, link-local, multicast or other sandboxes)\n`,
+      );
+      assert.equal(r.stdout, `${tools}: 1 tool(s) ok (anyweb), 0 error(s)\n`);
+    } finally {
+      removeDir(tools);
+      await removeUsers();
+    }
   });
 });
 
