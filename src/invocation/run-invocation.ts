@@ -79,6 +79,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
   const teardown = new TeardownStack();
   let usage: CgroupUsage | undefined;
   let deniedEgress: DeniedEgress[] | undefined;
+  let networkSetupMs: number | undefined;
   let reason: KillReason | null = null;
   let exit: SandboxExit = { code: null, signal: null };
   let stdout: CappedOutput | undefined;
@@ -125,8 +126,10 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
       // Likewise its network: veth, routes and both firewalls exist before the tool's first
       // packet. A failure here throws; the tool never starts and the teardown removes the rest.
       if (plan.network) {
+        const t0 = performance.now();
         try {
           network = await wireSandboxNetwork(sandboxPid, plan.network);
+          networkSetupMs = Math.round((performance.now() - t0) * 10) / 10;
         } catch (e) {
           if (reason === null) throw e; // else it failed because the sandbox was killed meanwhile
         }
@@ -200,7 +203,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
       cpuTimeMs: result.cpuTimeMs,
       peakPids: result.peakPids,
       ...(result.seccompEvents ? { seccompEvents: result.seccompEvents } : {}),
-      ...(result.deniedEgress ? { deniedEgress: result.deniedEgress } : {}),
+      ...(result.deniedEgress ? { deniedEgress: result.deniedEgress, networkSetupMs } : {}),
       user: plan.user.name,
     },
     'invocation',

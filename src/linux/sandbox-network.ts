@@ -21,7 +21,10 @@ export interface WiredNetwork {
   readonly slot: NetworkSlot;
   /** Packets the sandbox's own firewall refused, per destination, protocol and port. */
   denied(): Promise<DeniedEgress[]>;
-  /** Idempotent: veth pair, host table, namespace descriptor, address slot. */
+  /**
+   * Idempotent: host table, namespace descriptor (and with it, once no process is left in the
+   * namespace, the veth pair), address slot. Call it after the sandbox is dead.
+   */
   remove(): Promise<void>;
 }
 
@@ -94,21 +97,22 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
   const skip = new Set<number>();
   let slot: NetworkSlot | undefined;
   let removed = false;
+  // The veth pair is not deleted by hand (a synchronous `ip link del` costs ~30 ms): once the
+  // sandbox's processes are dead, closing the descriptor frees its namespace and the kernel
+  // removes the pair with it. A slot whose old pair is still on its way out is skipped when the
+  // next `link add` finds the name taken.
   const remove = async () => {
     if (removed) return;
     removed = true;
-    const failures: string[] = [];
+    let failure: string | undefined;
     if (slot) {
-      await runCommand('delete veth pair', IP, ['link', 'del', slot.hostIf]).catch((e: CommandError) => {
-        if (!/Cannot find device/.test(e.stderr)) failures.push(e.message);
-      });
       await runCommand('delete host table', NFT, ['delete', 'table', 'inet', slot.hostTable]).catch((e: CommandError) => {
-        if (!/No such file or directory/.test(e.stderr)) failures.push(e.message);
+        if (!/No such file or directory/.test(e.stderr)) failure = e.message;
       });
       addresses.release(slot.index);
     }
     closeSync(netns);
-    if (failures.length > 0) throw new NetworkSetupError(failures.join('; '));
+    if (failure) throw new NetworkSetupError(failure);
   };
   try {
     let rules;
@@ -122,7 +126,7 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
         break;
       } catch (e) {
         const taken = e instanceof CommandError && /File exists/.test(e.stderr) && attempt < LINK_ATTEMPTS;
-        // A half-made pair (link made, address failed) is removed with the slot's name.
+        // A half-made pair (link made, address failed) goes with the sandbox's namespace.
         if (!taken) slot = s;
         else addresses.release(s.index);
         if (!taken) throw e;
