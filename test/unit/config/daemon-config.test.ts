@@ -24,6 +24,14 @@ describe('toolcell.toml', () => {
     );
   });
 
+  test('network pools default to 10.213.0.0/16 and fd74:6f6f:6c63::/64', async () => {
+    const c = await loadDaemonConfig(configFile('network_pool = "172.30.0.0/20"\n'));
+    assert.deepEqual([c.network_pool, c.network_pool6], [
+      { family: 4, address: '172.30.0.0', prefix: 20 },
+      { family: 6, address: 'fd74:6f6f:6c63::', prefix: 64 },
+    ]);
+  });
+
   test('cgroup_root takes an absolute cgroup path', async () => {
     assert.equal((await loadDaemonConfig(configFile('cgroup_root = "/toolcell.slice/x"\n'))).cgroup_root, '/toolcell.slice/x');
   });
@@ -33,6 +41,9 @@ describe('toolcell.toml', () => {
     ['cgroup_root = "/a/../b"\n', ':1: cgroup_root: may not contain ".."'],
     ['\n\nsockett = "/x"\n', ':3: sockett: unknown key'],
     ['max_message_bytes = "lots"\n', ':1: max_message_bytes: expected a size like "4M", got "lots"'],
+    ['network_pool = "10.1.2.3/16"\n', ':1: network_pool: 10.1.2.3/16 has host bits set; the block is 10.1.0.0/16'],
+    ['network_pool = "fd00::/64"\n', ':1: network_pool: expected an IPv4 block like "10.213.0.0/16"'],
+    ['network_pool6 = "pool"\n', ':1: network_pool6: "pool" is not an IP address'],
   ] as const) {
     test(`refused: ${JSON.stringify(text)}`, async () => {
       const file = configFile(text);
