@@ -4,13 +4,14 @@
 // namespace open by descriptor from wiring to removal, so the counters can still be read after
 // the tool has exited, and nothing of it survives the daemon (a crash closes the descriptor, the
 // namespace and with it the veth pair go away; the host table is swept at the next start).
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import type { AddressBlock, Family } from '../plan/egress-allow.js';
 import { fromBigInt, parseBlock, prefixMask, toBigInt } from '../plan/egress-allow.js';
 import { AddressPool, DEFAULT_POOL, type PoolConfig } from '../plan/address-pool.js';
 import { PID_PLACEHOLDER, planNetworkRules, SANDBOX_TABLE, type NetworkSlot, type SandboxNetwork } from '../plan/network-plan.js';
 import { OWNER, ownerAlive } from './process-owner.js';
 import { CommandError, runCommand } from './run-command.js';
+import { ensureForwarding, type ForwardingChange } from './host-forwarding.js';
 import type { DeniedEgress } from '../invocation/tool-result.js';
 
 const IP = '/usr/bin/ip';
@@ -39,6 +40,18 @@ export function configureSandboxNetworks(config: PoolConfig): void {
   pool = undefined;
 }
 
+/** Told what toolcell changed on the host (forwarding switched on), once, for the daemon's log. */
+let onHostChange: (change: ForwardingChange) => void = () => undefined;
+
+export function onForwardingChange(listener: (change: ForwardingChange) => void): void {
+  onHostChange = listener;
+}
+
+async function forwarding(family: Family): Promise<void> {
+  const change = await ensureForwarding(family);
+  if (change) onHostChange(change);
+}
+
 /**
  * The pool, made on first use: the host's own networks are read once so no slot collides with
  * them, and IPv4 forwarding is switched on in the daemon's namespace (sandbox traffic is routed
@@ -48,15 +61,11 @@ function addressPool(): Promise<AddressPool> {
   pool ??= (async () => {
     poolConfig ??= { v4: parseBlock(DEFAULT_POOL.v4), v6: parseBlock(DEFAULT_POOL.v6) };
     const blocks = await hostBlocks();
-    setSysctl('/proc/sys/net/ipv4/ip_forward');
+    await forwarding(4);
     return new AddressPool(poolConfig, blocks, OWNER);
   })();
   pool.catch(() => (pool = undefined));
   return pool;
-}
-
-function setSysctl(file: string): void {
-  if (readFileSync(file, 'utf8').trim() !== '1') writeFileSync(file, '1');
 }
 
 /** Every network the daemon's namespace routes to or has an address in (defaults excepted). */
@@ -91,7 +100,7 @@ export async function hostHasIPv6(): Promise<boolean> {
 export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Promise<WiredNetwork> {
   const addresses = await addressPool();
   const v6 = net.allow.some((a) => a.block.family === 6);
-  if (v6) setSysctl('/proc/sys/net/ipv6/conf/all/forwarding');
+  if (v6) await forwarding(6);
   const pools = { 4: `${addresses.config.v4.address}/${addresses.config.v4.prefix}`, 6: `${addresses.config.v6.address}/${addresses.config.v6.prefix}` };
   const netns = openSync(`/proc/${pid}/ns/net`, 'r');
   const skip = new Set<number>();

@@ -153,6 +153,25 @@ export function planNetworkRules(net: SandboxNetwork, slot: NetworkSlot, pools: 
   return { hostLinks: `${hostLinks.join('\n')}\n`, sandboxLinks: `${sandboxLinks.join('\n')}\n`, sandboxNft, hostNft };
 }
 
+export const GUARD_TABLE = 'toolcell_guard';
+
+/**
+ * Loaded before toolcell switches forwarding on in a namespace that did not forward: forward
+ * nothing of `family` that neither comes from nor goes to a sandbox's veth. (Declaring a table or
+ * chain that exists is a no-op for nft, so a second family only adds its rule.)
+ */
+export function forwardingGuard(family: Family): string {
+  return [
+    `table inet ${GUARD_TABLE} {`,
+    '  chain forward {',
+    '    type filter hook forward priority filter; policy accept;',
+    '  }',
+    '}',
+    `add rule inet ${GUARD_TABLE} forward meta nfproto ipv${family} iifname != "tcv*" oifname != "tcv*" drop`,
+    '',
+  ].join('\n');
+}
+
 /** Allow entries with every host name replaced by the addresses it resolved to. */
 export function resolveAllow(entries: readonly AllowEntry[], resolved: Readonly<Record<string, readonly string[]>>): ResolvedAllow[] {
   return entries.flatMap((e): ResolvedAllow[] => {

@@ -6,7 +6,7 @@ import { setCloexecFrom3 } from '../../native/libc.js';
 import type { DaemonConfig } from '../config/daemon-config.js';
 import { cgroupParentDirs, cgroupSetup, sweepStaleCgroups } from '../linux/cgroup.js';
 import { loadTools } from '../profile/load-tools.js';
-import { configureSandboxNetworks, sweepStaleNetworks } from '../linux/sandbox-network.js';
+import { configureSandboxNetworks, onForwardingChange, sweepStaleNetworks } from '../linux/sandbox-network.js';
 import { describeProfileError } from '../profile/profile.js';
 import { listenSocket, removeSocket } from './listen-socket.js';
 import type { LineTransport } from './line-transport.js';
@@ -34,6 +34,12 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
   }
 
   configureSandboxNetworks({ v4: config.network_pool, v6: config.network_pool6 });
+  onForwardingChange((c) =>
+    logger.warn(
+      { family: c.family, acceptRa: c.acceptRa },
+      `switched IPv${c.family} forwarding on for sandbox networks; the toolcell_guard table forwards nothing else`,
+    ),
+  );
   const sweptNetworks = await sweepStaleNetworks();
   if (sweptNetworks.length > 0) logger.info({ tables: sweptNetworks }, 'removed the host firewall tables of sandboxes whose daemon is gone');
 

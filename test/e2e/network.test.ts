@@ -157,6 +157,8 @@ describe('e2e: network egress (daemon in a lab namespace)', { skip, timeout: 300
       `udp ${lab.hostA}:8080 errno 1`,
       `udp ${lab.hostA}:53 errno 1`,
     ]);
+    // The lab did not forward: the daemon switched forwarding on, behind its guard.
+    assert.match(daemon.stdout, /switched IPv4 forwarding on for sandbox networks/);
     // Only the allowed connection left the lab, masqueraded behind the lab's address.
     assert.deepEqual(lab.received().slice(before), [`tcp ${lab.hostA}:8080 from ${lab.labAddress}`]);
     assert.deepEqual(
@@ -226,11 +228,11 @@ describe('e2e: network egress (daemon in a lab namespace)', { skip, timeout: 300
   test('teardown leaves no veth and no host table; a kill -9 of the daemon leaves only what the next start sweeps', async () => {
     const inLab = (args: string[]) => spawnSync(lab.inLab[0]!, [...lab.inLab.slice(1), ...args], { encoding: 'utf8' }).stdout;
     assert.equal(inLab(['ip', '-o', 'link', 'show', 'type', 'veth']).split('\n').filter((l) => /: tcv\d+@/.test(l)).length, 0);
-    assert.doesNotMatch(inLab(['nft', 'list', 'tables']), /toolcell_/);
+    assert.doesNotMatch(inLab(['nft', 'list', 'tables']), /toolcell_\d/);
 
     const pending = client.callTool({ name: 'web', arguments: { code: 'import time; time.sleep(30)', targets: '[]' } }).catch((e: Error) => e);
     let tables = '';
-    for (let i = 0; i < 100 && !tables.includes('toolcell_'); i++) {
+    for (let i = 0; i < 100 && !/toolcell_\d/.test(tables); i++) {
       await new Promise((r) => setTimeout(r, 50));
       tables = inLab(['nft', 'list', 'tables']);
     }
@@ -247,11 +249,11 @@ describe('e2e: network egress (daemon in a lab namespace)', { skip, timeout: 300
       links = inLab(['ip', '-o', 'link', 'show', 'type', 'veth']);
     }
     assert.doesNotMatch(links, /tcv\d+/);
-    assert.match(inLab(['nft', 'list', 'tables']), /toolcell_/);
+    assert.match(inLab(['nft', 'list', 'tables']), /toolcell_\d/);
     await daemon.stop();
     daemon = await startDaemon({ tools, wrap: [...lab.inLab, '--'] });
     client = (await connectClient(daemon.socket)).client;
-    assert.doesNotMatch(inLab(['nft', 'list', 'tables']), /toolcell_/);
+    assert.doesNotMatch(inLab(['nft', 'list', 'tables']), /toolcell_\d/);
     assert.match(daemon.stdout, /removed the host firewall tables of sandboxes whose daemon is gone/);
   });
 });

@@ -319,9 +319,8 @@ export async function createLab(): Promise<Lab> {
     run([...inLab, 'link', 'set', labIf, 'up']);
     run([...inLab, 'route', 'add', 'default', 'via', HOST_A]);
     run([...inLab, '-6', 'route', 'add', 'default', 'via', HOST_A6]);
-    // Per-namespace sysctls (the writer's netns decides which copy /proc/sys/net shows), so the
-    // machine's own forwarding settings stay untouched. The daemon routes sandbox traffic through LAB.
-    run(['nsenter', `--net=${labNetns}`, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
+    // LAB starts like a workstation that does not forward: a daemon in it switches forwarding on
+    // (per namespace) with its guard, as it would on the host.
 
     child = spawn(
       'nsenter',
