@@ -7,6 +7,8 @@ interface Libc {
   closeRange: (first: number, last: number, flags: number) => number;
   pidfdOpen: (pid: number, flags: number) => number;
   pidfdSendSignal: (pidfd: number, sig: number, info: null, flags: number) => number;
+  socket: (domain: number, type: number, protocol: number) => number;
+  sendto: (fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number) => number;
 }
 
 let libc: Libc | undefined;
@@ -18,6 +20,8 @@ function load(): Libc {
       closeRange: lib.func('int close_range(unsigned int first, unsigned int last, int flags)') as unknown as Libc['closeRange'],
       pidfdOpen: lib.func('int pidfd_open(int pid, unsigned int flags)') as unknown as Libc['pidfdOpen'],
       pidfdSendSignal: lib.func('int pidfd_send_signal(int pidfd, int sig, void *info, unsigned int flags)') as unknown as Libc['pidfdSendSignal'],
+      socket: lib.func('int socket(int domain, int type, int protocol)') as unknown as Libc['socket'],
+      sendto: lib.func('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)') as unknown as Libc['sendto'],
     };
   }
   return libc;
@@ -67,5 +71,35 @@ export class Pidfd {
   close(): void {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
+  }
+}
+
+const AF_UNIX = 1;
+const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0o2000000;
+const MSG_NOSIGNAL = 0x4000;
+const SUN_PATH_MAX = 108;
+
+/**
+ * One datagram to a Unix socket path ("@name" for the abstract namespace): what sd_notify(3)
+ * does. Node's dgram module has no AF_UNIX, and spawning systemd-notify would make systemd see a
+ * short-lived child (NotifyAccess=all, and a race when it exits before systemd reads its cgroup).
+ */
+export function sendUnixDatagram(path: string, message: string): void {
+  const name = Buffer.from(path.startsWith('@') ? `\0${path.slice(1)}` : path);
+  if (name.length >= SUN_PATH_MAX) throw new Error(`socket path too long: ${path}`);
+  const addr = Buffer.alloc(2 + SUN_PATH_MAX);
+  addr.writeUInt16LE(AF_UNIX, 0);
+  name.copy(addr, 2);
+  const c = load();
+  const fd = c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw new Error(`socket(AF_UNIX, SOCK_DGRAM) failed (errno ${koffi.errno()})`);
+  try {
+    const data = Buffer.from(message);
+    // The abstract name is exactly its bytes; a path name carries its NUL.
+    const len = 2 + name.length + (path.startsWith('@') ? 0 : 1);
+    if (c.sendto(fd, data, data.length, MSG_NOSIGNAL, addr, len) < 0) throw new Error(`sendto(${path}) failed (errno ${koffi.errno()})`);
+  } finally {
+    closeSync(fd);
   }
 }

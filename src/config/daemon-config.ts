@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { locateKey } from '../profile/locate-key.js';
-import { parseSize } from '../plan/parse-units.js';
+import { parseDuration, parseSize } from '../plan/parse-units.js';
 import { parseBlock, type AddressBlock, type Family } from '../plan/egress-allow.js';
 import { DEFAULT_POOL } from '../plan/address-pool.js';
 
@@ -55,6 +55,18 @@ export const DaemonConfigSchema = z
       .describe('cgroup (as /proc/self/cgroup names it) to create invocation cgroups in; default: "toolcell" below the daemon\'s own cgroup.'),
     network_pool: addressBlock(4, DEFAULT_POOL.v4).describe('IPv4 block the veth pairs of sandboxes with network are addressed from (/30 each); slots that overlap a network of the host are skipped.'),
     network_pool6: addressBlock(6, DEFAULT_POOL.v6).describe('IPv6 block for the same, used for tools whose allowlist has IPv6 destinations (/126 each).'),
+    drain_timeout: z
+      .union([z.string(), z.number().int().nonnegative()])
+      .default('10s')
+      .transform((v, ctx) => {
+        const n = typeof v === 'number' ? v : parseDuration(v);
+        if (n === undefined) {
+          ctx.addIssue({ code: 'custom', message: `expected a duration like "10s", got ${JSON.stringify(v)}` });
+          return z.NEVER;
+        }
+        return n;
+      })
+      .describe('On stop, how long running calls may go on before they are killed (ms, or "10s").'),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   })
   .strict();

@@ -1,30 +1,46 @@
-// `toolcell serve`: load profiles, listen, serve one MCP server per connection, and on SIGTERM stop
-// accepting, kill every running sandbox and remove the socket.
-import type { Socket } from 'node:net';
+// `toolcell serve`: load profiles, listen (or adopt systemd's socket), serve one MCP server per
+// connection. Reload re-reads the profiles without touching connections or running calls. Stop
+// drains: no new connections or calls, running calls may finish until drain_timeout, then the
+// rest are killed, their results sent, and the connections closed.
+import type { Server, Socket } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { setCloexecFrom3 } from '../../native/libc.js';
 import type { DaemonConfig } from '../config/daemon-config.js';
 import { cgroupParentDirs, cgroupSetup, sweepStaleCgroups } from '../linux/cgroup.js';
-import { loadTools } from '../profile/load-tools.js';
+import { loadTools, type ServedTool } from '../profile/load-tools.js';
 import { configureSandboxNetworks, onForwardingChange, sweepStaleNetworks } from '../linux/sandbox-network.js';
 import { describeProfileError } from '../profile/profile.js';
-import { listenSocket, removeSocket } from './listen-socket.js';
-import type { LineTransport } from './line-transport.js';
-import { serveConnection } from './mcp-connection.js';
+import { adoptSocket, groupId, listenSocket, removeSocket } from './listen-socket.js';
+import { serveConnection, type Connection } from './mcp-connection.js';
+import { notifySystemd, takeListenFd } from './systemd.js';
 import { VERSION } from '../version.js';
 
 export interface RunningDaemon {
   readonly socket: string;
   readonly tools: readonly string[];
   readonly clientGroupExists: boolean;
+  /** Re-reads the tools directory; a broken profile keeps nothing of its old version. */
+  reload(): Promise<void>;
   stop(): Promise<void>;
+  /** Ends a drain that stop() started: the calls still running are killed now. */
+  hurry(): void;
 }
 
-const SHUTDOWN_GRACE_MS = 5_000;
+/** After the drain: how long killed calls get to send their results before connections are cut. */
+const ANSWER_GRACE_MS = 5_000;
+
+async function loadServed(config: DaemonConfig, logger: Logger): Promise<ReadonlyMap<string, ServedTool>> {
+  const loaded = await loadTools(config.tools_dir, config.client_group);
+  for (const e of loaded.errors) logger.error({ file: e.file, line: e.line, key: e.key }, `tool not served: ${describeProfileError(e)}`);
+  for (const w of loaded.warnings) logger.warn({ file: w.file, line: w.line, key: w.key }, describeProfileError(w));
+  return loaded.tools;
+}
 
 export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ level: config.log_level })): Promise<RunningDaemon> {
-  // Before anything can spawn: nothing the daemon inherited may reach a sandbox.
+  // Before anything can spawn: nothing the daemon inherited may reach a sandbox (systemd's
+  // listening socket included; the daemon keeps using it, its children never get it).
   setCloexecFrom3();
+  const listenFd = takeListenFd();
 
   const cgroups = cgroupSetup(config.cgroup_root);
   if (cgroups.mode === 'none') logger.warn(`memory, pids and cpu limits are not enforced: ${cgroups.why}`);
@@ -32,56 +48,90 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
     const swept = await sweepStaleCgroups(cgroups);
     logger.info({ cgroup: cgroups.mode, parents: cgroupParentDirs(cgroups), swept: swept.length }, 'cgroups ready');
   }
-
   configureSandboxNetworks({ v4: config.network_pool, v6: config.network_pool6 });
   onForwardingChange((c) =>
-    logger.warn(
-      { family: c.family, acceptRa: c.acceptRa },
-      `switched IPv${c.family} forwarding on for sandbox networks; the toolcell_guard table forwards nothing else`,
-    ),
+    logger.warn({ family: c.family, acceptRa: c.acceptRa }, `switched IPv${c.family} forwarding on for sandbox networks; the toolcell_guard table forwards nothing else`),
   );
   const sweptNetworks = await sweepStaleNetworks();
   if (sweptNetworks.length > 0) logger.info({ tables: sweptNetworks }, 'removed the host firewall tables of sandboxes whose daemon is gone');
 
-  const loaded = await loadTools(config.tools_dir, config.client_group);
-  for (const e of loaded.errors) logger.error({ file: e.file, line: e.line, key: e.key }, `tool not served: ${describeProfileError(e)}`);
-  for (const w of loaded.warnings) logger.warn({ file: w.file, line: w.line, key: w.key }, describeProfileError(w));
-  const served = loaded.tools;
+  let served = await loadServed(config, logger);
 
   const shutdown = new AbortController();
-  const connections = new Map<Socket, LineTransport>();
+  let draining = false;
+  const connections = new Map<Socket, Connection>();
   const source = {
     tools: () => served,
     logger,
     shutdown: shutdown.signal,
+    draining: () => draining,
     maxMessageBytes: config.max_message_bytes,
     version: VERSION,
   };
   let nextConnection = 1;
-  const { server, gid } = await listenSocket(config.socket, config.client_group, (socket) => {
+  const onConnection = (socket: Socket) => {
     const log = logger.child({ connection: nextConnection++ });
     socket.on('error', (e) => log.debug({ err: e }, 'socket error'));
     socket.once('close', () => connections.delete(socket));
     connections.set(socket, serveConnection(socket, source, log));
-  });
+  };
+  let server: Server;
+  let gid: number | undefined;
+  if (listenFd !== undefined) {
+    server = await adoptSocket(listenFd, onConnection);
+    gid = groupId(config.client_group);
+  } else {
+    ({ server, gid } = await listenSocket(config.socket, config.client_group, onConnection));
+  }
   const tools = [...served.keys()];
-  logger.info({ socket: config.socket, tools, toolsDir: config.tools_dir, clientGroup: gid === undefined ? null : config.client_group }, 'serving');
+  logger.info(
+    { socket: config.socket, adopted: listenFd !== undefined, tools, toolsDir: config.tools_dir, clientGroup: gid === undefined ? null : config.client_group },
+    'serving',
+  );
   if (gid === undefined) logger.warn(`client group "${config.client_group}" does not exist: only root can connect to ${config.socket}`);
+  notifySystemd(`READY=1\nSTATUS=serving ${tools.length} tool(s)\nMAINPID=${process.pid}`);
 
+  let reloading: Promise<void> | undefined;
+  const reload = () =>
+    (reloading ??= (async () => {
+      notifySystemd('RELOADING=1');
+      try {
+        const before = new Set(served.keys());
+        served = await loadServed(config, logger);
+        const after = [...served.keys()];
+        logger.info({ tools: after, added: after.filter((t) => !before.has(t)), removed: [...before].filter((t) => !served.has(t)) }, 'profiles reloaded');
+        for (const c of connections.values()) c.toolsChanged();
+      } catch (e) {
+        logger.error({ err: e }, 'reload failed; the tools served before stay served');
+      } finally {
+        notifySystemd(`READY=1\nSTATUS=serving ${served.size} tool(s)`);
+        reloading = undefined;
+      }
+    })());
+
+  let endDrain: () => void = () => undefined;
+  const hurried = new Promise<void>((resolve) => (endDrain = resolve));
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      notifySystemd('STOPPING=1');
+      draining = true;
+      logger.info({ drainTimeoutMs: config.drain_timeout }, 'stopping: draining running calls');
       server.close();
+      // Drain: running calls may finish until drain_timeout; new calls are refused meanwhile.
+      const running = () => Promise.all([...connections.values()].map((c) => c.transport.idle()));
+      const timer = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
+      const drained = await Promise.race([running().then(() => true), timer(config.drain_timeout).then(() => false), hurried.then(() => false)]);
+      logger.info({ drained, connections: connections.size }, drained ? 'running calls finished' : 'drain timeout: killing the calls still running');
       shutdown.abort('shutdown');
       // Let the killed invocations send their results, then drop whoever is still connected.
-      const deadline = Date.now() + SHUTDOWN_GRACE_MS;
-      const idle = Promise.all([...connections.values()].map((t) => t.idle()));
-      await Promise.race([idle, new Promise((r) => setTimeout(r, SHUTDOWN_GRACE_MS).unref())]);
+      const deadline = Date.now() + ANSWER_GRACE_MS;
+      await Promise.race([running(), timer(ANSWER_GRACE_MS)]);
       for (const socket of connections.keys()) socket.end();
-      while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while (connections.size > 0 && Date.now() < deadline) await timer(20);
       for (const socket of connections.keys()) socket.destroy();
-      await removeSocket(config.socket);
+      if (listenFd === undefined) await removeSocket(config.socket);
       logger.info('stopped');
     })());
-  return { socket: config.socket, tools, clientGroupExists: gid !== undefined, stop };
+  return { socket: config.socket, tools, clientGroupExists: gid !== undefined, reload, stop, hurry: () => endDrain() };
 }

@@ -71,3 +71,17 @@ export async function listenSocket(path: string, clientGroup: string, onConnecti
 export async function removeSocket(path: string): Promise<void> {
   await unlink(path).catch(() => {});
 }
+
+/**
+ * The socket systemd made (toolcell.socket: its path, mode and group are systemd's) on descriptor
+ * `fd`. The daemon never removes that file: it outlives a restart, so clients that connect while
+ * the daemon is down wait in the backlog instead of finding nothing.
+ */
+export async function adoptSocket(fd: number, onConnection: (s: Socket) => void): Promise<Server> {
+  const server = createServer({ allowHalfOpen: false }, onConnection);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e) => reject(new ListenError(`adopt the socket systemd passed (fd ${fd}): ${e.message}`)));
+    server.listen({ fd }, () => resolve());
+  });
+  return server;
+}

@@ -22,8 +22,10 @@ export interface ToolSource {
   /** The current tools; read at every request so a reload takes effect for the next call. */
   tools(): ReadonlyMap<string, ServedTool>;
   readonly logger: Logger;
-  /** Aborted with reason "shutdown" when the daemon stops. */
+  /** Aborted with reason "shutdown" when the daemon stops (after the drain). */
   readonly shutdown: AbortSignal;
+  /** True once the daemon stops: running calls may finish, new ones are not started. */
+  draining(): boolean;
   readonly maxMessageBytes: number;
   readonly version: string;
 }
@@ -57,8 +59,14 @@ function toCallToolResult(r: ToolResult): CallToolResult {
   };
 }
 
-export function serveConnection(stream: Duplex, source: ToolSource, log: Logger): LineTransport {
-  const server = new Server({ name: 'toolcell', version: source.version }, { capabilities: { tools: {} } });
+export interface Connection {
+  readonly transport: LineTransport;
+  /** Tells the client that tools/list has changed (after a reload). */
+  toolsChanged(): void;
+}
+
+export function serveConnection(stream: Duplex, source: ToolSource, log: Logger): Connection {
+  const server = new Server({ name: 'toolcell', version: source.version }, { capabilities: { tools: { listChanged: true } } });
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
     tools: [...source.tools().values()].map((t) => toTool(t.profile)),
@@ -68,6 +76,10 @@ export function serveConnection(stream: Duplex, source: ToolSource, log: Logger)
     const { name, arguments: args = {} } = request.params;
     const tool = source.tools().get(name);
     if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    if (source.draining()) {
+      log.info({ tool: name }, 'call refused: the daemon is stopping');
+      return { content: [{ type: 'text', text: 'toolcell: the daemon is stopping; the call was not started (call again once it is back)' }], isError: true };
+    }
     try {
       const result = await runInvocation(tool, args, {
         logger: log,
@@ -91,5 +103,10 @@ export function serveConnection(stream: Duplex, source: ToolSource, log: Logger)
   server.onerror = (e) => log.debug({ err: e }, 'connection error');
   const transport = new LineTransport(stream, source.maxMessageBytes);
   void server.connect(transport);
-  return transport;
+  return {
+    transport,
+    toolsChanged: () => {
+      server.sendToolListChanged().catch((e: Error) => log.debug({ err: e }, 'tools/list_changed not sent'));
+    },
+  };
 }

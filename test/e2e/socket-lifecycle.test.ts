@@ -36,7 +36,9 @@ describe('e2e: socket lifecycle', { skip }, () => {
     return d;
   };
   const serve = async (socket?: string) => {
-    const d = await startDaemon(socket === undefined ? { tools: PROFILES } : { tools: PROFILES, socket });
+    // A short drain: the SIGTERM case below is about what happens to a call that outlives it.
+    const configToml = 'drain_timeout = "300ms"\n';
+    const d = await startDaemon(socket === undefined ? { tools: PROFILES, configToml } : { tools: PROFILES, socket, configToml });
     daemons.push(d);
     return d;
   };
@@ -109,7 +111,7 @@ describe('e2e: socket lifecycle', { skip }, () => {
     assert.deepEqual(r.content, [{ type: 'text', text: '42\n' }]);
   });
 
-  test('SIGTERM during a call: the call ends as "shutdown", the daemon exits 0, the socket and the sandbox are gone', async () => {
+  test('SIGTERM during a call that outlives the drain: the call ends as "shutdown", the daemon exits 0, the socket and the sandbox are gone', async () => {
     const daemon = await serve();
     const marker = uniqueMarker(987006);
     markers.push(marker);
