@@ -1,0 +1,129 @@
+#!/bin/sh
+# install.sh - installs this built checkout as a system service.
+#
+#   scripts/install.sh [--prefix DIR] [--sysconfdir DIR] [--no-start]
+#   DESTDIR=/tmp/pkg scripts/install.sh --prefix /usr      (packagers: nothing is started or created)
+#
+# Installs the package to PREFIX/lib/toolcell (default /usr/lib/toolcell) with a PREFIX/bin/toolcell
+# launcher, the systemd units, sysusers.d and tmpfiles.d files, SYSCONFDIR/toolcell/toolcell.toml
+# (default /etc) unless it exists, and SYSCONFDIR/toolcell/tools/ with the bundled profiles unless
+# the admin already has that directory. Without DESTDIR and as root it then creates the group and
+# the tools' users, and, when systemd runs, enables and starts toolcell.socket (and restarts a
+# running toolcell.service, for an upgrade). Running it again changes nothing that is in place.
+set -eu
+
+PREFIX=/usr
+SYSCONFDIR=/etc
+START=yes
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --prefix) PREFIX=$2; shift 2 ;;
+    --prefix=*) PREFIX=${1#*=}; shift ;;
+    --sysconfdir) SYSCONFDIR=$2; shift 2 ;;
+    --sysconfdir=*) SYSCONFDIR=${1#*=}; shift ;;
+    --no-start) START=no; shift ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+DESTDIR=${DESTDIR:-}
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+LIB=$PREFIX/lib/toolcell
+UNITS=$PREFIX/lib/systemd/system
+say() { echo "install.sh: $*" >&2; }
+
+# The package is the built checkout: build it first if it is not (needs npm and gcc).
+if [ ! -f "$SRC/dist/src/cli.js" ] || [ ! -x "$SRC/dist/native/pty-exec" ]; then
+  say "building the checkout first (scripts/setup.sh)"
+  sh "$SRC/scripts/setup.sh"
+fi
+NODE=$(command -v node || true)
+[ -n "$NODE" ] || { say "no node on PATH (Node.js 20 or later is needed)"; exit 1; }
+
+# The program: a fresh copy each time (an upgrade leaves no file of the old version behind).
+rm -rf "$DESTDIR$LIB.new"
+mkdir -p "$DESTDIR$LIB.new/dist" "$DESTDIR$LIB.new/node_modules"
+cp -R "$SRC/bin" "$SRC/profiles" "$SRC/package.json" "$SRC/README.md" "$DESTDIR$LIB.new/"
+cp -R "$SRC/dist/src" "$SRC/dist/native" "$DESTDIR$LIB.new/dist/"
+# Only the runtime dependencies (package-lock.json marks the others "dev"; optional ones for other
+# platforms are listed but not installed).
+"$NODE" -e '
+  const lock = require(process.argv[1] + "/package-lock.json");
+  for (const [path, p] of Object.entries(lock.packages)) if (path && !p.dev) console.log(path);
+' "$SRC" | while read -r dep; do
+  [ -e "$SRC/$dep" ] || continue
+  mkdir -p "$DESTDIR$LIB.new/$(dirname "$dep")"
+  cp -R "$SRC/$dep" "$DESTDIR$LIB.new/$dep"
+done
+rm -rf "$DESTDIR$LIB.new/node_modules/.bin"
+chmod -R u=rwX,go=rX "$DESTDIR$LIB.new"
+rm -rf "$DESTDIR$LIB.old"
+[ -d "$DESTDIR$LIB" ] && mv "$DESTDIR$LIB" "$DESTDIR$LIB.old"
+mv "$DESTDIR$LIB.new" "$DESTDIR$LIB"
+rm -rf "$DESTDIR$LIB.old"
+
+mkdir -p "$DESTDIR$PREFIX/bin"
+cat >"$DESTDIR$PREFIX/bin/toolcell" <<LAUNCHER
+#!/bin/sh
+exec $NODE $LIB/bin/toolcell.js "\$@"
+LAUNCHER
+chmod 0755 "$DESTDIR$PREFIX/bin/toolcell"
+
+# systemd units (the launcher's path in them follows PREFIX), sysusers.d and tmpfiles.d.
+mkdir -p "$DESTDIR$UNITS" "$DESTDIR$PREFIX/lib/sysusers.d" "$DESTDIR$PREFIX/lib/tmpfiles.d"
+for unit in toolcell.service toolcell.socket; do
+  sed "s|/usr/bin/toolcell|$PREFIX/bin/toolcell|g" "$SRC/systemd/$unit" >"$DESTDIR$UNITS/$unit"
+  chmod 0644 "$DESTDIR$UNITS/$unit"
+done
+install -m 0644 "$SRC/systemd/sysusers.d/toolcell.conf" "$DESTDIR$PREFIX/lib/sysusers.d/toolcell.conf"
+sed "s|/etc/toolcell|$SYSCONFDIR/toolcell|g" "$SRC/systemd/tmpfiles.d/toolcell.conf" >"$DESTDIR$PREFIX/lib/tmpfiles.d/toolcell.conf"
+chmod 0644 "$DESTDIR$PREFIX/lib/tmpfiles.d/toolcell.conf"
+
+# The admin's files: written once, never overwritten.
+CONF=$DESTDIR$SYSCONFDIR/toolcell
+mkdir -p "$CONF"
+chmod 0755 "$CONF"
+if [ ! -e "$CONF/toolcell.toml" ]; then
+  cat >"$CONF/toolcell.toml" <<CONFIG
+# toolcell daemon settings (README, "Command line"). Every key is optional; unknown keys are errors.
+socket = "/run/toolcell/mcp.sock"   # with toolcell.socket, systemd owns this path
+tools_dir = "$SYSCONFDIR/toolcell/tools"
+client_group = "toolcell"           # members may connect
+# max_message_bytes = "4M"
+# drain_timeout = "10s"             # on stop, how long running calls may finish
+# network_pool = "10.213.0.0/16"
+# network_pool6 = "fd74:6f6f:6c63::/64"
+# log_level = "info"
+CONFIG
+  chmod 0644 "$CONF/toolcell.toml"
+  say "wrote $SYSCONFDIR/toolcell/toolcell.toml"
+fi
+if [ ! -d "$CONF/tools" ]; then
+  mkdir -p "$CONF/tools"
+  cp "$SRC"/profiles/*.toml "$CONF/tools/"
+  chmod 0755 "$CONF/tools"
+  chmod 0644 "$CONF"/tools/*.toml
+  say "installed the bundled profiles in $SYSCONFDIR/toolcell/tools"
+fi
+
+# On this machine (not for a package build): users, directories, units.
+if [ -n "$DESTDIR" ]; then
+  say "installed into $DESTDIR (a package build: no users made, nothing started)"
+  exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+  say "installed into $PREFIX; run again as root to make the users and start the units"
+  exit 0
+fi
+command -v systemd-sysusers >/dev/null && systemd-sysusers "$PREFIX/lib/sysusers.d/toolcell.conf"
+"$PREFIX/bin/toolcell" users sync --config "$SYSCONFDIR/toolcell/toolcell.toml"
+command -v systemd-tmpfiles >/dev/null && systemd-tmpfiles --create "$PREFIX/lib/tmpfiles.d/toolcell.conf"
+if [ "$START" = yes ] && [ -d /run/systemd/system ]; then
+  systemctl daemon-reload
+  systemctl enable --now toolcell.socket
+  # An upgrade: a running daemon drains and comes back with the new code; the socket stays.
+  systemctl try-restart toolcell.service
+  say "toolcell.socket is listening on /run/toolcell/mcp.sock; the daemon starts at the first connection"
+else
+  say "installed; systemd is not running here, so start it by hand: toolcell serve"
+fi
