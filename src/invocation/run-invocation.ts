@@ -122,10 +122,16 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
     else if (reason === null) {
       // Ordering: the sandbox's pid 1 joins the cgroup while held, so the tool and everything it
       // forks start inside it; there is no instruction of the tool outside its limits.
-      cgroup?.place(sandboxPid);
+      try {
+        cgroup?.place(sandboxPid);
+      } catch (e) {
+        // bwrap gave up before the tool (its stderr says why): report that, not the placement.
+        if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+        reason ??= 'setup';
+      }
       // Likewise its network: veth, routes and both firewalls exist before the tool's first
       // packet. A failure here throws; the tool never starts and the teardown removes the rest.
-      if (plan.network) {
+      if (plan.network && reason === null) {
         const t0 = performance.now();
         try {
           network = await wireSandboxNetwork(sandboxPid, plan.network);

@@ -157,7 +157,9 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
     slot: wired,
     async denied() {
       if (removed) return [];
-      const out = await runCommand('read denied egress', NFT, ['-j', 'list', 'table', 'inet', SANDBOX_TABLE], { netnsFd: netns });
+      // -p: protocols as numbers, named below (nft would name them from /etc/protocols, which
+      // minimal systems lack).
+      const out = await runCommand('read denied egress', NFT, ['-j', '-p', 'list', 'table', 'inet', SANDBOX_TABLE], { netnsFd: netns });
       return parseDenied(out);
     },
     remove,
@@ -168,7 +170,9 @@ interface NftSetElement {
   elem?: { val?: { concat?: (string | number)[] }; counter?: { packets?: number } };
 }
 
-/** The counters of the sandbox's deny sets (nft -j list table), largest first. */
+const PROTOCOLS: Readonly<Record<number, string>> = { 1: 'icmp', 2: 'igmp', 6: 'tcp', 17: 'udp', 47: 'gre', 50: 'esp', 51: 'ah', 58: 'ipv6-icmp', 132: 'sctp', 136: 'udplite' };
+
+/** The counters of the sandbox's deny sets (nft -j -p list table), largest first. */
 export function parseDenied(json: string): DeniedEgress[] {
   const doc = JSON.parse(json) as { nftables?: { set?: { name: string; elem?: NftSetElement[] } }[] };
   const out: DeniedEgress[] = [];
@@ -178,7 +182,8 @@ export function parseDenied(json: string): DeniedEgress[] {
       const [destination, protocol, port] = e.elem?.val?.concat ?? [];
       const packets = e.elem?.counter?.packets ?? 0;
       if (typeof destination !== 'string' || protocol === undefined || packets === 0) continue;
-      out.push({ destination, protocol: String(protocol), port: typeof port === 'number' ? port : null, packets });
+      const name = typeof protocol === 'number' ? (PROTOCOLS[protocol] ?? `protocol ${protocol}`) : String(protocol);
+      out.push({ destination, protocol: name, port: typeof port === 'number' ? port : null, packets });
     }
   }
   return out.sort((a, b) => b.packets - a.packets || a.destination.localeCompare(b.destination));
