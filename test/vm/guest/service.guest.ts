@@ -76,6 +76,8 @@ describe('the installed service under systemd (cgroup v2)', { timeout: 900_000 }
     assert.equal(await pollUntil(() => existsSync(parent) && readdirSync(parent).some((n) => /^\d+\.\d+-/.test(n)), 30_000), true);
     const id = readdirSync(parent).find((n) => /^\d+\.\d+-/.test(n))!;
     const read = (f: string) => readFileSync(join(parent, id, f), 'utf8').trim();
+    // The limits are written before the sandbox is placed: once it is in, they are all there.
+    assert.equal(await pollUntil(() => read('cgroup.procs') !== '', 30_000), true);
     assert.deepEqual([read('memory.max'), read('memory.swap.max'), read('pids.max'), read('cpu.max')], ['268435456', '0', '64', '100000 100000']);
     assert.equal(structured(await running).stdout, 'done\n');
     const bomb = await client.callTool({ name: 'python', arguments: { code: 'b = []\nfor _ in range(1024): b.append(bytearray(1 << 20))\nprint("survived")' } });
@@ -107,6 +109,17 @@ describe('the installed service under systemd (cgroup v2)', { timeout: 900_000 }
     assert.deepEqual(probe.stdout.trim().split('\n').slice(1), ['192.0.2.2 errno 113']);
     assert.doesNotMatch(probe.stdout, /192\.0\.2\.1 errno 113/);
     assert.deepEqual(probe.deniedEgress, [{ destination: '192.0.2.2', protocol: 'tcp', port: 80, packets: 1 }]);
+  });
+
+  test('a restart keeps the socket: the next connection is served by the new daemon', async () => {
+    await client.close();
+    const before = systemctl('show', '-p', 'MainPID', '--value', 'toolcell.service').stdout.trim();
+    const r = systemctl('restart', 'toolcell.service');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(statSync(SOCKET).mode & 0o777, 0o660, 'the socket file was never removed');
+    client = await connectAs(CLIENT);
+    assert.equal(structured(await client.callTool({ name: 'python', arguments: { code: 'print(6*7)' } })).stdout, '42\n');
+    assert.notEqual(systemctl('show', '-p', 'MainPID', '--value', 'toolcell.service').stdout.trim(), before);
   });
 
   test('systemctl stop leaves nothing: no daemon, no sandbox, no cgroup, no socket, no host table', async () => {
