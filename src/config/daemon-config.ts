@@ -30,23 +30,27 @@ function addressBlock(family: Family, fallback: string) {
     });
 }
 
+/** A number, or text with a unit ("4M", "10s") read by `parse`. */
+function withUnit(parse: (text: string) => number | undefined, fallback: string, what: string) {
+  return z
+    .union([z.string(), z.number().int().nonnegative()])
+    .default(fallback)
+    .transform((v, ctx) => {
+      const n = typeof v === 'number' ? v : parse(v);
+      if (n === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a ${what} like "${fallback}", got ${JSON.stringify(v)}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+}
+
 export const DaemonConfigSchema = z
   .object({
     socket: z.string().startsWith('/').default('/run/toolcell/mcp.sock').describe('Unix socket the daemon listens on.'),
     tools_dir: z.string().startsWith('/').optional().describe('Directory of tool profiles (*.toml).'),
     client_group: z.string().default('toolcell').describe('Group whose members may connect (socket mode 0660).'),
-    max_message_bytes: z
-      .union([z.string(), z.number().int().positive()])
-      .default('4M')
-      .transform((v, ctx) => {
-        const n = typeof v === 'number' ? v : parseSize(v);
-        if (n === undefined) {
-          ctx.addIssue({ code: 'custom', message: `expected a size like "4M", got ${JSON.stringify(v)}` });
-          return z.NEVER;
-        }
-        return n;
-      })
-      .describe('Largest JSON-RPC message accepted from a client.'),
+    max_message_bytes: withUnit(parseSize, '4M', 'size').refine((n) => n > 0, 'must be more than 0').describe('Largest JSON-RPC message accepted from a client.'),
     cgroup_root: z
       .string()
       .regex(/^\/[^\0]*$/, 'expected an absolute cgroup path like "/toolcell"')
@@ -55,18 +59,7 @@ export const DaemonConfigSchema = z
       .describe('cgroup (as /proc/self/cgroup names it) to create invocation cgroups in; default: "toolcell" below the daemon\'s own cgroup.'),
     network_pool: addressBlock(4, DEFAULT_POOL.v4).describe('IPv4 block the veth pairs of sandboxes with network are addressed from (/30 each); slots that overlap a network of the host are skipped.'),
     network_pool6: addressBlock(6, DEFAULT_POOL.v6).describe('IPv6 block for the same, used for tools whose allowlist has IPv6 destinations (/126 each).'),
-    drain_timeout: z
-      .union([z.string(), z.number().int().nonnegative()])
-      .default('10s')
-      .transform((v, ctx) => {
-        const n = typeof v === 'number' ? v : parseDuration(v);
-        if (n === undefined) {
-          ctx.addIssue({ code: 'custom', message: `expected a duration like "10s", got ${JSON.stringify(v)}` });
-          return z.NEVER;
-        }
-        return n;
-      })
-      .describe('On stop, how long running calls may go on before they are killed (ms, or "10s").'),
+    drain_timeout: withUnit(parseDuration, '10s', 'duration').describe('On stop, how long running calls may go on before they are killed.'),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   })
   .strict();
