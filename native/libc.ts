@@ -9,6 +9,7 @@ interface Libc {
   pidfdSendSignal: (pidfd: number, sig: number, info: null, flags: number) => number;
   socket: (domain: number, type: number, protocol: number) => number;
   sendto: (fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number) => number;
+  getsockopt: (fd: number, level: number, name: number, value: Buffer, len: Buffer) => number;
 }
 
 let libc: Libc | undefined;
@@ -22,6 +23,7 @@ function load(): Libc {
       pidfdSendSignal: lib.func('int pidfd_send_signal(int pidfd, int sig, void *info, unsigned int flags)') as unknown as Libc['pidfdSendSignal'],
       socket: lib.func('int socket(int domain, int type, int protocol)') as unknown as Libc['socket'],
       sendto: lib.func('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)') as unknown as Libc['sendto'],
+      getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *value, void *len)') as unknown as Libc['getsockopt'],
     };
   }
   return libc;
@@ -102,4 +104,25 @@ export function sendUnixDatagram(path: string, message: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+const SOL_SOCKET = 1;
+const SO_PEERCRED = 17;
+
+export interface PeerCredentials {
+  readonly pid: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/**
+ * Who is on the other end of a connected Unix socket, as the kernel recorded it at connect():
+ * not what the client says about itself.
+ */
+export function peerCredentials(fd: number): PeerCredentials {
+  const ucred = Buffer.alloc(12); // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(ucred.length);
+  if (load().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, ucred, len) !== 0) throw new Error(`getsockopt(SO_PEERCRED) failed (errno ${koffi.errno()})`);
+  return { pid: ucred.readInt32LE(0), uid: ucred.readUInt32LE(4), gid: ucred.readUInt32LE(8) };
 }

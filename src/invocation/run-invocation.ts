@@ -1,7 +1,7 @@
 // One invocation, start to finish: Route → Isolate → Execute → Teardown. This is the only place
 // that orders side effects; it reads as a checklist, and every step that builds something pushes
 // its undo onto the teardown stack first.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { toBwrapCommand, toBwrapInputs } from '../plan/bwrap-command.js';
 import { ArgumentError } from '../plan/command-template.js';
@@ -41,11 +41,20 @@ export class InvocationAbortedError extends Error {
 
 export interface InvocationOptions {
   readonly logger: Logger;
+  /** Who asked for the call (peer credentials), for the audit record; absent for local runs. */
+  readonly caller?: { readonly uid: number; readonly pid: number; readonly user: string };
   /** Aborting kills the sandbox; a KillReason as abort reason is reported as such. */
   readonly signal?: AbortSignal;
 }
 
 const KILL_GRACE_MS = 5_000;
+
+/** sha256 of the arguments as JSON with sorted keys: the audit joins calls without logging values. */
+function canonicalDigest(value: unknown): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canonical) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])])) : v;
+  return createHash('sha256').update(JSON.stringify(canonical(value))).digest('hex');
+}
 
 function abortReason(signal: AbortSignal): KillReason {
   return signal.reason === 'shutdown' ? 'shutdown' : 'cancelled';
@@ -211,6 +220,9 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
       ...(result.seccompEvents ? { seccompEvents: result.seccompEvents } : {}),
       ...(result.deniedEgress ? { deniedEgress: result.deniedEgress, networkSetupMs } : {}),
       user: plan.user.name,
+      ...(opts.caller ? { caller: { uid: opts.caller.uid, user: opts.caller.user, pid: opts.caller.pid } } : {}),
+      argsSha256: canonicalDigest(args),
+      profileDigest: profile.digest,
     },
     'invocation',
   );

@@ -33,7 +33,7 @@ export interface UserRecord {
   readonly groups: readonly string[];
 }
 
-/** The user's passwd entry and groups, or undefined when NSS knows no such user. */
+/** The user's passwd entry and groups, or undefined when NSS knows no such user. `name` may be a uid. */
 export async function lookupUserRecord(name: string): Promise<UserRecord | undefined> {
   let passwd: string;
   try {
@@ -43,7 +43,7 @@ export async function lookupUserRecord(name: string): Promise<UserRecord | undef
   }
   const f = passwd.trim().split(':');
   const groups = (await run('id', ['-Gn', '--', name])).stdout.trim().split(/\s+/).filter(Boolean);
-  return { name, uid: Number(f[2]), gid: Number(f[3]), home: f[5] ?? '', shell: f[6] ?? '', groups };
+  return { name: f[0] || name, uid: Number(f[2]), gid: Number(f[3]), home: f[5] ?? '', shell: f[6] ?? '', groups };
 }
 
 export async function groupExists(name: string): Promise<boolean> {

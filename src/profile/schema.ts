@@ -85,6 +85,14 @@ export const ProfileSchema = z
       })
       .strict()
       .default({ allow: [], allow_any: false }),
+    callers: z
+      .object({
+        users: z.array(z.string().min(1)).default([]).describe('User names that may see and call this tool.'),
+        groups: z.array(z.string().min(1)).default([]).describe('Groups whose members may see and call this tool.'),
+      })
+      .strict()
+      .optional()
+      .describe('Who may use the tool; without it, everyone who may connect (root and the client group).'),
     seccomp: z
       .object({
         action: z.enum(['errno', 'kill', 'log']).default('errno').describe('errno: EPERM; kill: kill the process; log: allow and log (to develop a profile).'),

@@ -12,6 +12,7 @@ import { configureSandboxNetworks, onForwardingChange, sweepStaleNetworks } from
 import { describeProfileError } from '../profile/profile.js';
 import { adoptSocket, groupId, listenSocket, removeSocket } from './listen-socket.js';
 import { serveConnection, type Connection } from './mcp-connection.js';
+import { identifyCaller } from './caller.js';
 import { notifySystemd, takeListenFd } from './systemd.js';
 import { VERSION } from '../version.js';
 
@@ -73,7 +74,16 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
     const log = logger.child({ connection: nextConnection++ });
     socket.on('error', (e) => log.debug({ err: e }, 'socket error'));
     socket.once('close', () => connections.delete(socket));
-    connections.set(socket, serveConnection(socket, source, log));
+    const caller = identifyCaller(socket);
+    caller.then(
+      (c) => log.info({ caller: { uid: c.uid, user: c.user, pid: c.pid } }, 'connected'),
+      (e: Error) => {
+        // Without the kernel's word on who is calling, the connection gets nothing.
+        log.warn({ err: e }, 'caller unknown: connection closed');
+        socket.destroy();
+      },
+    );
+    connections.set(socket, serveConnection(socket, source, log, caller));
   };
   let server: Server;
   let gid: number | undefined;

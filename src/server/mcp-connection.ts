@@ -17,6 +17,7 @@ import { describeToolResult, isFailure, type ToolResult } from '../invocation/to
 import type { ServedTool } from '../profile/load-tools.js';
 import type { Profile } from '../profile/profile.js';
 import { LineTransport } from './line-transport.js';
+import { mayUse, type Caller } from './caller.js';
 
 export interface ToolSource {
   /** The current tools; read at every request so a reload takes effect for the next call. */
@@ -65,16 +66,26 @@ export interface Connection {
   toolsChanged(): void;
 }
 
-export function serveConnection(stream: Duplex, source: ToolSource, log: Logger): Connection {
+/**
+ * One MCP server for one connection. `caller` is who connected (resolved while the first messages
+ * may already arrive): it sees and calls only the tools whose [callers] admit it, and a tool it may
+ * not use is answered exactly like a tool that does not exist.
+ */
+export function serveConnection(stream: Duplex, source: ToolSource, log: Logger, caller: Promise<Caller>): Connection {
   const server = new Server({ name: 'toolcell', version: source.version }, { capabilities: { tools: { listChanged: true } } });
 
+  const usable = async (): Promise<ReadonlyMap<string, ServedTool>> => {
+    const who = await caller;
+    return new Map([...source.tools()].filter(([, t]) => mayUse(t.profile.callers, who)));
+  };
+
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
-    tools: [...source.tools().values()].map((t) => toTool(t.profile)),
+    tools: [...(await usable()).values()].map((t) => toTool(t.profile)),
   }));
 
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const { name, arguments: args = {} } = request.params;
-    const tool = source.tools().get(name);
+    const tool = (await usable()).get(name);
     if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
     if (source.draining()) {
       log.info({ tool: name }, 'call refused: the daemon is stopping');
@@ -83,6 +94,7 @@ export function serveConnection(stream: Duplex, source: ToolSource, log: Logger)
     try {
       const result = await runInvocation(tool, args, {
         logger: log,
+        caller: await caller,
         // The SDK aborts this on notifications/cancelled and when the connection closes.
         signal: AbortSignal.any([extra.signal, source.shutdown]),
       });

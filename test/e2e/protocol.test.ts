@@ -33,7 +33,7 @@ describe('e2e: raw socket protocol faults', { skip }, () => {
     assert.equal(reply.id, 1);
     const result = reply.result as Record<string, unknown>;
     assert.deepEqual(result.serverInfo, { name: 'toolcell', version: '0.1.0' });
-    assert.deepEqual(result.capabilities, { tools: {} });
+    assert.deepEqual(result.capabilities, { tools: { listChanged: true } });
   });
 
   test('invalid JSON → -32700 parse error, and the connection goes on', async () => {

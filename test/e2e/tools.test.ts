@@ -32,7 +32,7 @@ describe('e2e: the bundled tools over the socket', { skip }, () => {
 
   test('initialize reports the toolcell server with the tools capability', () => {
     assert.deepEqual(conn!.client.getServerVersion(), { name: 'toolcell', version: '0.1.0' });
-    assert.deepEqual(conn!.client.getServerCapabilities(), { tools: {} });
+    assert.deepEqual(conn!.client.getServerCapabilities(), { tools: { listChanged: true } });
   });
 
   test('tools/list gives python, search and shell with their descriptions and strict input schemas', async () => {

@@ -230,8 +230,14 @@ export interface BridgedClient {
 }
 
 /** The official SDK client through `toolcell connect` (what MCP hosts launch). */
-export async function connectBridge(socketPath: string): Promise<BridgedClient> {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [BIN, 'connect', '--socket', socketPath], stderr: 'pipe' });
+/**
+ * `toolcell connect` as an MCP host runs it; with `asUser`, as that user (setpriv execs without
+ * forking, so the bridge's pid is the transport's pid: the one the daemon sees as its peer).
+ */
+export async function connectBridge(socketPath: string, asUser?: string): Promise<BridgedClient> {
+  const bridge = [process.execPath, BIN, 'connect', '--socket', socketPath];
+  const [command, ...args] = asUser === undefined ? bridge : ['setpriv', `--reuid=${asUser}`, `--regid=${asUser}`, '--init-groups', '--', ...bridge];
+  const transport = new StdioClientTransport({ command: command!, args, stderr: 'pipe' });
   let stderr = '';
   // With stderr: 'pipe' the SDK hands out a PassThrough stream at once, before start().
   const errStream = transport.stderr as Readable | null;

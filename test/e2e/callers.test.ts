@@ -1,0 +1,106 @@
+// Who calls: users made by this test connect to a real daemon through `toolcell connect`; the
+// kernel's peer credentials decide what each one sees and may call, and the audit line carries
+// the caller (uid, name, pid) and a digest of the arguments, never their values.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { closeQuietly, connectBridge, makeToolsDir, pollUntil, removeDir, startDaemon, type BridgedClient, type Daemon } from '../helpers/daemon.js';
+import { createToolUsers, realKernelSkipReason, scriptToolToml } from '../helpers/fixtures.js';
+import { uniqueMarker } from '../helpers/processes.js';
+
+const skip = realKernelSkipReason();
+const GROUP = 'tctest-clients';
+const TEAM = 'tctest-team';
+const USERS = { alice: 'tctest-alice', bob: 'tctest-bob', eve: 'tctest-eve' } as const;
+
+const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+
+describe('e2e: callers (peer credentials, [callers], audit)', { skip }, () => {
+  let daemon: Daemon;
+  let tools: string;
+  let removeToolUsers: () => Promise<void> = async () => undefined;
+  const clients: BridgedClient[] = [];
+
+  before(async () => {
+    run('groupadd', ['--system', GROUP]);
+    run('groupadd', ['--system', TEAM]);
+    run('useradd', ['--system', '-U', '--no-create-home', '--shell', '/usr/sbin/nologin', '-G', `${GROUP},${TEAM}`, USERS.alice]);
+    run('useradd', ['--system', '-U', '--no-create-home', '--shell', '/usr/sbin/nologin', '-G', GROUP, USERS.bob]);
+    run('useradd', ['--system', '-U', '--no-create-home', '--shell', '/usr/sbin/nologin', USERS.eve]);
+    removeToolUsers = await createToolUsers(['open', 'alices', 'teams']);
+    tools = makeToolsDir(
+      {
+        'open.toml': scriptToolToml({ description: 'anyone who may connect' }),
+        'alices.toml': scriptToolToml({ description: 'alice only', sections: `[callers]\nusers = ["${USERS.alice}"]` }),
+        'teams.toml': scriptToolToml({ description: 'the team', sections: `[callers]\ngroups = ["${TEAM}"]` }),
+      },
+      false,
+    );
+    daemon = await startDaemon({ tools, configToml: `client_group = "${GROUP}"\n` });
+    // The socket's own directory must be reachable for the test users (the socket itself is 0660).
+    chmodSync(dirname(daemon.socket), 0o755);
+  });
+
+  after(async () => {
+    for (const c of clients) await closeQuietly(c.client);
+    await daemon?.stop();
+    removeDir(tools);
+    await removeToolUsers();
+    for (const u of Object.values(USERS)) spawnSync('userdel', [u]);
+    for (const g of [...Object.values(USERS), GROUP, TEAM]) spawnSync('groupdel', [g]);
+  });
+
+  const connectAs = async (user: string) => {
+    const c = await connectBridge(daemon.socket, user);
+    clients.push(c);
+    return c;
+  };
+
+  test('a member of the client group sees the tools its [callers] grant; another member sees fewer', async () => {
+    const alice = await connectAs(USERS.alice);
+    assert.deepEqual((await alice.client.listTools()).tools.map((t) => t.name).sort(), ['alices', 'open', 'teams']);
+    const r = (await alice.client.callTool({ name: 'alices', arguments: { script: 'id -u' } })) as CallToolResult;
+    assert.deepEqual(r.content, [{ type: 'text', text: `${execFileSync('id', ['-u', 'tc-alices'], { encoding: 'utf8' })}` }]);
+
+    const bob = await connectAs(USERS.bob);
+    assert.deepEqual((await bob.client.listTools()).tools.map((t) => t.name), ['open']);
+    // A tool bob may not use is answered exactly like one that does not exist.
+    const denied = await bob.client.callTool({ name: 'alices', arguments: { script: 'id' } }).then(() => 'called', (e: Error) => e.message);
+    const unknown = await bob.client.callTool({ name: 'nosuch', arguments: { script: 'id' } }).then(() => 'called', (e: Error) => e.message);
+    assert.equal(denied, 'MCP error -32602: MCP error -32602: Unknown tool: alices');
+    assert.equal(unknown, 'MCP error -32602: MCP error -32602: Unknown tool: nosuch');
+  });
+
+  test('someone outside the client group cannot connect: EACCES from the kernel', () => {
+    const r = spawnSync('setpriv', [`--reuid=${USERS.eve}`, `--regid=${USERS.eve}`, '--init-groups', '--', process.execPath, 'bin/toolcell.js', 'connect', '--socket', daemon.socket], {
+      encoding: 'utf8',
+      input: '',
+      timeout: 15_000,
+    });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /EACCES/);
+  });
+
+  test('the audit line names the caller by uid, name and pid, and digests the arguments without their values', async () => {
+    const alice = await connectAs(USERS.alice);
+    const marker = `secret-looking-${uniqueMarker(1)}`;
+    const args = { script: `echo ${marker} >/dev/null` };
+    await alice.client.callTool({ name: 'open', arguments: args });
+    const line = await pollUntil(() => daemon.stdout.includes('"argsSha256"') && daemon.stdout.split('\n').some((l) => l.includes(`"pid":${alice.transport.pid}`)), 5000);
+    assert.equal(line, true, daemon.stdout);
+    const audit = daemon.stdout
+      .split('\n')
+      .filter((l) => l.includes('"msg":"invocation"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => (l.caller as { pid: number } | undefined)?.pid === alice.transport.pid);
+    const uid = Number(execFileSync('id', ['-u', USERS.alice], { encoding: 'utf8' }).trim());
+    assert.deepEqual(audit?.caller, { uid, user: USERS.alice, pid: alice.transport.pid });
+    assert.equal(audit?.argsSha256, createHash('sha256').update(JSON.stringify(args)).digest('hex'));
+    assert.match(String(audit?.profileDigest), /^[0-9a-f]{64}$/);
+    assert.equal(daemon.stdout.includes(marker), false, 'argument values never reach the log');
+  });
+});
