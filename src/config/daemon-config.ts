@@ -60,6 +60,11 @@ export const DaemonConfigSchema = z
     network_pool: addressBlock(4, DEFAULT_POOL.v4).describe('IPv4 block the veth pairs of sandboxes with network are addressed from (/30 each); slots that overlap a network of the host are skipped.'),
     network_pool6: addressBlock(6, DEFAULT_POOL.v6).describe('IPv6 block for the same, used for tools whose allowlist has IPv6 destinations (/126 each).'),
     drain_timeout: withUnit(parseDuration, '10s', 'duration').describe('On stop, how long running calls may go on before they are killed.'),
+    max_calls: z.number().int().positive().default(32).describe('Calls running at once in the daemon; more wait in a queue.'),
+    max_queued_calls: z.number().int().nonnegative().default(128).describe('Calls waiting for a slot; over it a call is refused at once.'),
+    max_calls_per_caller: z.number().int().positive().default(8).describe('Calls running or waiting at once for one uid.'),
+    max_connections_per_caller: z.number().int().positive().default(16).describe('Open connections of one uid; more are closed at once.'),
+    max_messages_per_second: z.number().int().positive().default(200).describe('JSON-RPC messages per second and connection; more are refused.'),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   })
   .strict();

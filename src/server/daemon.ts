@@ -13,6 +13,8 @@ import { describeProfileError } from '../profile/profile.js';
 import { adoptSocket, groupId, listenSocket, removeSocket } from './listen-socket.js';
 import { serveConnection, type Connection } from './mcp-connection.js';
 import { identifyCaller } from './caller.js';
+import { Admission } from './admission.js';
+import { RATE_LIMITED } from './line-transport.js';
 import { notifySystemd, takeListenFd } from './systemd.js';
 import { VERSION } from '../version.js';
 
@@ -29,6 +31,8 @@ export interface RunningDaemon {
 
 /** After the drain: how long killed calls get to send their results before connections are cut. */
 const ANSWER_GRACE_MS = 5_000;
+
+class ConnectionRefused extends Error {}
 
 async function loadServed(config: DaemonConfig, logger: Logger): Promise<ReadonlyMap<string, ServedTool>> {
   const loaded = await loadTools(config.tools_dir, config.client_group);
@@ -67,22 +71,42 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
     shutdown: shutdown.signal,
     draining: () => draining,
     maxMessageBytes: config.max_message_bytes,
+    maxMessagesPerSecond: config.max_messages_per_second,
+    admission: new Admission(config),
     version: VERSION,
   };
   let nextConnection = 1;
+  const perUid = new Map<number, number>();
   const onConnection = (socket: Socket) => {
     const log = logger.child({ connection: nextConnection++ });
     socket.on('error', (e) => log.debug({ err: e }, 'socket error'));
     socket.once('close', () => connections.delete(socket));
-    const caller = identifyCaller(socket);
-    caller.then(
-      (c) => log.info({ caller: { uid: c.uid, user: c.user, pid: c.pid } }, 'connected'),
-      (e: Error) => {
-        // Without the kernel's word on who is calling, the connection gets nothing.
-        log.warn({ err: e }, 'caller unknown: connection closed');
-        socket.destroy();
-      },
-    );
+    // The connection is served only once the kernel has said who it is and the caller is within
+    // its connection limit; until then every request waits on this promise.
+    const caller = identifyCaller(socket).then((c) => {
+      if (socket.destroyed) throw new ConnectionRefused('closed before it was identified');
+      const open = (perUid.get(c.uid) ?? 0) + 1;
+      perUid.set(c.uid, open);
+      socket.once('close', () => {
+        const left = (perUid.get(c.uid) ?? 1) - 1;
+        if (left > 0) perUid.set(c.uid, left);
+        else perUid.delete(c.uid);
+      });
+      if (open > config.max_connections_per_caller) {
+        const message = `${c.user} has ${config.max_connections_per_caller} connections open already (max_connections_per_caller)`;
+        log.warn({ caller: { uid: c.uid, user: c.user, pid: c.pid } }, `connection refused: ${message}`);
+        socket.end(`${JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: RATE_LIMITED, message } })}\n`);
+        throw new ConnectionRefused(message);
+      }
+      log.info({ caller: { uid: c.uid, user: c.user, pid: c.pid } }, 'connected');
+      return c;
+    });
+    caller.catch((e: Error) => {
+      if (e instanceof ConnectionRefused) return;
+      // Without the kernel's word on who is calling, the connection gets nothing.
+      log.warn({ err: e }, 'caller unknown: connection closed');
+      socket.destroy();
+    });
     connections.set(socket, serveConnection(socket, source, log, caller));
   };
   let server: Server;

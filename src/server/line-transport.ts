@@ -7,6 +7,8 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 
 export const PARSE_ERROR = -32700;
 export const INVALID_REQUEST = -32600;
+/** Server-defined JSON-RPC error: the connection sends faster than max_messages_per_second. */
+export const RATE_LIMITED = -32029;
 const MAX_UNREAD_REPLY_BYTES = 64 * 1024 * 1024;
 
 export class LineTransport implements Transport {
@@ -24,7 +26,35 @@ export class LineTransport implements Transport {
   private unanswered = new Map<string | number, number>();
   private idleWaiters: (() => void)[] = [];
 
-  constructor(private readonly stream: Duplex, private readonly maxMessageBytes: number) {}
+  /** Token bucket over every line (good or bad): a flooding peer costs the daemon a bounded amount. */
+  private tokens: number;
+  private lastRefill = performance.now();
+  private lastRateReply = -Infinity;
+
+  constructor(
+    private readonly stream: Duplex,
+    private readonly maxMessageBytes: number,
+    private readonly maxMessagesPerSecond = Infinity,
+  ) {
+    this.tokens = maxMessagesPerSecond;
+  }
+
+  /** Whether one more line may be handled now; over the rate it is dropped, with one error a second. */
+  private admit(): boolean {
+    if (this.maxMessagesPerSecond === Infinity) return true;
+    const now = performance.now();
+    this.tokens = Math.min(this.maxMessagesPerSecond, this.tokens + ((now - this.lastRefill) / 1000) * this.maxMessagesPerSecond);
+    this.lastRefill = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return true;
+    }
+    if (now - this.lastRateReply >= 1000) {
+      this.lastRateReply = now;
+      this.replyError(RATE_LIMITED, `more than ${this.maxMessagesPerSecond} messages per second on this connection (max_messages_per_second): messages are being dropped`);
+    }
+    return false;
+  }
 
   async start(): Promise<void> {
     this.stream.on('data', (chunk: Buffer) => this.receive(chunk));
@@ -43,7 +73,7 @@ export class LineTransport implements Transport {
           this.pending = [];
           this.pendingBytes = 0;
           this.discarding = true;
-          this.replyError(INVALID_REQUEST, `message larger than ${this.maxMessageBytes} bytes`);
+          if (this.admit()) this.replyError(INVALID_REQUEST, `message larger than ${this.maxMessageBytes} bytes`);
         } else if (end > start) {
           this.pending.push(chunk.subarray(start, end));
           this.pendingBytes += end - start;
@@ -51,7 +81,7 @@ export class LineTransport implements Transport {
       }
       if (nl < 0) return;
       if (this.discarding) this.discarding = false;
-      else this.deliver(Buffer.concat(this.pending, this.pendingBytes));
+      else if (this.admit()) this.deliver(Buffer.concat(this.pending, this.pendingBytes));
       this.pending = [];
       this.pendingBytes = 0;
       start = nl + 1;

@@ -18,6 +18,7 @@ import type { ServedTool } from '../profile/load-tools.js';
 import type { Profile } from '../profile/profile.js';
 import { LineTransport } from './line-transport.js';
 import { mayUse, type Caller } from './caller.js';
+import type { Admission } from './admission.js';
 
 export interface ToolSource {
   /** The current tools; read at every request so a reload takes effect for the next call. */
@@ -28,6 +29,8 @@ export interface ToolSource {
   /** True once the daemon stops: running calls may finish, new ones are not started. */
   draining(): boolean;
   readonly maxMessageBytes: number;
+  readonly maxMessagesPerSecond: number;
+  readonly admission: Admission;
   readonly version: string;
 }
 
@@ -91,10 +94,16 @@ export function serveConnection(stream: Duplex, source: ToolSource, log: Logger,
       log.info({ tool: name }, 'call refused: the daemon is stopping');
       return { content: [{ type: 'text', text: 'toolcell: the daemon is stopping; the call was not started (call again once it is back)' }], isError: true };
     }
+    const who = await caller;
+    const ticket = await source.admission.enter(who.uid, who.user, extra.signal);
+    if ('limit' in ticket) {
+      log.info({ tool: name, caller: { uid: who.uid, user: who.user, pid: who.pid }, refused: ticket.limit }, 'call refused by a limit');
+      return { content: [{ type: 'text', text: `toolcell: ${ticket.message}` }], isError: true, structuredContent: { refused: { limit: ticket.limit, value: ticket.value } } };
+    }
     try {
       const result = await runInvocation(tool, args, {
         logger: log,
-        caller: await caller,
+        caller: who,
         // The SDK aborts this on notifications/cancelled and when the connection closes.
         signal: AbortSignal.any([extra.signal, source.shutdown]),
       });
@@ -109,11 +118,13 @@ export function serveConnection(stream: Duplex, source: ToolSource, log: Logger,
       }
       log.error({ tool: name, err: e }, 'invocation failed');
       return { content: [{ type: 'text', text: `toolcell: the sandbox could not be run: ${(e as Error).message}` }], isError: true };
+    } finally {
+      ticket.release();
     }
   });
 
   server.onerror = (e) => log.debug({ err: e }, 'connection error');
-  const transport = new LineTransport(stream, source.maxMessageBytes);
+  const transport = new LineTransport(stream, source.maxMessageBytes, source.maxMessagesPerSecond);
   void server.connect(transport);
   return {
     transport,

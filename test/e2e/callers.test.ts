@@ -8,9 +8,9 @@ import { dirname } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { closeQuietly, connectBridge, makeToolsDir, pollUntil, removeDir, startDaemon, type BridgedClient, type Daemon } from '../helpers/daemon.js';
+import { closeQuietly, connectBridge, makeToolsDir, pollUntil, RawConnection, removeDir, startDaemon, type BridgedClient, type Daemon } from '../helpers/daemon.js';
 import { createToolUsers, realKernelSkipReason, scriptToolToml } from '../helpers/fixtures.js';
-import { uniqueMarker } from '../helpers/processes.js';
+import { pidsWithArgv, uniqueMarker, waitForSleep } from '../helpers/processes.js';
 
 const skip = realKernelSkipReason();
 const GROUP = 'tctest-clients';
@@ -40,7 +40,10 @@ describe('e2e: callers (peer credentials, [callers], audit)', { skip }, () => {
       },
       false,
     );
-    daemon = await startDaemon({ tools, configToml: `client_group = "${GROUP}"\n` });
+    daemon = await startDaemon({
+      tools,
+      configToml: [`client_group = "${GROUP}"`, 'max_calls_per_caller = 1', 'max_connections_per_caller = 3', 'max_messages_per_second = 50', 'max_message_bytes = "1K"', ''].join('\n'),
+    });
     // The socket's own directory must be reachable for the test users (the socket itself is 0660).
     chmodSync(dirname(daemon.socket), 0o755);
   });
@@ -102,5 +105,76 @@ describe('e2e: callers (peer credentials, [callers], audit)', { skip }, () => {
     assert.equal(audit?.argsSha256, createHash('sha256').update(JSON.stringify(args)).digest('hex'));
     assert.match(String(audit?.profileDigest), /^[0-9a-f]{64}$/);
     assert.equal(daemon.stdout.includes(marker), false, 'argument values never reach the log');
+  });
+
+  test('max_calls_per_caller: a second call of the same caller is refused at once, naming the limit, while another caller proceeds', async () => {
+    const alice = await connectAs(USERS.alice);
+    const bob = await connectAs(USERS.bob);
+    const marker = uniqueMarker(987021);
+    const running = alice.client.callTool({ name: 'open', arguments: { script: `sleep ${marker} & wait; echo finished` } });
+    try {
+      assert.equal(await waitForSleep(marker), true);
+      const refused = (await alice.client.callTool({ name: 'open', arguments: { script: 'echo second' } })) as CallToolResult;
+      assert.equal(refused.isError, true);
+      assert.deepEqual(refused.content, [{ type: 'text', text: `toolcell: ${USERS.alice} already has 1 call running (max_calls_per_caller); call again when one has finished` }]);
+      assert.deepEqual(refused.structuredContent, { refused: { limit: 'max_calls_per_caller', value: 1 } });
+      const other = (await bob.client.callTool({ name: 'open', arguments: { script: 'echo bob' } })) as CallToolResult;
+      assert.deepEqual(other.content, [{ type: 'text', text: 'bob\n' }]);
+    } finally {
+      for (const pid of pidsWithArgv(['sleep', marker])) process.kill(pid, 'SIGKILL');
+    }
+    assert.equal(((await running) as CallToolResult).content[0]?.type, 'text');
+    const after = (await alice.client.callTool({ name: 'open', arguments: { script: 'echo again' } })) as CallToolResult;
+    assert.deepEqual(after.content, [{ type: 'text', text: 'again\n' }], 'the slot came back');
+  });
+
+  test('max_connections_per_caller: one connection too many gets one error line and is closed', async () => {
+    const raws = [await RawConnection.open(daemon.socket), await RawConnection.open(daemon.socket), await RawConnection.open(daemon.socket)];
+    try {
+      for (const r of raws) assert.equal(((await r.initialize()).result as { serverInfo: { name: string } }).serverInfo.name, 'toolcell');
+      const extra = await RawConnection.open(daemon.socket);
+      raws.push(extra);
+      assert.deepEqual(await extra.next(), { jsonrpc: '2.0', id: null, error: { code: -32029, message: 'root has 3 connections open already (max_connections_per_caller)' } });
+      assert.equal(await pollUntil(() => extra.closed, 5000), true);
+    } finally {
+      for (const r of raws) r.close();
+    }
+  });
+
+  test('a flood of oversized messages on one connection is rate-limited and does not hold up another connection', async () => {
+    const flood = await RawConnection.open(daemon.socket);
+    const bob = await connectBridge(daemon.socket, USERS.bob);
+    clients.push(bob);
+    const junk = `${'x'.repeat(4096)}\n`.repeat(16);
+    for (let i = 0; i < 50; i++) flood.write(junk);
+    let sent = 800;
+    const pump = setInterval(() => {
+      if (sent < 2000) {
+        flood.write(junk);
+        sent += 16;
+      }
+    }, 5);
+    try {
+      const t0 = Date.now();
+      const r = (await bob.client.callTool({ name: 'open', arguments: { script: 'echo through' } })) as CallToolResult;
+      assert.deepEqual(r.content, [{ type: 'text', text: 'through\n' }]);
+      assert.ok(Date.now() - t0 < 15_000, 'the other connection was served while the flood went on');
+    } finally {
+      clearInterval(pump);
+    }
+    // The flood got its first 50 "too large" answers, then one rate-limit error per second at most.
+    const replies: Record<string, unknown>[] = [];
+    for (;;) {
+      try {
+        replies.push(await flood.next(500));
+      } catch {
+        break;
+      }
+    }
+    flood.close();
+    const codes = replies.map((x) => (x.error as { code: number }).code);
+    assert.ok(codes.filter((c) => c === -32600).length <= 51, `too-large replies: ${codes.filter((c) => c === -32600).length}`);
+    assert.ok(codes.includes(-32029), 'a rate-limit error was sent');
+    assert.ok(codes.length < sent / 4, `${codes.length} replies to ${sent} oversized messages`);
   });
 });
