@@ -89,6 +89,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
   let usage: CgroupUsage | undefined;
   let deniedEgress: DeniedEgress[] | undefined;
   let networkSetupMs: number | undefined;
+  let receipt: Record<string, string> = {};
   let reason: KillReason | null = null;
   let exit: SandboxExit = { code: null, signal: null };
   let stdout: CappedOutput | undefined;
@@ -168,8 +169,9 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
       return undefined;
     });
   } finally {
-    const failures = await teardown.run();
-    if (failures.length > 0) log.error({ failures }, 'teardown incomplete');
+    receipt = await teardown.run();
+    const failures = Object.entries(receipt).filter(([, v]) => v !== 'ok');
+    if (failures.length > 0) log.error({ failures: Object.fromEntries(failures) }, 'teardown incomplete');
   }
 
   const out = stdout?.text() ?? '';
@@ -223,6 +225,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
       ...(opts.caller ? { caller: { uid: opts.caller.uid, user: opts.caller.user, pid: opts.caller.pid } } : {}),
       argsSha256: canonicalDigest(args),
       profileDigest: profile.digest,
+      teardown: receipt,
     },
     'invocation',
   );

@@ -13,16 +13,20 @@ export class TeardownStack {
     this.steps.push({ name, undo });
   }
 
-  /** Runs every step, newest first; returns the failures as "step: message". */
-  async run(): Promise<string[]> {
-    const failures: string[] = [];
+  /**
+   * Runs every step, newest first. The receipt maps each step to "ok" or what went wrong, for the
+   * audit record ("remove cgroup": "ok" also says that no process was left in it).
+   */
+  async run(): Promise<Record<string, string>> {
+    const receipt: Record<string, string> = {};
     for (let step = this.steps.pop(); step; step = this.steps.pop()) {
       try {
         await step.undo();
+        receipt[step.name] = 'ok';
       } catch (e) {
-        failures.push(`${step.name}: ${(e as Error).message}`);
+        receipt[step.name] = (e as Error).message;
       }
     }
-    return failures;
+    return receipt;
   }
 }

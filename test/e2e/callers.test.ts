@@ -104,6 +104,9 @@ describe('e2e: callers (peer credentials, [callers], audit)', { skip }, () => {
     assert.deepEqual(audit?.caller, { uid, user: USERS.alice, pid: alice.transport.pid });
     assert.equal(audit?.argsSha256, createHash('sha256').update(JSON.stringify(args)).digest('hex'));
     assert.match(String(audit?.profileDigest), /^[0-9a-f]{64}$/);
+    // The teardown receipt: every step done, the cgroup (emptied first) among them.
+    assert.deepEqual(Object.keys(audit?.teardown as object).sort(), ['clear timer', 'detach abort', 'kill sandbox', 'remove cgroup']);
+    assert.deepEqual(new Set(Object.values(audit?.teardown as object)), new Set(['ok']));
     assert.equal(daemon.stdout.includes(marker), false, 'argument values never reach the log');
   });
 
