@@ -81,3 +81,20 @@ export class Admission {
     };
   }
 }
+
+/** Open connections per uid; a connection counts from when it is identified until it closes. */
+export class ConnectionCount {
+  private readonly open = new Map<number, number>();
+
+  /** Counts `socket` for `uid` and returns how many that uid now has open. */
+  add(uid: number, socket: { once(event: 'close', listener: () => void): unknown }): number {
+    const n = (this.open.get(uid) ?? 0) + 1;
+    this.open.set(uid, n);
+    socket.once('close', () => {
+      const left = (this.open.get(uid) ?? 1) - 1;
+      if (left > 0) this.open.set(uid, left);
+      else this.open.delete(uid);
+    });
+    return n;
+  }
+}

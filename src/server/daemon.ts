@@ -13,7 +13,7 @@ import { describeProfileError } from '../profile/profile.js';
 import { adoptSocket, groupId, listenSocket, removeSocket } from './listen-socket.js';
 import { serveConnection, type Connection } from './mcp-connection.js';
 import { identifyCaller } from './caller.js';
-import { Admission } from './admission.js';
+import { Admission, ConnectionCount } from './admission.js';
 import { RATE_LIMITED } from './line-transport.js';
 import { notifySystemd, takeListenFd } from './systemd.js';
 import { VERSION } from '../version.js';
@@ -76,7 +76,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
     version: VERSION,
   };
   let nextConnection = 1;
-  const perUid = new Map<number, number>();
+  const connectionCount = new ConnectionCount();
   const onConnection = (socket: Socket) => {
     const log = logger.child({ connection: nextConnection++ });
     socket.on('error', (e) => log.debug({ err: e }, 'socket error'));
@@ -85,14 +85,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
     // its connection limit; until then every request waits on this promise.
     const caller = identifyCaller(socket).then((c) => {
       if (socket.destroyed) throw new ConnectionRefused('closed before it was identified');
-      const open = (perUid.get(c.uid) ?? 0) + 1;
-      perUid.set(c.uid, open);
-      socket.once('close', () => {
-        const left = (perUid.get(c.uid) ?? 1) - 1;
-        if (left > 0) perUid.set(c.uid, left);
-        else perUid.delete(c.uid);
-      });
-      if (open > config.max_connections_per_caller) {
+      if (connectionCount.add(c.uid, socket) > config.max_connections_per_caller) {
         const message = `${c.user} has ${config.max_connections_per_caller} connections open already (max_connections_per_caller)`;
         log.warn({ caller: { uid: c.uid, user: c.user, pid: c.pid } }, `connection refused: ${message}`);
         socket.end(`${JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: RATE_LIMITED, message } })}\n`);
