@@ -224,6 +224,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
       user: plan.user.name,
       ...(opts.caller ? { caller: { uid: opts.caller.uid, user: opts.caller.user, pid: opts.caller.pid } } : {}),
       argsSha256: canonicalDigest(args),
+      ...(profile.log_arguments ? { arguments: args } : {}),
       profileDigest: profile.digest,
       teardown: receipt,
     },

@@ -59,6 +59,7 @@ export const ProfileSchema = z
       .array(z.string())
       .default([])
       .describe('Arguments whose values may start with "-" (by default refused: option injection).'),
+    log_arguments: z.boolean().default(false).describe('Write the call\'s argument values into the audit record (by default only their sha256).'),
     input: z
       .record(z.string(), z.unknown())
       .default({ type: 'object', properties: {} })

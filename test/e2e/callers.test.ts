@@ -36,7 +36,7 @@ describe('e2e: callers (peer credentials, [callers], audit)', { skip }, () => {
       {
         'open.toml': scriptToolToml({ description: 'anyone who may connect' }),
         'alices.toml': scriptToolToml({ description: 'alice only', sections: `[callers]\nusers = ["${USERS.alice}"]` }),
-        'teams.toml': scriptToolToml({ description: 'the team', sections: `[callers]\ngroups = ["${TEAM}"]` }),
+        'teams.toml': scriptToolToml({ description: 'the team', extra: 'log_arguments = true', sections: `[callers]\ngroups = ["${TEAM}"]` }),
       },
       false,
     );
@@ -93,8 +93,8 @@ describe('e2e: callers (peer credentials, [callers], audit)', { skip }, () => {
     const marker = `secret-looking-${uniqueMarker(1)}`;
     const args = { script: `echo ${marker} >/dev/null` };
     await alice.client.callTool({ name: 'open', arguments: args });
-    const line = await pollUntil(() => daemon.stdout.includes('"argsSha256"') && daemon.stdout.split('\n').some((l) => l.includes(`"pid":${alice.transport.pid}`)), 5000);
-    assert.equal(line, true, daemon.stdout);
+    const seen = await pollUntil(() => daemon.stdout.includes('"argsSha256"') && daemon.stdout.split('\n').some((l) => l.includes(`"pid":${alice.transport.pid}`)), 5000);
+    assert.equal(seen, true, daemon.stdout);
     const audit = daemon.stdout
       .split('\n')
       .filter((l) => l.includes('"msg":"invocation"'))
@@ -108,6 +108,12 @@ describe('e2e: callers (peer credentials, [callers], audit)', { skip }, () => {
     assert.deepEqual(Object.keys(audit?.teardown as object).sort(), ['clear timer', 'detach abort', 'kill sandbox', 'remove cgroup']);
     assert.deepEqual(new Set(Object.values(audit?.teardown as object)), new Set(['ok']));
     assert.equal(daemon.stdout.includes(marker), false, 'argument values never reach the log');
+    // ... unless the profile opts in.
+    const logged = { script: `echo ${marker}-logged >/dev/null` };
+    await alice.client.callTool({ name: 'teams', arguments: logged });
+    assert.equal(await pollUntil(() => daemon.stdout.includes(`${marker}-logged`), 5000), true);
+    const line = daemon.stdout.split('\n').find((l) => l.includes(`${marker}-logged`))!;
+    assert.deepEqual((JSON.parse(line) as { arguments: unknown }).arguments, logged);
   });
 
   test('max_calls_per_caller: a second call of the same caller is refused at once, naming the limit, while another caller proceeds', async () => {
