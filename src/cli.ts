@@ -6,13 +6,15 @@ import { runConnect } from './commands/connect.js';
 import { runServe } from './commands/serve.js';
 import { runUsersSync } from './commands/users-sync.js';
 import { runDoctor } from './commands/doctor.js';
+import { runExplain } from './commands/explain.js';
 
 const USAGE = `usage:
   toolcell serve   [--config FILE] [--tools DIR] [--socket PATH] [--announce]
   toolcell connect [--config FILE] [--socket PATH]
   toolcell check   [--config FILE] [--tools DIR]
   toolcell users sync [--config FILE] [--tools DIR]
-  toolcell doctor  [--config FILE]`;
+  toolcell doctor  [--config FILE]
+  toolcell explain TOOL [--json] [--config FILE] [--tools DIR]`;
 
 class UsageError extends Error {}
 
@@ -23,6 +25,7 @@ const OPTIONS = {
   check: { ...COMMON, tools: { type: 'string' } },
   users: { ...COMMON, tools: { type: 'string' } },
   doctor: { ...COMMON },
+  explain: { ...COMMON, tools: { type: 'string' }, json: { type: 'boolean' } },
 } as const;
 
 async function main(argv: string[]): Promise<number> {
@@ -33,10 +36,10 @@ async function main(argv: string[]): Promise<number> {
   }
   if (!(command in OPTIONS)) throw new UsageError(`unknown command "${command}"`);
   const name = command as keyof typeof OPTIONS;
-  let values: { config?: string; tools?: string; socket?: string; announce?: boolean };
+  let values: { config?: string; tools?: string; socket?: string; announce?: boolean; json?: boolean };
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: rest, options: OPTIONS[name], strict: true, allowPositionals: name === 'users' }) as {
+    ({ values, positionals } = parseArgs({ args: rest, options: OPTIONS[name], strict: true, allowPositionals: name === 'users' || name === 'explain' }) as {
       values: typeof values;
       positionals: string[];
     });
@@ -44,6 +47,7 @@ async function main(argv: string[]): Promise<number> {
     throw new UsageError((e as Error).message);
   }
   if (name === 'users' && (positionals.length !== 1 || positionals[0] !== 'sync')) throw new UsageError('usage: toolcell users sync');
+  if (name === 'explain' && positionals.length !== 1) throw new UsageError('usage: toolcell explain TOOL [--json]');
   const loaded = await loadDaemonConfig(values.config);
   const config = { ...loaded, tools_dir: values.tools ?? loaded.tools_dir, socket: values.socket ?? loaded.socket };
   switch (name) {
@@ -57,6 +61,8 @@ async function main(argv: string[]): Promise<number> {
       return runUsersSync(config.tools_dir, config.client_group);
     case 'doctor':
       return runDoctor(config);
+    case 'explain':
+      return runExplain(config, positionals[0]!, values.json ?? false);
   }
 }
 

@@ -1,0 +1,39 @@
+// `toolcell explain TOOL [--json]`: what a call of TOOL gets, planned exactly as a call is (the
+// arguments are placeholders, the network slot is the pool's first).
+import type { DaemonConfig } from '../config/daemon-config.js';
+import { gatherHostFacts } from '../linux/gather-host-facts.js';
+import { OWNER } from '../linux/process-owner.js';
+import { AddressPool } from '../plan/address-pool.js';
+import { toBwrapCommand } from '../plan/bwrap-command.js';
+import { placeholderNames } from '../plan/command-template.js';
+import { explain, renderExplanation } from '../plan/explain.js';
+import { planNetworkRules } from '../plan/network-plan.js';
+import { planSandbox } from '../plan/sandbox-plan.js';
+import { planSeccomp } from '../plan/seccomp-policy.js';
+import { loadTools } from '../profile/load-tools.js';
+import { describeProfileError } from '../profile/profile.js';
+
+export async function runExplain(config: DaemonConfig, toolName: string, asJson: boolean): Promise<number> {
+  const { tools, errors } = await loadTools(config.tools_dir, config.client_group);
+  const tool = tools.get(toolName);
+  if (!tool) {
+    const own = errors.filter((e) => e.file.endsWith(`/${toolName}.toml`));
+    process.stderr.write(
+      own.length > 0
+        ? `toolcell explain: ${toolName} is not served:\n${own.map((e) => `  ${describeProfileError(e)}`).join('\n')}\n`
+        : `toolcell explain: no tool "${toolName}" in ${config.tools_dir} (served: ${[...tools.keys()].join(', ') || 'none'})\n`,
+    );
+    return 1;
+  }
+  const { profile } = tool;
+  const facts = await gatherHostFacts(profile, tool.user);
+  const args = Object.fromEntries(placeholderNames(profile.template).map((n) => [n, `<${n}>`]));
+  const plan = planSandbox(profile, args, facts);
+  const pools = { 4: `${config.network_pool.address}/${config.network_pool.prefix}`, 6: `${config.network_pool6.address}/${config.network_pool6.prefix}` };
+  const slot = new AddressPool({ v4: config.network_pool, v6: config.network_pool6 }, [], OWNER).slot(0);
+  const v6 = plan.network?.allow.some((a) => a.block.family === 6) ?? false;
+  const network = plan.network ? planNetworkRules(plan.network, v6 ? slot : { ...slot, v6: undefined }, pools) : undefined;
+  const e = explain(profile, plan, toBwrapCommand(plan), planSeccomp(profile.seccomp), network);
+  process.stdout.write(asJson ? `${JSON.stringify(e, null, 2)}\n` : renderExplanation(e));
+  return 0;
+}
