@@ -7,7 +7,9 @@ import pino, { type Logger } from 'pino';
 import { setCloexecFrom3 } from '../../native/libc.js';
 import type { DaemonConfig } from '../config/daemon-config.js';
 import { cgroupParentDirs, cgroupSetup, sweepStaleCgroups } from '../linux/cgroup.js';
+import { basename } from 'node:path';
 import { loadTools, type ServedTool } from '../profile/load-tools.js';
+import { mergeLastGood, watchDirectory, type Reloaded } from './reload.js';
 import { configureSandboxNetworks, onForwardingChange, sweepStaleNetworks } from '../linux/sandbox-network.js';
 import { describeProfileError } from '../profile/profile.js';
 import { adoptSocket, groupId, listenSocket, removeSocket } from './listen-socket.js';
@@ -34,11 +36,15 @@ const ANSWER_GRACE_MS = 5_000;
 
 class ConnectionRefused extends Error {}
 
-async function loadServed(config: DaemonConfig, logger: Logger): Promise<ReadonlyMap<string, ServedTool>> {
+async function loadServed(config: DaemonConfig, logger: Logger, previous: ReadonlyMap<string, ServedTool> = new Map()): Promise<Reloaded> {
   const loaded = await loadTools(config.tools_dir, config.client_group);
-  for (const e of loaded.errors) logger.error({ file: e.file, line: e.line, key: e.key }, `tool not served: ${describeProfileError(e)}`);
+  const merged = mergeLastGood(previous, loaded.tools, loaded.errors);
+  for (const e of loaded.errors) {
+    const kept = merged.keptLastGood.includes(basename(e.file, '.toml'));
+    logger.error({ file: e.file, line: e.line, key: e.key }, `${kept ? 'new version not served, the last good one stays' : 'tool not served'}: ${describeProfileError(e)}`);
+  }
   for (const w of loaded.warnings) logger.warn({ file: w.file, line: w.line, key: w.key }, describeProfileError(w));
-  return loaded.tools;
+  return merged;
 }
 
 export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ level: config.log_level })): Promise<RunningDaemon> {
@@ -60,7 +66,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
   const sweptNetworks = await sweepStaleNetworks();
   if (sweptNetworks.length > 0) logger.info({ tables: sweptNetworks }, 'removed the host firewall tables of sandboxes whose daemon is gone');
 
-  let served = await loadServed(config, logger);
+  let served = (await loadServed(config, logger)).tools;
 
   const shutdown = new AbortController();
   let draining = false;
@@ -118,31 +124,53 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
   if (gid === undefined) logger.warn(`client group "${config.client_group}" does not exist: only root can connect to ${config.socket}`);
   notifySystemd(`READY=1\nSTATUS=serving ${tools.length} tool(s)\nMAINPID=${process.pid}`);
 
+  // One reload at a time; a request that arrives during one runs once more after it, so the
+  // last edit is never missed.
   let reloading: Promise<void> | undefined;
-  const reload = () =>
-    (reloading ??= (async () => {
-      notifySystemd('RELOADING=1');
-      try {
-        const before = new Set(served.keys());
-        served = await loadServed(config, logger);
-        const after = [...served.keys()];
-        logger.info({ tools: after, added: after.filter((t) => !before.has(t)), removed: [...before].filter((t) => !served.has(t)) }, 'profiles reloaded');
-        for (const c of connections.values()) c.toolsChanged();
-      } catch (e) {
-        logger.error({ err: e }, 'reload failed; the tools served before stay served');
-      } finally {
-        notifySystemd(`READY=1\nSTATUS=serving ${served.size} tool(s)`);
-        reloading = undefined;
-      }
-    })());
+  let again = false;
+  const reloadOnce = async () => {
+    notifySystemd('RELOADING=1');
+    try {
+      const before = new Set(served.keys());
+      const reloaded = await loadServed(config, logger, served);
+      served = reloaded.tools;
+      const after = [...served.keys()];
+      logger.info(
+        { tools: after, added: after.filter((t) => !before.has(t)), removed: [...before].filter((t) => !served.has(t)), keptLastGood: reloaded.keptLastGood },
+        'profiles reloaded',
+      );
+      for (const c of connections.values()) c.toolsChanged();
+    } catch (e) {
+      logger.error({ err: e }, 'reload failed; the tools served before stay served');
+    } finally {
+      notifySystemd(`READY=1\nSTATUS=serving ${served.size} tool(s)`);
+    }
+  };
+  const reload = (): Promise<void> => {
+    if (reloading) {
+      again = true;
+      return reloading;
+    }
+    reloading = (async () => {
+      do {
+        again = false;
+        await reloadOnce();
+      } while (again);
+    })().finally(() => (reloading = undefined));
+    return reloading;
+  };
 
   let endDrain: () => void = () => undefined;
   const hurried = new Promise<void>((resolve) => (endDrain = resolve));
+  // An edit in the tools directory reloads, as SIGHUP does.
+  const watcher = watchDirectory(config.tools_dir, () => void reload());
+
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       notifySystemd('STOPPING=1');
       draining = true;
+      watcher.close();
       logger.info({ drainTimeoutMs: config.drain_timeout }, 'stopping: draining running calls');
       server.close();
       // Drain: running calls may finish until drain_timeout; new calls are refused meanwhile.

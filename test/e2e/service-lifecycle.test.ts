@@ -154,6 +154,28 @@ describe('e2e: systemd integration and service lifecycle', { skip }, () => {
     assert.equal((r.structuredContent as { stdout: string }).stdout, 'done\n');
   });
 
+  test('an edit in the tools directory reloads by itself; a broken edit keeps the last good version', async () => {
+    const tools = makeToolsDir();
+    dirs.push(tools);
+    const daemon = await startDaemon({ tools });
+    daemons.push(daemon);
+    const c = await connectClient(daemon.socket);
+    clients.push(c);
+    let changed = 0;
+    c.client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changed++);
+
+    writeFileSync(join(tools, 'shell.toml'), 'description = "broken"\ncommand = ["/bin/sh"]\ncolour = "blue"\n');
+    assert.equal(await pollUntil(() => daemon.stdout.includes('new version not served, the last good one stays'), 10_000), true, daemon.stdout);
+    assert.match(daemon.stdout, /shell\.toml:3: colour: unknown key/);
+    assert.match(daemon.stdout, /"keptLastGood":\["shell"\]/);
+    const r = (await c.client.callTool({ name: 'shell', arguments: { script: 'echo still here' } })) as CallToolResult;
+    assert.deepEqual(r.content, [{ type: 'text', text: 'still here\n' }]);
+
+    unlinkSync(join(tools, 'search.toml'));
+    assert.equal(await pollUntil(async () => !(await c.client.listTools()).tools.some((t) => t.name === 'search'), 10_000), true);
+    assert.ok(changed > 0, 'tools/list_changed reached the client');
+  });
+
   test('SIGTERM drains: a running call finishes, a new call is refused, then the daemon exits 0', async () => {
     const tools = makeToolsDir();
     dirs.push(tools);
