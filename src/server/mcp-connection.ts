@@ -16,6 +16,7 @@ import { InvalidArgumentsError, InvocationAbortedError, runInvocation } from '..
 import { describeToolResult, isFailure, type ToolResult } from '../invocation/tool-result.js';
 import type { ServedTool } from '../profile/load-tools.js';
 import type { Profile } from '../profile/profile.js';
+import { toolMetadata } from '../profile/tool-metadata.js';
 import { LineTransport } from './line-transport.js';
 import { mayUse, type Caller } from './caller.js';
 import type { Admission } from './admission.js';
@@ -35,7 +36,7 @@ export interface ToolSource {
 }
 
 function toTool(p: Profile): Tool {
-  return { name: p.name, description: p.description, inputSchema: p.input as Tool['inputSchema'] };
+  return { name: p.name, ...toolMetadata(p), inputSchema: p.input as Tool['inputSchema'] };
 }
 
 function toCallToolResult(r: ToolResult): CallToolResult {

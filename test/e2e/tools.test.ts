@@ -42,8 +42,10 @@ describe('e2e: the bundled tools over the socket', { skip }, () => {
 
     assert.equal(
       byName.get('python')!.description,
-      'Run a Python 3 snippet and return what it prints. No network; /tmp is a fresh scratch directory; 30 s.',
+      'Run a Python 3 snippet and return what it prints. No network; /tmp is a fresh scratch directory; 30 s.\n[toolcell sandbox: no network; host files read-only; 256M memory, 30 s]',
     );
+    // Annotations follow the profile: nothing host-side writable, no egress.
+    assert.deepEqual(byName.get('python')!.annotations, { readOnlyHint: true, destructiveHint: false, openWorldHint: false });
     assert.deepEqual(byName.get('python')!.inputSchema, {
       type: 'object',
       required: ['code'],
@@ -53,7 +55,7 @@ describe('e2e: the bundled tools over the socket', { skip }, () => {
 
     assert.equal(
       byName.get('search')!.description,
-      'Search the files under /data for lines matching a regular expression (grep -E). Returns file:line:text, at most 200 matches per file.',
+      'Search the files under /data for lines matching a regular expression (grep -E). Returns file:line:text, at most 200 matches per file.\n[toolcell sandbox: no network; host files read-only; 128M memory, 20 s]',
     );
     assert.deepEqual(byName.get('search')!.inputSchema, {
       type: 'object',
@@ -64,7 +66,7 @@ describe('e2e: the bundled tools over the socket', { skip }, () => {
 
     assert.equal(
       byName.get('shell')!.description,
-      'Run a bash script in a fresh, empty /work directory and return its output. No network; nothing persists between calls; 30 s.',
+      'Run a bash script in a fresh, empty /work directory and return its output. No network; nothing persists between calls; 30 s.\n[toolcell sandbox: no network; host files read-only; 256M memory, 30 s]',
     );
     assert.deepEqual(byName.get('shell')!.inputSchema, {
       type: 'object',
