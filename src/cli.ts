@@ -7,6 +7,7 @@ import { runServe } from './commands/serve.js';
 import { runUsersSync } from './commands/users-sync.js';
 import { runDoctor } from './commands/doctor.js';
 import { runExplain } from './commands/explain.js';
+import { parseRunArguments, runRun, RunUsageError } from './commands/run.js';
 
 const USAGE = `usage:
   toolcell serve   [--config FILE] [--tools DIR] [--socket PATH] [--announce]
@@ -14,7 +15,8 @@ const USAGE = `usage:
   toolcell check   [--config FILE] [--tools DIR]
   toolcell users sync [--config FILE] [--tools DIR]
   toolcell doctor  [--config FILE]
-  toolcell explain TOOL [--json] [--config FILE] [--tools DIR]`;
+  toolcell explain TOOL [--json] [--config FILE] [--tools DIR]
+  toolcell run TOOL [--arg NAME=VALUE ...| --args JSON] [--json] [--config FILE] [--tools DIR]`;
 
 class UsageError extends Error {}
 
@@ -26,6 +28,7 @@ const OPTIONS = {
   users: { ...COMMON, tools: { type: 'string' } },
   doctor: { ...COMMON },
   explain: { ...COMMON, tools: { type: 'string' }, json: { type: 'boolean' } },
+  run: { ...COMMON, tools: { type: 'string' }, json: { type: 'boolean' }, arg: { type: 'string', multiple: true }, args: { type: 'string' } },
 } as const;
 
 async function main(argv: string[]): Promise<number> {
@@ -36,10 +39,10 @@ async function main(argv: string[]): Promise<number> {
   }
   if (!(command in OPTIONS)) throw new UsageError(`unknown command "${command}"`);
   const name = command as keyof typeof OPTIONS;
-  let values: { config?: string; tools?: string; socket?: string; announce?: boolean; json?: boolean };
+  let values: { config?: string; tools?: string; socket?: string; announce?: boolean; json?: boolean; arg?: string[]; args?: string };
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: rest, options: OPTIONS[name], strict: true, allowPositionals: name === 'users' || name === 'explain' }) as {
+    ({ values, positionals } = parseArgs({ args: rest, options: OPTIONS[name], strict: true, allowPositionals: name === 'users' || name === 'explain' || name === 'run' }) as {
       values: typeof values;
       positionals: string[];
     });
@@ -48,6 +51,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (name === 'users' && (positionals.length !== 1 || positionals[0] !== 'sync')) throw new UsageError('usage: toolcell users sync');
   if (name === 'explain' && positionals.length !== 1) throw new UsageError('usage: toolcell explain TOOL [--json]');
+  if (name === 'run' && positionals.length !== 1) throw new UsageError('usage: toolcell run TOOL [--arg NAME=VALUE ... | --args JSON] [--json]');
   const loaded = await loadDaemonConfig(values.config);
   const config = { ...loaded, tools_dir: values.tools ?? loaded.tools_dir, socket: values.socket ?? loaded.socket };
   switch (name) {
@@ -63,6 +67,16 @@ async function main(argv: string[]): Promise<number> {
       return runDoctor(config);
     case 'explain':
       return runExplain(config, positionals[0]!, values.json ?? false);
+    case 'run': {
+      let args: Record<string, unknown>;
+      try {
+        args = parseRunArguments(values.arg ?? [], values.args);
+      } catch (e) {
+        if (e instanceof RunUsageError) throw new UsageError(e.message);
+        throw e;
+      }
+      return runRun(config, positionals[0]!, args, values.json ?? false);
+    }
   }
 }
 

@@ -37,6 +37,28 @@ export interface DeniedEgress {
   readonly packets: number;
 }
 
+/** The machine-readable result: MCP structuredContent, and what `toolcell run --json` prints. */
+export function structuredResult(r: ToolResult): Record<string, unknown> {
+  return {
+    invocationId: r.invocationId,
+    exitCode: r.exitCode,
+    signal: r.signal,
+    reason: r.reason,
+    durationMs: r.durationMs,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    stdoutTruncated: r.stdoutTruncated,
+    stderrTruncated: r.stderrTruncated,
+    stdoutBytes: r.stdoutBytes,
+    stderrBytes: r.stderrBytes,
+    peakMemoryBytes: r.peakMemoryBytes,
+    cpuTimeMs: r.cpuTimeMs,
+    peakPids: r.peakPids,
+    ...(r.seccompEvents ? { seccompEvents: r.seccompEvents } : {}),
+    ...(r.deniedEgress ? { deniedEgress: r.deniedEgress } : {}),
+  };
+}
+
 export function isFailure(r: ToolResult): boolean {
   return r.exitCode !== 0 || r.reason !== null || r.stdoutTruncated || r.stderrTruncated;
 }

@@ -13,7 +13,7 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import { InvalidArgumentsError, InvocationAbortedError, runInvocation } from '../invocation/run-invocation.js';
-import { describeToolResult, isFailure, type ToolResult } from '../invocation/tool-result.js';
+import { describeToolResult, isFailure, structuredResult, type ToolResult } from '../invocation/tool-result.js';
 import type { ServedTool } from '../profile/load-tools.js';
 import type { Profile } from '../profile/profile.js';
 import { toolMetadata } from '../profile/tool-metadata.js';
@@ -40,28 +40,7 @@ function toTool(p: Profile): Tool {
 }
 
 function toCallToolResult(r: ToolResult): CallToolResult {
-  return {
-    content: [{ type: 'text', text: describeToolResult(r) }],
-    isError: isFailure(r),
-    structuredContent: {
-      invocationId: r.invocationId,
-      exitCode: r.exitCode,
-      signal: r.signal,
-      reason: r.reason,
-      durationMs: r.durationMs,
-      stdout: r.stdout,
-      stderr: r.stderr,
-      stdoutTruncated: r.stdoutTruncated,
-      stderrTruncated: r.stderrTruncated,
-      stdoutBytes: r.stdoutBytes,
-      stderrBytes: r.stderrBytes,
-      peakMemoryBytes: r.peakMemoryBytes,
-      cpuTimeMs: r.cpuTimeMs,
-      peakPids: r.peakPids,
-      ...(r.seccompEvents ? { seccompEvents: r.seccompEvents } : {}),
-      ...(r.deniedEgress ? { deniedEgress: r.deniedEgress } : {}),
-    },
-  };
+  return { content: [{ type: 'text', text: describeToolResult(r) }], isError: isFailure(r), structuredContent: structuredResult(r) };
 }
 
 export interface Connection {
