@@ -4,45 +4,14 @@
 // one below, so a reviewer sees *why* a line is there.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { BWRAP_PATH, CONTROL_FDS, toBwrapCommand } from '../../../src/plan/bwrap-command.js';
 import type { HostFacts, PathFact } from '../../../src/plan/host-facts.js';
 import { DEFAULT_PATH, DEV_SHM_SIZE, PlanError, planSandbox } from '../../../src/plan/sandbox-plan.js';
-import { parseProfile } from '../../../src/profile/parse-profile.js';
-import type { Profile } from '../../../src/profile/profile.js';
 import { profileFrom } from '../../helpers/fixtures.js';
 import { checkGolden } from '../../helpers/golden.js';
-import { PROFILES } from '../../helpers/paths.js';
+import { bundled, FACTS } from '../../helpers/host-fixture.js';
 
 const dir = (real: string): PathFact => ({ type: 'directory', real });
-const link = (target: string): PathFact => ({ type: 'symlink', target, real: `/${target}` });
-
-/** A Debian-like host, fixed: /bin, /sbin, /lib and /lib64 are symlinks into /usr. */
-const FACTS: HostFacts = {
-  user: { name: 'tc-test', uid: 990, gid: 990 },
-  bwrapDisableUserns: true,
-  ptyHelper: '/usr/lib/toolcell/native/pty-exec',
-  resolved: {},
-  paths: {
-    '/usr': dir('/usr'),
-    '/usr/bin': dir('/usr/bin'),
-    '/usr/lib': dir('/usr/lib'),
-    '/usr/lib64': dir('/usr/lib64'),
-    '/usr/share/doc': dir('/usr/share/doc'),
-    '/etc/alternatives': dir('/etc/alternatives'),
-    '/sbin': link('usr/sbin'),
-    '/bin': link('usr/bin'),
-    '/lib': link('usr/lib'),
-    '/lib64': link('usr/lib64'),
-  },
-};
-
-function bundled(name: string): Profile {
-  const r = parseProfile(name, `${name}.toml`, readFileSync(join(PROFILES, `${name}.toml`), 'utf8'));
-  if (!r.ok) throw new Error(JSON.stringify(r.errors));
-  return r.profile;
-}
 
 const SAMPLES: readonly { tool: string; args: Record<string, unknown>; tail: string[] }[] = [
   { tool: 'python', args: { code: 'print(6 * 7)' }, tail: ['/usr/bin/python3', '-I', '-S', '-c', 'print(6 * 7)'] },
