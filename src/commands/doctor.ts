@@ -2,6 +2,7 @@
 // when something a sandbox needs is missing.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { release } from 'node:os';
 import { resolveSyscall } from '../../native/seccomp.js';
 import type { DaemonConfig } from '../config/daemon-config.js';
 import { cgroupParentDirs, cgroupSetup } from '../linux/cgroup.js';
@@ -14,6 +15,14 @@ interface Check {
   readonly detail: string;
   /** Not needed for sandboxes to run (shown, never fails the doctor). */
   readonly optional?: boolean;
+}
+
+function readOptional(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
 }
 
 function attempt(name: string, fn: () => string, optional = false): Check {
@@ -31,21 +40,52 @@ export function runDoctor(config: Pick<DaemonConfig, 'cgroup_root'>): number {
       const version = execFileSync(BWRAP_PATH, ['--version'], { env: {}, encoding: 'utf8' }).trim();
       return `${version}${bwrapSupportsDisableUserns() ? ', --disable-userns' : ', no --disable-userns (nested user namespaces only blocked by seccomp)'}`;
     }),
+    attempt('kernel', () => `Linux ${release()}`),
     attempt('user namespaces', () => {
       const max = readFileSync('/proc/sys/user/max_user_namespaces', 'utf8').trim();
-      if (max === '0') throw new Error('user.max_user_namespaces is 0');
+      if (max === '0') throw new Error('user.max_user_namespaces is 0 (fix: sysctl -w user.max_user_namespaces=15000)');
+      // Debian kernels before 6.x and some hardened ones: unprivileged user namespaces switched off.
+      if (readOptional('/proc/sys/kernel/unprivileged_userns_clone') === '0') {
+        throw new Error('kernel.unprivileged_userns_clone is 0: bwrap runs unprivileged (fix: sysctl -w kernel.unprivileged_userns_clone=1)');
+      }
+      // Ubuntu 23.10 and later: AppArmor refuses user namespaces to programs without a profile.
+      if (readOptional('/proc/sys/kernel/apparmor_restrict_unprivileged_userns') === '1') {
+        throw new Error('AppArmor restricts unprivileged user namespaces (fix: an AppArmor profile for /usr/bin/bwrap with "userns," or sysctl -w kernel.apparmor_restrict_unprivileged_userns=0)');
+      }
       return `max_user_namespaces ${max}`;
     }),
     attempt('libseccomp', () => {
       if (resolveSyscall('ptrace') === undefined) throw new Error('cannot resolve syscall names');
       return 'libseccomp.so.2 loads through koffi';
     }),
-    { name: 'cgroups', ok: cg.mode !== 'none', detail: cg.mode === 'none' ? `limits not enforced: ${cg.why}` : `${cg.mode}, invocation cgroups in ${cgroupParentDirs(cg).join(', ')}` },
+    {
+      name: 'cgroups',
+      ok: cg.mode !== 'none',
+      detail: cg.mode === 'none' ? `limits not enforced: ${cg.why}` : `${cg.mode}${cg.mode === 'v2' ? ' (delegated subtree)' : ''}, invocation cgroups in ${cgroupParentDirs(cg).join(', ')}`,
+    },
     attempt('pty helper', () => {
       if (!existsSync(PTY_HELPER)) throw new Error(`${PTY_HELPER} missing (run scripts/setup.sh)`);
       return PTY_HELPER;
     }, true),
-    attempt('nftables', () => execFileSync('nft', ['--version'], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, encoding: 'utf8' }).trim(), true),
+    attempt(
+      'nftables',
+      () => {
+        const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
+        const version = execFileSync('nft', ['--version'], { env, encoding: 'utf8' }).trim();
+        execFileSync('nft', ['list', 'tables'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+        return `${version}, usable (needed only by tools with a [network] allowlist)`;
+      },
+      true,
+    ),
+    attempt(
+      'landlock',
+      () => {
+        const lsm = readOptional('/sys/kernel/security/lsm') ?? '';
+        if (!lsm.split(',').includes('landlock')) throw new Error('not enabled in this kernel (not used by toolcell yet)');
+        return 'enabled (not used by toolcell yet)';
+      },
+      true,
+    ),
     attempt('node', () => process.version),
   ];
   for (const c of checks) process.stdout.write(`${c.ok ? 'ok  ' : c.optional ? 'warn' : 'FAIL'} ${c.name}: ${c.detail}\n`);

@@ -9,5 +9,8 @@ test('toolcell doctor reports bwrap, user namespaces, libseccomp and the cgroup 
   assert.match(r.stdout, /^ok {3}bubblewrap: bubblewrap \d+\.\d+\.\d+/m);
   assert.match(r.stdout, /^ok {3}user namespaces: max_user_namespaces \d+$/m);
   assert.match(r.stdout, /^ok {3}libseccomp: /m);
-  assert.match(r.stdout, /^ok {3}cgroups: (v1|v2), invocation cgroups in \//m);
+  assert.match(r.stdout, /^ok {3}cgroups: (v1|v2 \(delegated subtree\)), invocation cgroups in \//m);
+  assert.match(r.stdout, /^ok {3}kernel: Linux \d+\.\d+/m);
+  assert.match(r.stdout, /^ok {3}nftables: nftables v\d+\.\d+\.\d+ .*, usable/m);
+  assert.match(r.stdout, /^(ok|warn) landlock: /m);
 });
