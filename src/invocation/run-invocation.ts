@@ -45,9 +45,12 @@ export interface InvocationOptions {
   readonly caller?: { readonly uid: number; readonly pid: number; readonly user: string };
   /** Aborting kills the sandbox; a KillReason as abort reason is reported as such. */
   readonly signal?: AbortSignal;
+  /** Called every second while the tool runs (MCP progress notifications). */
+  readonly onProgress?: (p: { readonly elapsedMs: number; readonly outputBytes: number }) => void;
 }
 
 const KILL_GRACE_MS = 5_000;
+const PROGRESS_INTERVAL_MS = 1_000;
 
 /** sha256 of the arguments as JSON with sorted keys: the audit joins calls without logging values. */
 function canonicalDigest(value: unknown): string {
@@ -118,6 +121,11 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
     stderr = new CappedOutput(sandbox.stderr, plan.outputBytes, () => killFor('output'));
     const timer = setTimeout(() => killFor('timeout'), plan.timeoutMs);
     teardown.push('clear timer', () => clearTimeout(timer));
+    if (opts.onProgress) {
+      const onProgress = opts.onProgress;
+      const ticker = setInterval(() => onProgress({ elapsedMs: Math.round(performance.now() - started), outputBytes: (stdout?.total ?? 0) + (stderr?.total ?? 0) }), PROGRESS_INTERVAL_MS);
+      teardown.push('stop progress', () => clearInterval(ticker));
+    }
     if (opts.signal) {
       const signal = opts.signal;
       const onAbort = () => killFor(abortReason(signal));

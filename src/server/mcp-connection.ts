@@ -81,9 +81,19 @@ export function serveConnection(stream: Duplex, source: ToolSource, log: Logger,
       return { content: [{ type: 'text', text: `toolcell: ${ticket.message}` }], isError: true, structuredContent: { refused: { limit: ticket.limit, value: ticket.value } } };
     }
     try {
+      const progressToken = request.params._meta?.progressToken;
       const result = await runInvocation(tool, args, {
         logger: log,
         caller: who,
+        // The client asked for progress: elapsed time and output so far, once a second.
+        ...(progressToken === undefined
+          ? {}
+          : {
+              onProgress: (p: { elapsedMs: number; outputBytes: number }) =>
+                void extra
+                  .sendNotification({ method: 'notifications/progress', params: { progressToken, progress: p.elapsedMs, message: `running for ${Math.round(p.elapsedMs / 1000)} s, ${p.outputBytes} bytes of output` } })
+                  .catch(() => undefined),
+            }),
         // The SDK aborts this on notifications/cancelled and when the connection closes.
         signal: AbortSignal.any([extra.signal, source.shutdown]),
       });

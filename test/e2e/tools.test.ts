@@ -94,6 +94,17 @@ describe('e2e: the bundled tools over the socket', { skip }, () => {
     assert.equal(typeof s.durationMs, 'number');
   });
 
+  test('a client that asks for progress gets elapsed time and output bytes once a second', async () => {
+    const seen: { progress: number; message?: string }[] = [];
+    const r = (await conn!.client.callTool({ name: 'shell', arguments: { script: 'echo started; sleep 2.5; echo done' } }, undefined, {
+      onprogress: (p) => void seen.push(p),
+    })) as CallToolResult;
+    assert.equal(textOf(r), 'started\ndone\n');
+    assert.ok(seen.length >= 2, `progress notifications: ${JSON.stringify(seen)}`);
+    assert.ok(seen.every((p, i) => i === 0 || p.progress > seen[i - 1]!.progress), 'progress only grows');
+    assert.match(seen[0]!.message ?? '', /^running for 1 s, 8 bytes of output$/);
+  });
+
   test('shell "cat /etc/shadow" fails with ENOENT and never shows the host file', async () => {
     const r = (await conn!.client.callTool({ name: 'shell', arguments: { script: 'cat /etc/shadow' } })) as CallToolResult;
     const text = textOf(r);
