@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { createToolUsers, realKernelSkipReason, scriptToolToml } from '../helpers/fixtures.js';
 import { PROFILES } from '../helpers/paths.js';
-import { closeQuietly, connectClient, makeToolsDir, pollUntil, removeDir, runCli, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
+import { closeQuietly, connectClient, makeTempDir, makeToolsDir, pollUntil, removeDir, runCli, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 const skip = realKernelSkipReason();
 
@@ -58,6 +59,30 @@ describe('e2e: toolcell check flags egress to anywhere', { skip }, () => {
       assert.equal(r.stdout, `${tools}: 1 tool(s) ok (anyweb), 0 error(s)\n`);
     } finally {
       removeDir(tools);
+      await removeUsers();
+    }
+  });
+});
+
+describe('e2e: the example profiles pass check', { skip }, () => {
+  test('git-log, http-get and terraform-plan load (with their users and secret files in place)', async () => {
+    const removeUsers = await createToolUsers(['git-log', 'http-get', 'terraform-plan']);
+    const secrets = makeTempDir('tc-secrets-');
+    const examples = join(PROFILES, 'examples');
+    const files: Record<string, string> = {};
+    for (const name of readdirSync(examples)) files[name] = readFileSync(join(examples, name), 'utf8');
+    // The secret files the terraform example names, as root-only files of this test.
+    for (const s of ['terraform-aws-key-id', 'terraform-aws-secret']) writeFileSync(join(secrets, s), 'not-a-real-key\n', { mode: 0o600 });
+    files['terraform-plan.toml'] = files['terraform-plan.toml']!.replaceAll('/etc/toolcell/secrets/', `${secrets}/`);
+    const tools = makeToolsDir(files, false);
+    try {
+      const r = await runCli(['check', '--tools', tools]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, '');
+      assert.equal(r.stdout, `${tools}: 3 tool(s) ok (git-log, http-get, terraform-plan), 0 error(s)\n`);
+    } finally {
+      removeDir(tools);
+      removeDir(secrets);
       await removeUsers();
     }
   });
