@@ -7,6 +7,7 @@ import { runServe } from './commands/serve.js';
 import { runUsersSync } from './commands/users-sync.js';
 import { runDoctor } from './commands/doctor.js';
 import { runExplain } from './commands/explain.js';
+import { runProbe } from './commands/probe.js';
 import { parseRunArguments, runRun, RunUsageError } from './commands/run.js';
 
 const USAGE = `usage:
@@ -16,6 +17,7 @@ const USAGE = `usage:
   toolcell users sync [--config FILE] [--tools DIR]
   toolcell doctor  [--config FILE]
   toolcell explain TOOL [--json] [--config FILE] [--tools DIR]
+  toolcell probe TOOL [--json] [--config FILE] [--tools DIR]
   toolcell run TOOL [--arg NAME=VALUE ...| --args JSON] [--json] [--config FILE] [--tools DIR]`;
 
 class UsageError extends Error {}
@@ -28,6 +30,7 @@ const OPTIONS = {
   users: { ...COMMON, tools: { type: 'string' } },
   doctor: { ...COMMON },
   explain: { ...COMMON, tools: { type: 'string' }, json: { type: 'boolean' } },
+  probe: { ...COMMON, tools: { type: 'string' }, json: { type: 'boolean' } },
   run: { ...COMMON, tools: { type: 'string' }, json: { type: 'boolean' }, arg: { type: 'string', multiple: true }, args: { type: 'string' } },
 } as const;
 
@@ -42,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
   let values: { config?: string; tools?: string; socket?: string; announce?: boolean; json?: boolean; arg?: string[]; args?: string };
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: rest, options: OPTIONS[name], strict: true, allowPositionals: name === 'users' || name === 'explain' || name === 'run' }) as {
+    ({ values, positionals } = parseArgs({ args: rest, options: OPTIONS[name], strict: true, allowPositionals: name === 'users' || name === 'explain' || name === 'run' || name === 'probe' }) as {
       values: typeof values;
       positionals: string[];
     });
@@ -51,6 +54,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (name === 'users' && (positionals.length !== 1 || positionals[0] !== 'sync')) throw new UsageError('usage: toolcell users sync');
   if (name === 'explain' && positionals.length !== 1) throw new UsageError('usage: toolcell explain TOOL [--json]');
+  if (name === 'probe' && positionals.length !== 1) throw new UsageError('usage: toolcell probe TOOL [--json]');
   if (name === 'run' && positionals.length !== 1) throw new UsageError('usage: toolcell run TOOL [--arg NAME=VALUE ... | --args JSON] [--json]');
   const loaded = await loadDaemonConfig(values.config);
   const config = { ...loaded, tools_dir: values.tools ?? loaded.tools_dir, socket: values.socket ?? loaded.socket };
@@ -67,6 +71,8 @@ async function main(argv: string[]): Promise<number> {
       return runDoctor(config);
     case 'explain':
       return runExplain(config, positionals[0]!, values.json ?? false);
+    case 'probe':
+      return runProbe(config, positionals[0]!, values.json ?? false);
     case 'run': {
       let args: Record<string, unknown>;
       try {

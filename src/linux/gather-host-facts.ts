@@ -23,6 +23,8 @@ async function pathFact(path: string): Promise<PathFact> {
 
 /** Built by scripts/setup.sh from native/pty-exec.c (dist/src/linux → dist/native). */
 export const PTY_HELPER = fileURLToPath(new URL('../../native/pty-exec', import.meta.url));
+/** Built from native/probe.c: the in-sandbox half of `toolcell probe`. */
+export const PROBE_HELPER = fileURLToPath(new URL('../../native/probe', import.meta.url));
 
 let disableUserns: boolean | undefined;
 
