@@ -103,7 +103,11 @@ describe('the installed service under systemd (cgroup v2)', { timeout: 900_000 }
     const r = systemctl('reload', 'toolcell.service');
     assert.equal(r.status, 0, r.stderr);
     assert.equal(await pollUntil(() => changed > 0, 30_000), true, 'tools/list_changed');
-    assert.deepEqual((await client.listTools()).tools.map((t) => t.name).sort(), ['netprobe', 'python', 'search', 'shell']);
+    // The directory watch may reload first, before `systemctl reload` has made the tool's user;
+    // the reload that follows serves it.
+    const names = async () => (await client.listTools()).tools.map((t) => t.name).sort();
+    assert.equal(await pollUntil(async () => (await names()).includes('netprobe'), 30_000, 500), true);
+    assert.deepEqual(await names(), ['netprobe', 'python', 'search', 'shell']);
     const probe = structured(await client.callTool({ name: 'netprobe', arguments: {} }));
     // 192.0.2.1 passes both walls and finds no route on this VM (it has no network); 192.0.2.2 is refused inside.
     assert.deepEqual(probe.stdout.trim().split('\n').slice(1), ['192.0.2.2 errno 113']);

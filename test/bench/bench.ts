@@ -1,0 +1,169 @@
+// `npm run bench`: what a tool call costs, against the floor bubblewrap itself sets, measured in
+// one run on this machine. Not a test (timings are noisy); test/e2e/bench-smoke runs it tiny.
+//
+//   node dist/test/bench/bench.js [--calls N] [--levels 1,4,16,64] [--leak N]
+//
+// The daemon runs in a private network namespace (the test lab), so the allowlist case wires its
+// veths and tables there and nothing of the machine's own network changes.
+import { spawn } from 'node:child_process';
+import type { Writable } from 'node:stream';
+import { readdirSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { compileSeccomp } from '../../src/linux/compile-seccomp.js';
+import { gatherHostFacts } from '../../src/linux/gather-host-facts.js';
+import { lookupUserRecord } from '../../src/linux/users.js';
+import { toBwrapCommand, toBwrapInputs } from '../../src/plan/bwrap-command.js';
+import { planSandbox } from '../../src/plan/sandbox-plan.js';
+import { planSeccomp } from '../../src/plan/seccomp-policy.js';
+import { closeQuietly, connectClient, makeToolsDir, removeDir, startDaemon, type DirectClient } from '../helpers/daemon.js';
+import { createToolUsers, profileFrom } from '../helpers/fixtures.js';
+import { createLab } from '../helpers/test-network.js';
+
+const { values } = parseArgs({ options: { calls: { type: 'string', default: '300' }, levels: { type: 'string', default: '1,4,16,64' }, leak: { type: 'string', default: '10000' } } });
+const CALLS = Number(values.calls);
+const LEVELS = values.levels!.split(',').map(Number);
+const LEAK_CALLS = Number(values.leak);
+
+const NOOP = (allow: string) => `description = "does nothing"
+command = ["/bin/true"]
+[filesystem]
+read_only = ["/usr", "/lib", "/lib64", "/bin"]
+tmpfs = ["/tmp:1M"]
+[network]
+allow = [${allow}]
+`;
+
+interface Stats {
+  readonly p50: number;
+  readonly p99: number;
+  readonly perSecond: number;
+  readonly errors: number;
+}
+
+function stats(latencies: number[], wallMs: number, errors: number): Stats {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+  return { p50: at(0.5), p99: at(0.99), perSecond: (latencies.length / wallMs) * 1000, errors };
+}
+
+/** VmRSS and VmHWM (peak) of a process, in MiB. */
+function memory(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) / 1024;
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+/** The floor: bwrap with the argv, binds and seccomp filter toolcell builds, spawned directly, one at a time. */
+async function floor(calls: number): Promise<Stats> {
+  const profile = profileFrom('noop', NOOP(''));
+  const record = await lookupUserRecord('tc-noop');
+  const user = { name: record!.name, uid: record!.uid, gid: record!.gid };
+  const plan = planSandbox(profile, {}, await gatherHostFacts(profile, user));
+  const cmd = toBwrapCommand(plan);
+  // Without the hold: nothing releases bwrap here, so --info-fd/--block-fd are left out.
+  const argv = cmd.argv.filter((a, i, all) => !['--info-fd', '--block-fd'].includes(a) && !['--info-fd', '--block-fd'].includes(all[i - 1] ?? ''));
+  const filter = compileSeccomp(planSeccomp(profile.seccomp), profile.seccomp);
+  const latencies: number[] = [];
+  const t0 = performance.now();
+  let errors = 0;
+  for (let i = 0; i < calls; i++) {
+    const start = performance.now();
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(cmd.file, argv, { uid: user.uid, gid: user.gid, env: {}, stdio: ['ignore', 'ignore', 'ignore', 'ignore', 'ignore', 'pipe'] });
+      ((child.stdio as unknown as Writable[])[5]!).end(toBwrapInputs(filter, plan, undefined)[0]);
+      child.once('close', resolve);
+    });
+    if (code !== 0) errors++;
+    latencies.push(performance.now() - start);
+  }
+  return stats(latencies, performance.now() - t0, errors);
+}
+
+async function drive(clients: DirectClient[], tool: string, calls: number, concurrency: number): Promise<Stats> {
+  const latencies: number[] = [];
+  let next = 0;
+  let errors = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, w) => {
+      const client = clients[w % clients.length]!.client;
+      while (next < calls) {
+        next++;
+        const start = performance.now();
+        const r = await client.callTool({ name: tool, arguments: {} }).catch(() => ({ isError: true }));
+        if (r.isError) errors++;
+        latencies.push(performance.now() - start);
+      }
+    }),
+  );
+  return stats(latencies, performance.now() - t0, errors);
+}
+
+const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
+
+async function main(): Promise<void> {
+  const lab = await createLab();
+  const removeUsers = await createToolUsers(['noop', 'noopnet']);
+  const tools = makeToolsDir({ 'noop.toml': NOOP(''), 'noopnet.toml': NOOP(`"${lab.hostA}:8080"`) }, false);
+  const config = 'max_calls = 64\nmax_calls_per_caller = 256\nmax_connections_per_caller = 256\nmax_messages_per_second = 100000\n';
+  const daemon = await startDaemon({ tools, configToml: config, wrap: [...lab.inLab, '--'] });
+  const clients: DirectClient[] = [];
+  try {
+    for (let i = 0; i < Math.max(...LEVELS); i++) clients.push(await connectClient(daemon.socket));
+    const base = await floor(CALLS);
+    const host = `${process.version}, ${readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m)?.[1] ?? 'cpu'} x${readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm)?.length ?? '?'}`;
+    const rows: string[] = [];
+    rows.push(`toolcell bench: ${CALLS} calls per row, ${host}`);
+    rows.push(`floor: bare bwrap (same argv, binds and seccomp), spawned one at a time: p50 ${f1(base.p50)} ms, p99 ${f1(base.p99)} ms`);
+    rows.push('');
+    rows.push('| case | concurrency | p50 ms | p99 ms | p50 / floor | p99 / floor | calls/s | errors | daemon peak RSS MiB |');
+    rows.push('|---|---|---|---|---|---|---|---|---|');
+    for (const [label, tool] of [['(a) no network', 'noop'], ['(b) one-entry allowlist', 'noopnet']] as const) {
+      await drive(clients, tool, Math.min(20, CALLS), 1); // warm-up
+      for (const level of LEVELS) {
+        const s = await drive(clients, tool, CALLS, level);
+        const m = memory(daemon.pid);
+        rows.push(`| ${label} | ${level} | ${f1(s.p50)} | ${f1(s.p99)} | ${f1(s.p50 / base.p50)}x | ${f1(s.p99 / base.p50)}x | ${f1(s.perSecond)} | ${s.errors} | ${f1(m.peak)} |`);
+      }
+    }
+    process.stdout.write(`${rows.join('\n')}\n\n`);
+
+    const before = memory(daemon.pid).rss;
+    const leak = await drive(clients, 'noop', LEAK_CALLS, 16);
+    const afterRss = memory(daemon.pid).rss;
+    const inLab = (args: string[]) => new Promise<string>((resolve) => {
+      const c = spawn(lab.inLab[0]!, [...lab.inLab.slice(1), ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      c.once('close', () => resolve(out));
+    });
+    const links = (await inLab(['ip', '-o', 'link'])).split('\n').filter((l) => /: tcv\d+/.test(l)).length;
+    const tables = (await inLab(['nft', 'list', 'tables'])).split('\n').filter((l) => /toolcell_\d/.test(l)).length;
+    const uid = String((await lookupUserRecord('tc-noop'))?.uid);
+    const toolProcesses = readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          return /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] === uid;
+        } catch {
+          return false;
+        }
+      });
+    // (a sandbox's processes end with it; anything still listed here outlived its call)
+    process.stdout.write(
+      `leak check: ${LEAK_CALLS} calls at concurrency 16, ${leak.errors} errors, ${f1(leak.perSecond)} calls/s; daemon RSS ${f1(before)} MiB before, ${f1(afterRss)} MiB after\n` +
+        `left behind: ${links} veth, ${tables} host tables, ${toolProcesses.length} processes of the tool user${toolProcesses.length ? ` (${toolProcesses.join(', ')})` : ''}\n`,
+    );
+  } finally {
+    for (const c of clients) await closeQuietly(c.client);
+    await daemon.stop();
+    await lab.close();
+    removeDir(tools);
+    await removeUsers();
+  }
+}
+
+main().catch((e: Error) => {
+  process.stderr.write(`bench: ${e.stack ?? e.message}\n`);
+  process.exitCode = 1;
+});
