@@ -140,19 +140,21 @@ async function main(): Promise<void> {
     const links = (await inLab(['ip', '-o', 'link'])).split('\n').filter((l) => /: tcv\d+/.test(l)).length;
     const tables = (await inLab(['nft', 'list', 'tables'])).split('\n').filter((l) => /toolcell_\d/.test(l)).length;
     const uid = String((await lookupUserRecord('tc-noop'))?.uid);
-    const toolProcesses = readdirSync('/proc')
-      .filter((p) => /^\d+$/.test(p))
-      .filter((p) => {
-        try {
-          return /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] === uid;
-        } catch {
-          return false;
-        }
-      });
-    // (a sandbox's processes end with it; anything still listed here outlived its call)
+    const status = (p: string) => {
+      try {
+        return readFileSync(`/proc/${p}/status`, 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    const ofTool = readdirSync('/proc').filter((p) => /^\d+$/.test(p) && /^Uid:\s+(\d+)/m.exec(status(p))?.[1] === uid);
+    // bwrap leaves its exited in-sandbox pid 1 to the host's init to reap: those are zombies, not
+    // processes; anything alive here outlived its call.
+    const zombies = ofTool.filter((p) => /^State:\s+Z/m.test(status(p))).length;
+    const alive = ofTool.length - zombies;
     process.stdout.write(
       `leak check: ${LEAK_CALLS} calls at concurrency 16, ${leak.errors} errors, ${f1(leak.perSecond)} calls/s; daemon RSS ${f1(before)} MiB before, ${f1(afterRss)} MiB after\n` +
-        `left behind: ${links} veth, ${tables} host tables, ${toolProcesses.length} processes of the tool user${toolProcesses.length ? ` (${toolProcesses.join(', ')})` : ''}\n`,
+        `left behind: ${links} veth, ${tables} host tables, ${alive} processes of the tool user (and ${zombies} exited ones the host's init has not reaped yet)\n`,
     );
   } finally {
     for (const c of clients) await closeQuietly(c.client);
