@@ -143,11 +143,15 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
       }
     }
     const r = rules;
-    await Promise.all([
+    // All three settle before a failure is acted on: removing while the host table is still
+    // being loaded would delete nothing and leave the table behind.
+    const steps = await Promise.allSettled([
       runCommand('configure sandbox link', IP, ['-batch', '-'], { input: r.sandboxLinks, netnsFd: netns }),
       runCommand('load sandbox firewall', NFT, ['-f', '-'], { input: r.sandboxNft, netnsFd: netns }),
       runCommand('load host firewall', NFT, ['-f', '-'], { input: r.hostNft }),
     ]);
+    const failed = steps.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+    if (failed) throw failed.reason;
   } catch (e) {
     await remove().catch(() => undefined);
     throw e instanceof CommandError ? new NetworkSetupError(`sandbox network: ${e.message}`) : e;

@@ -90,8 +90,11 @@ async function drive(clients: DirectClient[], tool: string, calls: number, concu
       while (next < calls) {
         next++;
         const start = performance.now();
-        const r = await client.callTool({ name: tool, arguments: {} }).catch(() => ({ isError: true }));
-        if (r.isError) errors++;
+        const r = await client.callTool({ name: tool, arguments: {} }).catch((e: Error) => ({ isError: true, content: [{ type: 'text', text: e.message }] }));
+        if (r.isError) {
+          errors++;
+          if (errors === 1) process.stderr.write(`bench: first error (${tool}, concurrency ${concurrency}): ${JSON.stringify(r.content).slice(0, 400)}\n`);
+        }
         latencies.push(performance.now() - start);
       }
     }),
@@ -137,8 +140,16 @@ async function main(): Promise<void> {
       c.stdout.on('data', (d: Buffer) => (out += d.toString()));
       c.once('close', () => resolve(out));
     });
-    const links = (await inLab(['ip', '-o', 'link'])).split('\n').filter((l) => /: tcv\d+/.test(l)).length;
-    const tables = (await inLab(['nft', 'list', 'tables'])).split('\n').filter((l) => /toolcell_\d/.test(l)).length;
+    // Veth pairs go with their sandbox's namespace, which the kernel frees in the background (slowly
+    // under load): give it up to 10 s.
+    let links = 0;
+    let tables = 0;
+    for (let i = 0; i < 50; i++) {
+      links = (await inLab(['ip', '-o', 'link'])).split('\n').filter((l) => /: tcv\d+/.test(l)).length;
+      tables = (await inLab(['nft', 'list', 'tables'])).split('\n').filter((l) => /toolcell_\d/.test(l)).length;
+      if (links === 0 && tables === 0) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
     const uid = String((await lookupUserRecord('tc-noop'))?.uid);
     const status = (p: string) => {
       try {
