@@ -10,21 +10,12 @@ import { explain, renderExplanation } from '../plan/explain.js';
 import { planNetworkRules } from '../plan/network-plan.js';
 import { planSandbox } from '../plan/sandbox-plan.js';
 import { planSeccomp } from '../plan/seccomp-policy.js';
-import { loadTools } from '../profile/load-tools.js';
-import { describeProfileError } from '../profile/profile.js';
+import { servedTool } from './served-tool.js';
 
 export async function runExplain(config: DaemonConfig, toolName: string, asJson: boolean): Promise<number> {
-  const { tools, errors } = await loadTools(config.tools_dir, config.client_group);
-  const tool = tools.get(toolName);
-  if (!tool) {
-    const own = errors.filter((e) => e.file.endsWith(`/${toolName}.toml`));
-    process.stderr.write(
-      own.length > 0
-        ? `toolcell explain: ${toolName} is not served:\n${own.map((e) => `  ${describeProfileError(e)}`).join('\n')}\n`
-        : `toolcell explain: no tool "${toolName}" in ${config.tools_dir} (served: ${[...tools.keys()].join(', ') || 'none'})\n`,
-    );
-    return 1;
-  }
+  const found = await servedTool('explain', config, toolName);
+  if (!found) return 1;
+  const { tool } = found;
   const { profile } = tool;
   const facts = await gatherHostFacts(profile, tool.user);
   const args = Object.fromEntries(placeholderNames(profile.template).map((n) => [n, `<${n}>`]));

@@ -10,16 +10,13 @@ import { configureSandboxNetworks } from '../linux/sandbox-network.js';
 import { placeholderNames } from '../plan/command-template.js';
 import { judgeProbe, PROBE_DEST, probeArguments, renderProbe } from '../plan/probe-plan.js';
 import { planSandbox } from '../plan/sandbox-plan.js';
-import { loadTools } from '../profile/load-tools.js';
+import { servedTool } from './served-tool.js';
 import type { Profile } from '../profile/profile.js';
 
 export async function runProbe(config: DaemonConfig, toolName: string, asJson: boolean): Promise<number> {
-  const { tools } = await loadTools(config.tools_dir, config.client_group);
-  const tool = tools.get(toolName);
-  if (!tool) {
-    process.stderr.write(`toolcell probe: no tool "${toolName}" is served from ${config.tools_dir} (toolcell check says why)\n`);
-    return 1;
-  }
+  const found = await servedTool('probe', config, toolName);
+  if (!found) return 1;
+  const { tool, all: tools } = found;
   const { profile } = tool;
   const otherToolsPaths = [...tools.values()]
     .filter((t) => t !== tool)

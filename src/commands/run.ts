@@ -7,8 +7,7 @@ import { InvalidArgumentsError, runInvocation } from '../invocation/run-invocati
 import { describeToolResult, isFailure, structuredResult } from '../invocation/tool-result.js';
 import { cgroupSetup } from '../linux/cgroup.js';
 import { configureSandboxNetworks } from '../linux/sandbox-network.js';
-import { loadTools } from '../profile/load-tools.js';
-import { describeProfileError } from '../profile/profile.js';
+import { servedTool } from './served-tool.js';
 
 export class RunUsageError extends Error {}
 
@@ -35,13 +34,9 @@ export function parseRunArguments(pairs: readonly string[], json: string | undef
 }
 
 export async function runRun(config: DaemonConfig, toolName: string, args: Record<string, unknown>, asJson: boolean): Promise<number> {
-  const { tools, errors } = await loadTools(config.tools_dir, config.client_group);
-  const tool = tools.get(toolName);
-  if (!tool) {
-    const own = errors.filter((e) => e.file.endsWith(`/${toolName}.toml`)).map((e) => `  ${describeProfileError(e)}`);
-    process.stderr.write(own.length ? `toolcell run: ${toolName} is not served:\n${own.join('\n')}\n` : `toolcell run: no tool "${toolName}" in ${config.tools_dir}\n`);
-    return 1;
-  }
+  const found = await servedTool('run', config, toolName);
+  if (!found) return 1;
+  const { tool } = found;
   const cgroups = cgroupSetup(config.cgroup_root);
   if (cgroups.mode === 'none') process.stderr.write(`toolcell run: memory, pids and cpu limits are not enforced: ${cgroups.why}\n`);
   configureSandboxNetworks({ v4: config.network_pool, v6: config.network_pool6 });

@@ -44,7 +44,7 @@ describe('e2e: toolcell run', { skip }, () => {
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /^toolcell run: invalid arguments for python: .*extra/);
     const unknown = await runCli(['run', 'nosuch', '--tools', PROFILES]);
-    assert.deepEqual([unknown.code, unknown.stderr], [1, `toolcell run: no tool "nosuch" in ${PROFILES}\n`]);
+    assert.deepEqual([unknown.code, unknown.stderr], [1, `toolcell run: no tool "nosuch" in ${PROFILES} (served: python, search, shell)\n`]);
     const both = await runCli(['run', 'python', '--tools', PROFILES, '--arg', 'code=1', '--args', '{}']);
     assert.equal(both.code, 2);
     assert.match(both.stderr, /either as --arg NAME=VALUE or as --args JSON/);
