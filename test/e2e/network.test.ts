@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { closeQuietly, connectClient, makeTempDir, makeToolsDir, removeDir, startDaemon, waitForExit, type Daemon } from '../helpers/daemon.js';
+import { closeQuietly, connectClient, makeTempDir, pollUntil, makeToolsDir, removeDir, startDaemon, waitForExit, type Daemon } from '../helpers/daemon.js';
 import { createToolUsers, realKernelSkipReason } from '../helpers/fixtures.js';
 import { createLab, labSkipReason, type Lab } from '../helpers/test-network.js';
 import { spawnSync } from 'node:child_process';
@@ -227,7 +227,10 @@ describe('e2e: network egress (daemon in a lab namespace)', { skip, timeout: 300
 
   test('teardown leaves no veth and no host table; a kill -9 of the daemon leaves only what the next start sweeps', async () => {
     const inLab = (args: string[]) => spawnSync(lab.inLab[0]!, [...lab.inLab.slice(1), ...args], { encoding: 'utf8' }).stdout;
-    assert.equal(inLab(['ip', '-o', 'link', 'show', 'type', 'veth']).split('\n').filter((l) => /: tcv\d+@/.test(l)).length, 0);
+    // The veth pairs of the calls before go with their namespaces, which the kernel frees in the
+    // background: bounded wait.
+    const vethCount = () => inLab(['ip', '-o', 'link', 'show', 'type', 'veth']).split('\n').filter((l) => /: tcv\d+@/.test(l)).length;
+    assert.equal(await pollUntil(() => vethCount() === 0, 5000), true, `veths left: ${vethCount()}`);
     assert.doesNotMatch(inLab(['nft', 'list', 'tables']), /toolcell_\d/);
 
     const pending = client.callTool({ name: 'web', arguments: { code: 'import time; time.sleep(30)', targets: '[]' } }).catch((e: Error) => e);

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { closeQuietly, connectClient, runCli, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
 import { realKernelSkipReason } from '../helpers/fixtures.js';
-import { PROFILES } from '../helpers/paths.js';
+import { BIN, PROFILES } from '../helpers/paths.js';
+import { spawnSync } from 'node:child_process';
 
 const skip = realKernelSkipReason();
 const VOLATILE = ['invocationId', 'durationMs', 'cpuTimeMs', 'peakMemoryBytes', 'peakPids'];
@@ -37,6 +38,16 @@ describe('e2e: toolcell run', { skip }, () => {
     assert.deepEqual(Object.keys(viaCli).sort(), Object.keys(viaMcp).sort());
     assert.deepEqual(stable(viaCli), stable(viaMcp));
     assert.deepEqual(stable(viaCli), { exitCode: 3, signal: null, reason: null, stdout: 'out\n', stderr: 'err\n', stdoutTruncated: false, stderrTruncated: false, stdoutBytes: 4, stderrBytes: 4 });
+  });
+
+  test('a descriptor the command inherited does not reach the sandbox', () => {
+    // fd 3 is an open pipe in toolcell run; the sandbox must see only 0, 1, 2 (and listdir's own).
+    const r = spawnSync(process.execPath, [BIN, 'run', 'python', '--tools', PROFILES, '--arg', 'code=import os; print(sorted(os.listdir("/proc/self/fd")))'], {
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(r.stdout, "['0', '1', '2', '3']\n", r.stderr);
   });
 
   test('refused arguments, unknown tools and bad usage say why', async () => {
