@@ -8,6 +8,7 @@ import type { DaemonConfig } from '../config/daemon-config.js';
 import { cgroupParentDirs, cgroupSetup } from '../linux/cgroup.js';
 import { bwrapSupportsDisableUserns, PTY_HELPER } from '../linux/gather-host-facts.js';
 import { BWRAP_PATH } from '../plan/bwrap-command.js';
+import { SYSTEM_ENV } from '../linux/run-command.js';
 
 interface Check {
   readonly name: string;
@@ -70,9 +71,8 @@ export function runDoctor(config: Pick<DaemonConfig, 'cgroup_root'>): number {
     attempt(
       'nftables',
       () => {
-        const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
-        const version = execFileSync('nft', ['--version'], { env, encoding: 'utf8' }).trim();
-        execFileSync('nft', ['list', 'tables'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+        const version = execFileSync('nft', ['--version'], { env: SYSTEM_ENV, encoding: 'utf8' }).trim();
+        execFileSync('nft', ['list', 'tables'], { env: SYSTEM_ENV, stdio: ['ignore', 'ignore', 'pipe'] });
         return `${version}, usable (needed only by tools with a [network] allowlist)`;
       },
       true,

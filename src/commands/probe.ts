@@ -8,7 +8,7 @@ import { runInvocation } from '../invocation/run-invocation.js';
 import { cgroupSetup } from '../linux/cgroup.js';
 import { gatherHostFacts, PROBE_HELPER } from '../linux/gather-host-facts.js';
 import { configureSandboxNetworks } from '../linux/sandbox-network.js';
-import { placeholderNames } from '../plan/command-template.js';
+import { placeholderArguments } from '../plan/command-template.js';
 import { judgeProbe, PROBE_DEST, probeArguments, renderProbe } from '../plan/probe-plan.js';
 import { planSandbox } from '../plan/sandbox-plan.js';
 import { servedTool } from './served-tool.js';
@@ -26,7 +26,7 @@ export async function runProbe(config: DaemonConfig, toolName: string, asJson: b
     .filter((t) => t !== tool)
     .flatMap((t) => [...t.profile.mounts.filter((m) => m.kind === 'bind').map((m) => (m.kind === 'bind' ? m.source : '')), ...Object.values(t.profile.secrets).map((s) => s.file)]);
   const facts = await gatherHostFacts(profile, tool.user);
-  const plan = planSandbox(profile, Object.fromEntries(placeholderNames(profile.template).map((n) => [n, `<${n}>`])), facts);
+  const plan = planSandbox(profile, placeholderArguments(profile.template), facts);
   const allowed = (plan.network?.allow ?? [])
     .filter((a) => a.proto === 'tcp' && a.block.prefix === (a.block.family === 4 ? 32 : 128))
     .map((a) => (a.block.family === 4 ? `${a.block.address}:${a.port}` : `[${a.block.address}]:${a.port}`));

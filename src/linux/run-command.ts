@@ -2,7 +2,8 @@
 // input on stdin, bounded in time, and an error that names the step and what the program said.
 import { spawn } from 'node:child_process';
 
-const SYSTEM_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
+/** What every system program toolcell runs gets: the sbin paths, and nothing of the daemon's environment. */
+export const SYSTEM_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
 const NSENTER = '/usr/bin/nsenter';
 const TIMEOUT_MS = 10_000;
 

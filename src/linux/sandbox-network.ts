@@ -90,10 +90,17 @@ async function hostBlocks(): Promise<AddressBlock[]> {
   return blocks;
 }
 
-/** Whether the daemon's namespace has an IPv6 default route (then host names also resolve to AAAA). */
-export async function hostHasIPv6(): Promise<boolean> {
-  const out = await runCommand('read IPv6 default route', IP, ['-j', '-6', 'route', 'show', 'default']).catch(() => '[]');
-  return (JSON.parse(out || '[]') as unknown[]).length > 0;
+let hasIPv6: Promise<boolean> | undefined;
+
+/**
+ * Whether the daemon's namespace has an IPv6 default route (then host names also resolve to
+ * AAAA). Read once, like the host's networks for the pool: not one `ip` spawn per call.
+ */
+export function hostHasIPv6(): Promise<boolean> {
+  hasIPv6 ??= runCommand('read IPv6 default route', IP, ['-j', '-6', 'route', 'show', 'default'])
+    .catch(() => '[]')
+    .then((out) => (JSON.parse(out || '[]') as unknown[]).length > 0);
+  return hasIPv6;
 }
 
 /** Wires the held sandbox `pid`; on any failure what was made is removed again before the error is thrown. */
@@ -101,7 +108,6 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
   const addresses = await addressPool();
   const v6 = net.allow.some((a) => a.block.family === 6);
   if (v6) await forwarding(6);
-  const pools = { 4: `${addresses.config.v4.address}/${addresses.config.v4.prefix}`, 6: `${addresses.config.v6.address}/${addresses.config.v6.prefix}` };
   const netns = openSync(`/proc/${pid}/ns/net`, 'r');
   const skip = new Set<number>();
   let slot: NetworkSlot | undefined;
@@ -128,7 +134,7 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
     for (let attempt = 1; ; attempt++) {
       const candidate = addresses.acquire(skip);
       const s = v6 ? candidate : { ...candidate, v6: undefined };
-      rules = planNetworkRules(net, s, pools);
+      rules = planNetworkRules(net, s, addresses.cidrs);
       try {
         await runCommand('create veth pair', IP, ['-batch', '-'], { input: rules.hostLinks.replace(PID_PLACEHOLDER, String(pid)) });
         slot = s;

@@ -2,11 +2,11 @@
 // only: which users are acceptable for a tool is decided in profile/check-identity.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { SYSTEM_ENV } from './run-command.js';
 
 const execFileAsync = promisify(execFile);
 
 /** shadow-utils live in /usr/sbin; nothing of the daemon's own environment is passed on. */
-const SYSTEM_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
 const run = (file: string, args: string[]) => execFileAsync(file, args, { env: SYSTEM_ENV });
 
 /** shadow-utils give up at once when another process holds /etc/passwd's lock: retry a little. */

@@ -21,6 +21,8 @@ export class AddressPool {
   private readonly used = new Set<number>();
   private next = 0;
   readonly size: number;
+  /** The pools as CIDR text, for the rules that keep sandboxes away from each other. */
+  readonly cidrs: Readonly<Record<4 | 6, string>>;
 
   constructor(
     readonly config: PoolConfig,
@@ -32,6 +34,7 @@ export class AddressPool {
     if (config.v4.family !== 4 || config.v4.prefix > 28) throw new AddressPoolError(`network_pool ${config.v4.address}/${config.v4.prefix}: expected an IPv4 block of /28 or wider`);
     if (config.v6.family !== 6 || config.v6.prefix > 120) throw new AddressPoolError(`network_pool6 ${config.v6.address}/${config.v6.prefix}: expected an IPv6 block of /120 or wider`);
     this.size = Math.min(2 ** (V4_SLOT_PREFIX - config.v4.prefix), 65536);
+    this.cidrs = { 4: `${config.v4.address}/${config.v4.prefix}`, 6: `${config.v6.address}/${config.v6.prefix}` };
   }
 
   slot(index: number): NetworkSlot {
@@ -65,7 +68,7 @@ export class AddressPool {
       this.next = (index + 1) % this.size;
       return this.slot(index);
     }
-    throw new AddressPoolError(`no free address in network_pool ${this.config.v4.address}/${this.config.v4.prefix} (${this.used.size} sandboxes with network are running)`);
+    throw new AddressPoolError(`no free address in network_pool ${this.cidrs[4]} (${this.used.size} sandboxes with network are running)`);
   }
 
   release(index: number): void {

@@ -44,6 +44,11 @@ export function placeholderNames(template: readonly TemplateElement[]): string[]
   return [...names];
 }
 
+/** Arguments that fill every placeholder with "<name>": what explain and probe plan a call with. */
+export function placeholderArguments(template: readonly TemplateElement[]): Record<string, string> {
+  return Object.fromEntries(placeholderNames(template).map((n) => [n, `<${n}>`]));
+}
+
 /** Linux refuses a single argv element longer than MAX_ARG_STRLEN (32 pages). */
 export const MAX_ARG_BYTES = 128 * 1024 - 1;
 

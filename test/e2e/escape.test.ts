@@ -64,7 +64,9 @@ describe('e2e: escape battery through MCP (shell, python)', { skip }, () => {
     abstract?.close();
   });
 
-  const shell = async (script: string): Promise<Out> => ((await conn.client.callTool({ name: 'shell', arguments: { script } })) as CallToolResult).structuredContent as unknown as Out;
+  const call = async (name: string, args: Record<string, string>): Promise<Out> =>
+    ((await conn.client.callTool({ name, arguments: args })) as CallToolResult).structuredContent as unknown as Out;
+  const shell = (script: string) => call('shell', { script });
 
   test('host secrets are not there: /etc/shadow, /root, other homes, /sys; pid 1 has an empty environment', async () => {
     const r = await shell('cat /etc/shadow; ls /root; ls /home; ls /sys; wc -c < /proc/1/environ');
@@ -108,7 +110,7 @@ describe('e2e: escape battery through MCP (shell, python)', { skip }, () => {
   });
 
   test('escape system calls, terminal injection, sockets and signals meet EPERM, EROFS, ECONNREFUSED, ENETUNREACH or ESRCH', async () => {
-    const r = ((await conn.client.callTool({ name: 'python', arguments: { code: PY_ATTEMPTS(daemon.pid, abstractName) } })) as CallToolResult).structuredContent as unknown as Out;
+    const r = await call('python', { code: PY_ATTEMPTS(daemon.pid, abstractName) });
     assert.equal(r.stderr, '');
     assert.equal(
       r.stdout,

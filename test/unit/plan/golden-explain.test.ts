@@ -11,7 +11,7 @@ import { planNetworkRules } from '../../../src/plan/network-plan.js';
 import { parseProfile } from '../../../src/profile/parse-profile.js';
 import { PROFILES } from '../../helpers/paths.js';
 import { toBwrapCommand } from '../../../src/plan/bwrap-command.js';
-import { placeholderNames } from '../../../src/plan/command-template.js';
+import { placeholderArguments } from '../../../src/plan/command-template.js';
 import { explain, renderExplanation } from '../../../src/plan/explain.js';
 import { planSandbox } from '../../../src/plan/sandbox-plan.js';
 import { planSeccomp } from '../../../src/plan/seccomp-policy.js';
@@ -21,8 +21,7 @@ import { bundled, FACTS } from '../../helpers/host-fixture.js';
 for (const tool of ['python', 'search', 'shell']) {
   test(`explain ${tool} matches test/golden/${tool}.explain.txt`, () => {
     const profile = { ...bundled(tool), file: `/etc/toolcell/tools/${tool}.toml` };
-    const args = Object.fromEntries(placeholderNames(profile.template).map((n) => [n, `<${n}>`]));
-    const plan = planSandbox(profile, args, FACTS);
+    const plan = planSandbox(profile, placeholderArguments(profile.template), FACTS);
     checkGolden(`${tool}.explain.txt`, renderExplanation(explain(profile, plan, toBwrapCommand(plan), planSeccomp(profile.seccomp), undefined)));
   });
 }
@@ -52,10 +51,9 @@ for (const tool of ['git-log', 'http-get', 'terraform-plan']) {
     const r = parseProfile(tool, `/etc/toolcell/tools/${tool}.toml`, readFileSync(join(PROFILES, 'examples', `${tool}.toml`), 'utf8'));
     assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
     const profile = r.profile;
-    const args = Object.fromEntries(placeholderNames(profile.template).map((n) => [n, `<${n}>`]));
-    const plan = planSandbox(profile, args, EXAMPLE_FACTS);
+    const plan = planSandbox(profile, placeholderArguments(profile.template), EXAMPLE_FACTS);
     const pool = new AddressPool({ v4: parseBlock(DEFAULT_POOL.v4), v6: parseBlock(DEFAULT_POOL.v6) }, [], '4242.777');
-    const network = plan.network ? planNetworkRules(plan.network, { ...pool.slot(0), v6: undefined }, { 4: DEFAULT_POOL.v4, 6: DEFAULT_POOL.v6 }) : undefined;
+    const network = plan.network ? planNetworkRules(plan.network, { ...pool.slot(0), v6: undefined }, pool.cidrs) : undefined;
     checkGolden(`examples/${tool}.explain.txt`, renderExplanation(explain(profile, plan, toBwrapCommand(plan), planSeccomp(profile.seccomp), network)));
   });
 }
