@@ -2,13 +2,13 @@
 // are checked again here on the open descriptor). A refused file fails the call before any spawn.
 import type { Logger } from 'pino';
 import { openSecret, SecretError } from '../linux/read-secret.js';
-import type { SandboxPlan } from '../plan/sandbox-plan.js';
+import type { SandboxEnclosure } from '../plan/sandbox-plan.js';
 import type { SecretValue } from './mask-secrets.js';
 
 /** The sandbox cannot be built as the profile says (a secret file refused, ...). */
 export class InvocationSetupError extends Error {}
 
-export async function collectSecrets(plan: SandboxPlan, log: Logger): Promise<{ buffers: Record<string, Buffer>; values: SecretValue[] }> {
+export async function collectSecrets(plan: Pick<SandboxEnclosure, 'secrets'>, log: Logger): Promise<{ buffers: Record<string, Buffer>; values: SecretValue[] }> {
   const buffers: Record<string, Buffer> = {};
   for (const s of plan.secrets) {
     try {

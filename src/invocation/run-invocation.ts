@@ -1,25 +1,21 @@
 // One invocation, start to finish: Route → Isolate → Execute → Teardown. This is the only place
-// that orders side effects; it reads as a checklist, and every step that builds something pushes
-// its undo onto the teardown stack first.
+// that orders a call's side effects; it reads as a checklist. Isolate is build-sandbox (now, or
+// ahead of demand by the ready pool), whose teardown stack this call runs at the end.
 import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { toBwrapCommand, toBwrapInputs } from '../plan/bwrap-command.js';
+import { encodeArgv } from '../plan/bwrap-command.js';
 import { ArgumentError } from '../plan/command-template.js';
-import { planSandbox, type SandboxPlan } from '../plan/sandbox-plan.js';
+import { planArgv } from '../plan/sandbox-plan.js';
 import type { ServedTool } from '../profile/load-tools.js';
-import { gatherHostFacts } from '../linux/gather-host-facts.js';
-import { spawnSandbox, type SandboxExit } from '../linux/sandbox-process.js';
+import type { SandboxExit } from '../linux/sandbox-process.js';
 import { readSeccompLog } from '../linux/read-seccomp-log.js';
-import { cgroupSetup, createInvocationCgroup, type CgroupUsage } from '../linux/cgroup.js';
-import { wireSandboxNetwork, type WiredNetwork } from '../linux/sandbox-network.js';
-import { planCgroupLimits } from '../plan/cgroup-limits.js';
+import type { CgroupUsage } from '../linux/cgroup.js';
 import { syscallName } from '../../native/seccomp.js';
-import { toSecretInputs } from '../plan/secret-args.js';
+import { buildSandbox, runTeardown } from './build-sandbox.js';
 import { CappedOutput } from './capped-output.js';
-import { collectSecrets } from './collect-secrets.js';
 import { maskSecrets } from './mask-secrets.js';
+import type { ReadyPool } from './ready-pool.js';
 import { stripTerminalControls } from './strip-terminal.js';
-import { TeardownStack } from './teardown-stack.js';
 import type { DeniedEgress, KillReason, ToolResult } from './tool-result.js';
 import { checkArguments } from './validate-arguments.js';
 
@@ -45,11 +41,12 @@ export interface InvocationOptions {
   readonly caller?: { readonly uid: number; readonly pid: number; readonly user: string };
   /** Aborting kills the sandbox; a KillReason as abort reason is reported as such. */
   readonly signal?: AbortSignal;
+  /** Sandboxes built ahead of demand (the daemon's); without it every call builds its own. */
+  readonly pool?: ReadyPool;
   /** Called every second while the tool runs (MCP progress notifications). */
   readonly onProgress?: (p: { readonly elapsedMs: number; readonly outputBytes: number }) => void;
 }
 
-const KILL_GRACE_MS = 5_000;
 const PROGRESS_INTERVAL_MS = 1_000;
 
 /** sha256 of the arguments as JSON with sorted keys: the audit joins calls without logging values. */
@@ -65,54 +62,40 @@ function abortReason(signal: AbortSignal): KillReason {
 
 export async function runInvocation(tool: ServedTool, args: Record<string, unknown>, opts: InvocationOptions): Promise<ToolResult> {
   const { profile } = tool;
-  const id = randomUUID();
   const started = performance.now();
   const startedWallMs = Date.now();
-  const log = opts.logger.child({ invocation: id, tool: profile.name });
 
-  // Route: the arguments are hostile; nothing is built until they pass the profile's schema and
-  // the command template's rules.
+  // Route: the arguments are hostile; nothing runs until they pass the profile's schema and the
+  // command template's rules.
   const problems = checkArguments(profile.input, args);
   if (problems.length > 0) throw new InvalidArgumentsError(problems);
-  const facts = await gatherHostFacts(profile, tool.user);
-  let plan: SandboxPlan;
+  let argv: string[];
   try {
-    plan = planSandbox(profile, args, facts);
+    argv = planArgv(profile, args);
   } catch (e) {
     if (e instanceof ArgumentError) throw new InvalidArgumentsError([e.message]);
     throw e;
   }
-  const command = toBwrapCommand(plan);
-  const secrets = await collectSecrets(plan, log);
-  const inputs = plan.secrets.length > 0 ? toSecretInputs(plan, secrets.buffers) : undefined;
 
   if (opts.signal?.aborted) throw new InvocationAbortedError(abortReason(opts.signal));
 
-  const teardown = new TeardownStack();
+  // Isolate: a sandbox the pool built ahead of demand, or one built now, the same way.
+  let built = opts.pool?.take(tool);
+  if (!built) {
+    const id = randomUUID();
+    built = await buildSandbox(tool, id, opts.logger.child({ invocation: id, tool: profile.name }));
+  }
+  const { id, enclosure: plan, process: sandbox, cgroup, network, networkSetupMs, teardown } = built;
+  const log = opts.logger.child({ invocation: id, tool: profile.name });
+
   let usage: CgroupUsage | undefined;
   let deniedEgress: DeniedEgress[] | undefined;
-  let networkSetupMs: number | undefined;
   let receipt: Record<string, string> = {};
-  let reason: KillReason | null = null;
+  let reason: KillReason | null = built.failed ? 'setup' : null;
   let exit: SandboxExit = { code: null, signal: null };
   let stdout: CappedOutput | undefined;
   let stderr: CappedOutput | undefined;
   try {
-    // Isolate: the cgroup first, so that the sandbox can join it while bwrap holds it.
-    const cgSetup = cgroupSetup();
-    const cgroup = cgSetup.mode !== 'none' ? createInvocationCgroup(cgSetup, id, planCgroupLimits(profile)) : undefined;
-    if (cgroup) {
-      teardown.push('remove cgroup', async () => {
-        await cgroup.killAll();
-        await cgroup.remove();
-      });
-    }
-    // bwrap builds the namespaces and mounts, then holds before the tool's exec.
-    const sandbox = spawnSandbox(command, plan.user, toBwrapInputs(tool.seccomp, plan, inputs));
-    teardown.push('kill sandbox', async () => {
-      await sandbox.kill();
-      await Promise.race([sandbox.exited, new Promise((r) => setTimeout(r, KILL_GRACE_MS).unref())]);
-    });
     const killFor = (why: KillReason) => {
       reason ??= why;
       void sandbox.kill();
@@ -134,41 +117,9 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
       teardown.push('detach abort', () => signal.removeEventListener('abort', onAbort));
     }
 
-    let network: WiredNetwork | undefined;
-    const sandboxPid = await sandbox.started;
-    if (sandboxPid === undefined) reason ??= 'setup';
-    else if (reason === null) {
-      // Ordering: the sandbox's pid 1 joins the cgroup while held, so the tool and everything it
-      // forks start inside it; there is no instruction of the tool outside its limits.
-      try {
-        cgroup?.place(sandboxPid);
-      } catch (e) {
-        // bwrap gave up before the tool (its stderr says why): report that, not the placement.
-        if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
-        reason ??= 'setup';
-      }
-      // Likewise its network: veth, routes and both firewalls exist before the tool's first
-      // packet. A failure here throws; the tool never starts and the teardown removes the rest.
-      if (plan.network && reason === null) {
-        const t0 = performance.now();
-        try {
-          network = await wireSandboxNetwork(sandboxPid, plan.network);
-          networkSetupMs = Math.round((performance.now() - t0) * 10) / 10;
-        } catch (e) {
-          if (reason === null) throw e; // else it failed because the sandbox was killed meanwhile
-        }
-        const wired = network;
-        if (wired) {
-          teardown.push('remove network', async () => {
-            await sandbox.kill();
-            await wired.remove();
-          });
-        }
-      }
-      if (reason === null) sandbox.release();
-    }
-
-    // Execute: wait for the tool; the timer, the output caps and cancellation may kill it.
+    // Execute: sandbox-exec gets the argv and execs the tool; the timer, the output caps and
+    // cancellation may kill it.
+    if (reason === null) sandbox.run(encodeArgv(argv));
     exit = await sandbox.exited;
     usage = cgroup?.usage();
     // The daemon still holds the sandbox's network namespace, so its counters outlive the tool.
@@ -177,16 +128,15 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
       return undefined;
     });
   } finally {
-    receipt = await teardown.run();
-    const failures = Object.entries(receipt).filter(([, v]) => v !== 'ok');
-    if (failures.length > 0) log.error({ failures: Object.fromEntries(failures) }, 'teardown incomplete');
+    receipt = await runTeardown(teardown, log);
   }
 
   const out = stdout?.text() ?? '';
   const err = stderr?.text() ?? '';
   // bwrap reports a failure to build the sandbox (a bind source gone, a cwd missing) as exit 1 and
-  // a "bwrap: " line; the tool could print the same, which only mislabels its own failure.
-  if (reason === null && exit.code === 1 && err.startsWith('bwrap: ')) reason = 'setup';
+  // a "bwrap: " line, sandbox-exec one to start the tool as exit 127 and a "sandbox-exec: " line;
+  // the tool could print the same, which only mislabels its own failure.
+  if (reason === null && ((exit.code === 1 && err.startsWith('bwrap: ')) || (exit.code === 127 && err.startsWith('sandbox-exec: ')))) reason = 'setup';
   // The kernel's account: an OOM kill in the cgroup is "memory"; a refused fork that left the tool
   // failing is "pids".
   if (reason === null && usage && usage.oomKills > 0) reason = 'memory';
@@ -200,8 +150,8 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
     signal: killed ? 'SIGKILL' : exit.signal,
     reason,
     durationMs: Math.round((performance.now() - started) * 10) / 10,
-    stdout: maskSecrets(plan.pty ? stripTerminalControls(out) : out, secrets.values),
-    stderr: maskSecrets(err, secrets.values),
+    stdout: maskSecrets(plan.pty ? stripTerminalControls(out) : out, built.secrets),
+    stderr: maskSecrets(err, built.secrets),
     stdoutTruncated: stdout?.truncated ?? false,
     stderrTruncated: stderr?.truncated ?? false,
     stdoutBytes: stdout?.total ?? 0,

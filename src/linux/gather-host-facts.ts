@@ -23,6 +23,8 @@ async function pathFact(path: string): Promise<PathFact> {
 
 /** Built by scripts/setup.sh from native/pty-exec.c (dist/src/linux → dist/native). */
 export const PTY_HELPER = fileURLToPath(new URL('../../native/pty-exec', import.meta.url));
+/** Built from native/sandbox-exec.c: execs the argv the daemon hands over, in every sandbox. */
+export const EXEC_HELPER = fileURLToPath(new URL('../../native/sandbox-exec', import.meta.url));
 /** Built from native/probe.c: the in-sandbox half of `toolcell probe`. */
 export const PROBE_HELPER = fileURLToPath(new URL('../../native/probe', import.meta.url));
 
@@ -47,5 +49,6 @@ export async function gatherHostFacts(profile: Profile, user: SandboxUser): Prom
     user,
     bwrapDisableUserns: bwrapSupportsDisableUserns(),
     ptyHelper: PTY_HELPER,
+    execHelper: EXEC_HELPER,
   };
 }

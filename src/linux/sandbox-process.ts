@@ -1,5 +1,6 @@
 // Starts bwrap as the sandbox user and exposes its control points: the sandbox pid (from
-// --info-fd), the release (a byte on --block-fd), the output streams, kill and exit. No policy here.
+// --info-fd), the release (a byte on --block-fd), the argv for sandbox-exec (its stdin), the output
+// streams, kill and exit. No policy here.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { Pidfd } from '../../native/libc.js';
@@ -18,8 +19,10 @@ export interface SandboxProcess {
   readonly started: Promise<number | undefined>;
   /** Resolves once bwrap has exited and its output streams are closed. */
   readonly exited: Promise<SandboxExit>;
-  /** Lets the held sandbox exec the tool. */
+  /** Lets the held sandbox start sandbox-exec, which then waits for its argv. */
   release(): void;
+  /** Hands sandbox-exec the tool's argv (encoded by encodeArgv); it execs the tool at once. */
+  run(argv: Buffer): void;
   /** SIGKILL to the sandbox's pid 1 (and so its whole pid namespace), then to bwrap. */
   kill(): Promise<void>;
 }
@@ -66,7 +69,7 @@ export function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs: reado
       gid: user.gid,
       env: { ...cmd.env },
       cwd: '/',
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', ...inputs.map((d) => (d === undefined ? ('ignore' as const) : ('pipe' as const)))],
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', ...inputs.map((d) => (d === undefined ? ('ignore' as const) : ('pipe' as const)))],
       // Its own session and process group: a Ctrl-C meant for the daemon's terminal must reach the
       // daemon (which then tears down in order), not the sandboxes behind its back.
       detached: true,
@@ -84,6 +87,8 @@ export function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs: reado
     fd.on('error', () => {});
     fd.end(data);
   });
+  const argvPipe = child.stdin!;
+  argvPipe.on('error', () => {});
   const info = child.stdio[3] as Readable;
   const block = child.stdio[4] as Writable;
   block.on('error', () => {});
@@ -103,6 +108,9 @@ export function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs: reado
     exited,
     release: () => {
       block.end('x');
+    },
+    run: (argv) => {
+      argvPipe.end(argv);
     },
     kill: async () => {
       // Ordering: killing only bwrap can land before its child has armed --die-with-parent, which

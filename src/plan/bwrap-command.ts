@@ -1,7 +1,7 @@
 // SandboxPlan → BwrapCommand. This argv *is* the security model (bubblewrap README, "Sandbox
 // security"), so it is built in one pure function and checked in as a golden file per profile.
 
-import type { PlannedMount, SandboxPlan } from './sandbox-plan.js';
+import { EXEC_HELPER_DEST, type PlannedMount, type SandboxEnclosure } from './sandbox-plan.js';
 import type { SecretInputs } from './secret-args.js';
 
 /** argv, descriptors and environment travel together: bwrap gets exactly these and nothing else. */
@@ -24,7 +24,7 @@ export const CONTROL_FDS = { info: 3, block: 4 } as const;
 export const INPUT_FDS = { seccomp: 5, hosts: 6, secretArgs: 7, firstSecretFile: 8 } as const;
 
 /** The data for descriptors 5, 6, ... in the order INPUT_FDS gives them; undefined: that descriptor stays closed. */
-export function toBwrapInputs(seccomp: Buffer, plan: Pick<SandboxPlan, 'network'>, secrets: SecretInputs | undefined): (Buffer | undefined)[] {
+export function toBwrapInputs(seccomp: Buffer, plan: Pick<SandboxEnclosure, 'network'>, secrets: SecretInputs | undefined): (Buffer | undefined)[] {
   const hosts = plan.network ? Buffer.from(plan.network.hostsFile) : undefined;
   return [seccomp, ...(hosts || secrets ? [hosts] : []), ...(secrets ? [secrets.args, ...secrets.files] : [])];
 }
@@ -50,7 +50,16 @@ function mountArgs(m: PlannedMount): string[] {
   }
 }
 
-export function toBwrapCommand(plan: SandboxPlan): BwrapCommand {
+/**
+ * The tool's argv as sandbox-exec reads it from its stdin: each argument followed by a NUL. The
+ * template already refused NUL inside an argument, so the split is unambiguous.
+ */
+export function encodeArgv(argv: readonly string[]): Buffer {
+  if (argv.length === 0 || argv.some((a) => a.includes('\0'))) throw new Error('argv must be non-empty and free of NUL bytes');
+  return Buffer.from(argv.map((a) => `${a}\0`).join(''));
+}
+
+export function toBwrapCommand(plan: SandboxEnclosure): BwrapCommand {
   const argv = [
     // Every namespace, a new session (no TIOCSTI into the caller's terminal), no capabilities,
     // and the sandbox dies with its bwrap parent so that killing bwrap ends the whole tree.
@@ -78,8 +87,10 @@ export function toBwrapCommand(plan: SandboxPlan): BwrapCommand {
     '--remount-ro', '/',
     ...Object.entries(plan.env).flatMap(([k, v]) => ['--setenv', k, v]),
     '--chdir', plan.cwd,
+    // The program is always sandbox-exec: the call's argv arrives on its stdin once the sandbox
+    // stands, so a sandbox can be built before its call (see native/sandbox-exec.c).
     '--',
-    ...plan.argv,
+    EXEC_HELPER_DEST,
   ];
   return { file: BWRAP_PATH, argv, fds: CONTROL_FDS, env: {} };
 }

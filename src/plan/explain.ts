@@ -1,7 +1,7 @@
 // `toolcell explain`: the effective sandbox of one tool, from the same pure planning code a call
 // uses: the plan, its bwrap argv, the syscall policy, the limits and the network rules. No I/O.
 import type { Profile } from '../profile/profile.js';
-import type { SandboxPlan } from './sandbox-plan.js';
+import { EXEC_HELPER_DEST, type SandboxPlan } from './sandbox-plan.js';
 import type { BwrapCommand } from './bwrap-command.js';
 import type { SeccompPolicy } from './seccomp-policy.js';
 import type { NetworkRules } from './network-plan.js';
@@ -20,6 +20,8 @@ export interface Explanation {
   readonly limits: Profile['limits'];
   readonly callers: Profile['callers'] | null;
   readonly network: { readonly allow: readonly string[]; readonly sandboxNft: string; readonly hostNft: string } | null;
+  /** The tool's argv (placeholders for the arguments), which sandbox-exec gets on its stdin. */
+  readonly command: readonly string[];
   readonly bwrap: readonly string[];
 }
 
@@ -56,6 +58,7 @@ export function explain(profile: Profile, plan: SandboxPlan, command: BwrapComma
     limits: profile.limits,
     callers: profile.callers ?? null,
     network: plan.network && network ? { allow: profile.egress.map((e) => e.text), sandboxNft: network.sandboxNft, hostNft: network.hostNft } : null,
+    command: plan.argv,
     bwrap: [command.file, ...command.argv],
   };
 }
@@ -85,11 +88,15 @@ export function renderExplanation(e: Explanation): string {
     `network: ${e.network ? `only ${e.network.allow.join(', ')}` : 'none (only lo)'}`,
     ...(e.network ? ['  inside the sandbox (nft -f):', ...indent(e.network.sandboxNft), '  on the host, per call (nft -f):', ...indent(e.network.hostNft)] : []),
     '',
+    `command (handed to ${EXEC_HELPER_DEST} on its stdin once the sandbox stands):`,
+    `  ${shellQuote(e.command)}`,
+    '',
     'bwrap argv:',
-    `  ${e.bwrap.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ')}`,
+    `  ${shellQuote(e.bwrap)}`,
     '',
   ];
   return lines.join('\n');
 }
 
+const shellQuote = (argv: readonly string[]) => argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ');
 const indent = (text: string) => text.trimEnd().split('\n').map((t) => `    ${t}`);

@@ -21,6 +21,8 @@ export interface HostFacts {
   readonly bwrapDisableUserns: boolean;
   /** Host path of the static pty-exec helper, bound into sandboxes of pty tools. */
   readonly ptyHelper: string;
+  /** Host path of the static sandbox-exec helper, the program bwrap starts in every sandbox. */
+  readonly execHelper: string;
   /** The allowlist's host names and the addresses the daemon resolved for them at call start. */
   readonly resolved: Readonly<Record<string, readonly string[]>>;
 }

@@ -15,10 +15,13 @@ export type PlannedMount =
   | { readonly op: 'proc'; readonly dest: string }
   | { readonly op: 'dev'; readonly dest: string };
 
-export interface SandboxPlan {
+/**
+ * Everything about a sandbox except the call's arguments: it can be built before they are known
+ * (the daemon keeps some ready), and sandbox-exec then runs `argv` in it.
+ */
+export interface SandboxEnclosure {
   readonly tool: string;
   readonly user: SandboxUser;
-  readonly argv: readonly string[];
   readonly cwd: string;
   readonly env: Readonly<Record<string, string>>;
   readonly mounts: readonly PlannedMount[];
@@ -36,6 +39,11 @@ export interface SandboxPlan {
   readonly network: SandboxNetwork | undefined;
 }
 
+export interface SandboxPlan extends SandboxEnclosure {
+  /** The tool's argv, filled from the call's arguments; sandbox-exec execs it. */
+  readonly argv: readonly string[];
+}
+
 export interface PlannedSecret {
   readonly name: string;
   readonly file: string;
@@ -48,6 +56,8 @@ export class PlanError extends Error {}
 export const DEV_SHM_SIZE = 16 * 1024 * 1024;
 export const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 export const PTY_HELPER_DEST = '/.toolcell/pty-exec';
+/** Where native/sandbox-exec is bound in every sandbox: the program bwrap starts. */
+export const EXEC_HELPER_DEST = '/.toolcell/exec';
 
 /**
  * A writable bind must be exactly the directory the admin named: no symlink on the way (checked
@@ -65,11 +75,19 @@ function checkWritable(tool: string, source: string, fact: Exclude<PathFact, { t
 const depth = (p: string) => (p === '/' ? 0 : p.split('/').length - 1);
 
 export function planSandbox(profile: Profile, args: Readonly<Record<string, unknown>>, facts: HostFacts): SandboxPlan {
+  return { ...planEnclosure(profile, facts), argv: planArgv(profile, args) };
+}
+
+/** The argv sandbox-exec runs; throws ArgumentError for arguments the template refuses. */
+export function planArgv(profile: Profile, args: Readonly<Record<string, unknown>>): string[] {
+  const toolArgv = fillTemplate(profile.template, args, new Set(profile.allow_leading_dash));
+  return profile.pty ? [PTY_HELPER_DEST, '--', ...toolArgv] : toolArgv;
+}
+
+export function planEnclosure(profile: Profile, facts: HostFacts): SandboxEnclosure {
   if (facts.user.uid === 0 || facts.user.gid === 0) {
     throw new PlanError(`tool ${profile.name}: sandbox user ${facts.user.name} is root; tools never run as root`);
   }
-  const toolArgv = fillTemplate(profile.template, args, new Set(profile.allow_leading_dash));
-  const argv = profile.pty ? [PTY_HELPER_DEST, '--', ...toolArgv] : toolArgv;
 
   const missing: string[] = [];
   const mounts: PlannedMount[] = [];
@@ -94,9 +112,11 @@ export function planSandbox(profile: Profile, args: Readonly<Record<string, unkn
       mounts.push({ op: m.kind, source: m.source, dest: m.dest });
     }
   }
-  if (profile.pty) mounts.push({ op: 'ro-bind', source: facts.ptyHelper, dest: PTY_HELPER_DEST });
   // Parents before children (a tmpfs /work before a bind on /work/out); stable otherwise.
   mounts.sort((a, b) => depth(a.dest) - depth(b.dest));
+  // toolcell's own helpers last, so that no mount of the profile can cover or replace them.
+  mounts.push({ op: 'ro-bind', source: facts.execHelper, dest: EXEC_HELPER_DEST });
+  if (profile.pty) mounts.push({ op: 'ro-bind', source: facts.ptyHelper, dest: PTY_HELPER_DEST });
   mounts.unshift({ op: 'proc', dest: '/proc' }, { op: 'dev', dest: '/dev' }, { op: 'tmpfs', dest: '/dev/shm', size: DEV_SHM_SIZE });
 
   const firstTmpfs = profile.mounts.find((m) => m.kind === 'tmpfs')?.dest;
@@ -107,7 +127,6 @@ export function planSandbox(profile: Profile, args: Readonly<Record<string, unkn
   return {
     tool: profile.name,
     user: facts.user,
-    argv,
     cwd,
     env: Object.fromEntries(Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     mounts,

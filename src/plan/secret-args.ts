@@ -2,7 +2,7 @@
 // arguments from a descriptor (--args FD), which no /proc/PID/cmdline shows, and file secrets
 // come through --ro-bind-data from descriptors of their own. Pure: values in, bytes out.
 import { INPUT_FDS } from './bwrap-command.js';
-import type { SandboxPlan } from './sandbox-plan.js';
+import type { SandboxEnclosure } from './sandbox-plan.js';
 
 export const SECRETS_DIR = '/run/secrets';
 
@@ -12,7 +12,7 @@ export interface SecretInputs {
   readonly files: readonly Buffer[];
 }
 
-export function toSecretInputs(plan: SandboxPlan, values: Readonly<Record<string, Buffer>>): SecretInputs {
+export function toSecretInputs(plan: Pick<SandboxEnclosure, 'secrets'>, values: Readonly<Record<string, Buffer>>): SecretInputs {
   const args: Buffer[] = [];
   const files: Buffer[] = [];
   const arg = (s: string | Buffer) => args.push(Buffer.isBuffer(s) ? s : Buffer.from(s), Buffer.from([0]));

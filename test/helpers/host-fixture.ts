@@ -15,6 +15,7 @@ export const FACTS: HostFacts = {
   user: { name: 'tc-test', uid: 990, gid: 990 },
   bwrapDisableUserns: true,
   ptyHelper: '/usr/lib/toolcell/native/pty-exec',
+  execHelper: '/usr/lib/toolcell/native/sandbox-exec',
   resolved: {},
   paths: {
     '/usr': dir('/usr'),

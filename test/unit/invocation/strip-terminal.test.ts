@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { stripTerminalControls } from '../../../src/invocation/strip-terminal.js';
-import { planSandbox, PTY_HELPER_DEST } from '../../../src/plan/sandbox-plan.js';
+import { EXEC_HELPER_DEST, planSandbox, PTY_HELPER_DEST } from '../../../src/plan/sandbox-plan.js';
 import { toBwrapCommand } from '../../../src/plan/bwrap-command.js';
 import { profileFrom } from '../../helpers/fixtures.js';
 
@@ -19,13 +19,13 @@ describe('stripTerminalControls', () => {
 });
 
 describe('pty plan', () => {
-  test('pty-exec is bound read-only and runs the tool argv after "--"', () => {
+  test('pty-exec is bound read-only and is what sandbox-exec runs', () => {
     const p = profileFrom('t', 'description = "d"\ncommand = ["/usr/bin/top", "-b"]\npty = true\n');
-    const plan = planSandbox(p, {}, { paths: {}, user: { name: 'tc-t', uid: 990, gid: 990 }, bwrapDisableUserns: true, ptyHelper: '/opt/h/pty-exec', resolved: {} });
+    const plan = planSandbox(p, {}, { paths: {}, user: { name: 'tc-t', uid: 990, gid: 990 }, bwrapDisableUserns: true, ptyHelper: '/opt/h/pty-exec', execHelper: '/opt/h/sandbox-exec', resolved: {} });
     assert.deepEqual(plan.argv, [PTY_HELPER_DEST, '--', '/usr/bin/top', '-b']);
     const argv = toBwrapCommand(plan).argv;
     const i = argv.indexOf('/opt/h/pty-exec');
     assert.deepEqual(argv.slice(i - 1, i + 2), ['--ro-bind', '/opt/h/pty-exec', PTY_HELPER_DEST]);
-    assert.deepEqual(argv.slice(argv.indexOf('--') + 1), [PTY_HELPER_DEST, '--', '/usr/bin/top', '-b']);
+    assert.deepEqual(argv.slice(argv.indexOf('--') + 1), [EXEC_HELPER_DEST]);
   });
 });

@@ -4,9 +4,9 @@
 // one below, so a reviewer sees *why* a line is there.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BWRAP_PATH, CONTROL_FDS, toBwrapCommand } from '../../../src/plan/bwrap-command.js';
+import { BWRAP_PATH, CONTROL_FDS, encodeArgv, toBwrapCommand } from '../../../src/plan/bwrap-command.js';
 import type { HostFacts, PathFact } from '../../../src/plan/host-facts.js';
-import { DEFAULT_PATH, DEV_SHM_SIZE, PlanError, planSandbox } from '../../../src/plan/sandbox-plan.js';
+import { DEFAULT_PATH, DEV_SHM_SIZE, EXEC_HELPER_DEST, PlanError, planSandbox } from '../../../src/plan/sandbox-plan.js';
 import { profileFrom } from '../../helpers/fixtures.js';
 import { checkGolden } from '../../helpers/golden.js';
 import { bundled, FACTS } from '../../helpers/host-fixture.js';
@@ -99,9 +99,11 @@ describe('golden bwrap argv of the bundled profiles', () => {
         assert.ok(argv.indexOf('--clearenv') < argv.indexOf('--setenv'));
       });
 
-      test('the tool argv follows "--" exactly, one element per template element', () => {
-        assert.deepEqual(argv.slice(sep + 1), tail);
+      test('bwrap runs sandbox-exec, which gets the tool argv on stdin, one element per template element', () => {
+        assert.deepEqual(argv.slice(sep + 1), [EXEC_HELPER_DEST]);
+        assert.deepEqual(occurrences(argv, '--ro-bind', 2).filter(([, d]) => d === EXEC_HELPER_DEST), [[FACTS.execHelper, EXEC_HELPER_DEST]]);
         assert.deepEqual(plan.argv, tail);
+        assert.equal(encodeArgv(plan.argv).toString(), tail.map((a) => `${a}\0`).join(''));
       });
 
       test('the plan is deterministic', () => {
@@ -120,6 +122,7 @@ describe('golden bwrap argv of the bundled profiles', () => {
     assert.deepEqual(occurrences(argv, '--ro-bind', 2), [
       ['/usr', '/usr'],
       ['/etc/alternatives', '/etc/alternatives'],
+      [FACTS.execHelper, EXEC_HELPER_DEST],
     ]);
     assert.deepEqual(occurrences(argv, '--chdir', 1), [['/tmp']]);
   });
@@ -149,7 +152,7 @@ describe('planSandbox', () => {
     const facts: HostFacts = { ...FACTS, paths: { '/usr': dir('/usr') } };
     const plan = planSandbox(p, { f: 'x' }, facts);
     assert.deepEqual(plan.missing, ['/opt/nowhere', '/lib64']);
-    assert.deepEqual(plan.mounts.slice(3), [{ op: 'ro-bind', source: '/usr', dest: '/usr' }]);
+    assert.deepEqual(plan.mounts.slice(3, -1), [{ op: 'ro-bind', source: '/usr', dest: '/usr' }]);
   });
 
   test('a missing writable path is an error', () => {
@@ -197,13 +200,14 @@ describe('planSandbox', () => {
       { op: 'tmpfs', dest: '/work', size: 8 * 1024 * 1024 },
       { op: 'bind', source: '/srv/reports', dest: '/work/out' },
       { op: 'ro-bind', source: '/usr/share/doc', dest: '/work/out/doc' },
+      { op: 'ro-bind', source: FACTS.execHelper, dest: EXEC_HELPER_DEST },
     ]);
   });
 
   test('a symlink bound under another name is bound (bwrap follows it), not recreated', () => {
     const p = profile('read_only = ["/bin:/tools"]');
     const plan = planSandbox(p, { f: 'x' }, FACTS);
-    assert.deepEqual(plan.mounts.slice(3), [{ op: 'ro-bind', source: '/bin', dest: '/tools' }]);
+    assert.deepEqual(plan.mounts.slice(3, -1), [{ op: 'ro-bind', source: '/bin', dest: '/tools' }]);
   });
 
   test('env defaults PATH, HOME (= cwd) and LANG, sorted by name', () => {

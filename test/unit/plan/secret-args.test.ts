@@ -10,7 +10,7 @@ import { describeProfileError } from '../../../src/profile/profile.js';
 const BASE = `description = "d"
 command = ["/bin/true"]
 `;
-const FACTS = { paths: {}, user: { name: 'tc-t', uid: 990, gid: 990 }, bwrapDisableUserns: true, ptyHelper: '/usr/lib/toolcell/native/pty-exec', resolved: {} };
+const FACTS = { paths: {}, user: { name: 'tc-t', uid: 990, gid: 990 }, bwrapDisableUserns: true, ptyHelper: '/usr/lib/toolcell/native/pty-exec', execHelper: '/usr/lib/toolcell/native/sandbox-exec', resolved: {} };
 
 function plan(secrets: string) {
   const r = parseProfile('t', 't.toml', `${BASE}[secrets]\n${secrets}\n`);

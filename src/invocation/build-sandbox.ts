@@ -1,0 +1,106 @@
+// Isolate: one sandbox, built up to the point where only the tool's argv is missing. Its cgroup
+// exists and holds it, its network is wired, and sandbox-exec waits for the argv on its stdin.
+// The same function serves a call that builds its own sandbox and the ready pool that builds
+// them ahead of demand, so there is one way a sandbox comes to be. Every step that builds
+// something pushes its undo onto the sandbox's teardown stack first.
+import type { Logger } from 'pino';
+import { toBwrapCommand, toBwrapInputs } from '../plan/bwrap-command.js';
+import { planCgroupLimits } from '../plan/cgroup-limits.js';
+import { planEnclosure, type SandboxEnclosure } from '../plan/sandbox-plan.js';
+import { toSecretInputs } from '../plan/secret-args.js';
+import type { ServedTool } from '../profile/load-tools.js';
+import { cgroupSetup, createInvocationCgroup, type InvocationCgroup } from '../linux/cgroup.js';
+import { gatherHostFacts } from '../linux/gather-host-facts.js';
+import { spawnSandbox, type SandboxProcess } from '../linux/sandbox-process.js';
+import { wireSandboxNetwork, type WiredNetwork } from '../linux/sandbox-network.js';
+import { collectSecrets } from './collect-secrets.js';
+import type { SecretValue } from './mask-secrets.js';
+import { TeardownStack } from './teardown-stack.js';
+
+export interface BuiltSandbox {
+  readonly id: string;
+  readonly tool: ServedTool;
+  readonly enclosure: SandboxEnclosure;
+  readonly process: SandboxProcess;
+  readonly cgroup: InvocationCgroup | undefined;
+  readonly network: WiredNetwork | undefined;
+  readonly networkSetupMs: number | undefined;
+  /** The secrets' values, to mask them in the output. */
+  readonly secrets: readonly SecretValue[];
+  /** bwrap gave up before the sandbox stood (its stderr says why); no tool can run in it. */
+  readonly failed: boolean;
+  /** Undoes everything above, newest first; run it once the sandbox is done with. */
+  readonly teardown: TeardownStack;
+}
+
+const KILL_GRACE_MS = 5_000;
+
+/** Runs a teardown and logs what it could not undo; returns the receipt for the audit record. */
+export async function runTeardown(teardown: TeardownStack, log: Logger): Promise<Record<string, string>> {
+  const receipt = await teardown.run();
+  const failures = Object.entries(receipt).filter(([, v]) => v !== 'ok');
+  if (failures.length > 0) log.error({ failures: Object.fromEntries(failures) }, 'teardown incomplete');
+  return receipt;
+}
+
+/**
+ * Host facts, plan, secrets, cgroup, bwrap, network, in that order. Throws (after undoing what it
+ * built) when a step fails; a sandbox that bwrap itself refused comes back with `failed` set.
+ */
+export async function buildSandbox(tool: ServedTool, id: string, log: Logger): Promise<BuiltSandbox> {
+  const enclosure = planEnclosure(tool.profile, await gatherHostFacts(tool.profile, tool.user));
+  const secrets = await collectSecrets(enclosure, log);
+  const inputs = enclosure.secrets.length > 0 ? toSecretInputs(enclosure, secrets.buffers) : undefined;
+
+  const teardown = new TeardownStack();
+  try {
+    // The cgroup first, so that the sandbox can join it while bwrap holds it.
+    const cgSetup = cgroupSetup();
+    const cgroup = cgSetup.mode !== 'none' ? createInvocationCgroup(cgSetup, id, planCgroupLimits(tool.profile)) : undefined;
+    if (cgroup) {
+      teardown.push('remove cgroup', async () => {
+        await cgroup.killAll();
+        await cgroup.remove();
+      });
+    }
+    // bwrap builds the namespaces and mounts, then holds before it starts sandbox-exec.
+    const sandbox = spawnSandbox(toBwrapCommand(enclosure), enclosure.user, toBwrapInputs(tool.seccomp, enclosure, inputs));
+    teardown.push('kill sandbox', async () => {
+      await sandbox.kill();
+      await Promise.race([sandbox.exited, new Promise((r) => setTimeout(r, KILL_GRACE_MS).unref())]);
+    });
+
+    let failed = false;
+    let network: WiredNetwork | undefined;
+    let networkSetupMs: number | undefined;
+    const sandboxPid = await sandbox.started;
+    if (sandboxPid === undefined) failed = true;
+    else {
+      // Ordering: the sandbox's pid 1 joins the cgroup while held, so sandbox-exec, the tool and
+      // everything it forks start inside it; there is no instruction of the tool outside its limits.
+      try {
+        cgroup?.place(sandboxPid);
+      } catch (e) {
+        // bwrap gave up before the tool (its stderr says why): report that, not the placement.
+        if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+        failed = true;
+      }
+      // Likewise its network: veth, routes and both firewalls exist before the tool's first packet.
+      if (enclosure.network && !failed) {
+        const t0 = performance.now();
+        const wired = await wireSandboxNetwork(sandboxPid, enclosure.network);
+        networkSetupMs = Math.round((performance.now() - t0) * 10) / 10;
+        network = wired;
+        teardown.push('remove network', async () => {
+          await sandbox.kill();
+          await wired.remove();
+        });
+      }
+      if (!failed) sandbox.release();
+    }
+    return { id, tool, enclosure, process: sandbox, cgroup, network, networkSetupMs, secrets: secrets.values, failed, teardown };
+  } catch (e) {
+    await runTeardown(teardown, log.child({ invocation: id }));
+    throw e;
+  }
+}

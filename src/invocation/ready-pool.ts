@@ -1,0 +1,154 @@
+// Sandboxes built ahead of demand, per tool, so that a call only hands its argv to a sandbox that
+// already stands (namespaces, mounts, seccomp, cgroup, network). Never reused: each one is taken
+// by exactly one call or torn down. Only tools that were called recently get any: taking one
+// builds its replacement, and one not taken within max age is torn down and not replaced.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { ServedTool } from '../profile/load-tools.js';
+import { buildSandbox, runTeardown, type BuiltSandbox } from './build-sandbox.js';
+
+export interface ReadyPoolOptions {
+  /** Ready sandboxes kept per tool; 0 turns the pool off. */
+  readonly perTool: number;
+  readonly maxAgeMs: number;
+  readonly logger: Logger;
+  /** How a sandbox is built; tests replace it. */
+  readonly build?: typeof buildSandbox;
+}
+
+interface Ready {
+  readonly sandbox: BuiltSandbox;
+  readonly timer: NodeJS.Timeout;
+  dead: boolean;
+}
+
+interface Slot {
+  /** What the ready sandboxes were built from; another version of the tool gets a new slot. */
+  readonly key: string;
+  readonly ready: Ready[];
+  building: number;
+  /** After a failed build the tool gets no ready sandboxes until then; its calls build their own. */
+  pausedUntil: number;
+}
+
+const keyOf = (tool: ServedTool) => `${tool.profile.digest}:${tool.user.uid}:${tool.user.gid}`;
+
+export class ReadyPool {
+  private readonly slots = new Map<string, Slot>();
+  private readonly pending = new Set<Promise<unknown>>();
+  private readonly build: typeof buildSandbox;
+  private readonly log: Logger;
+  private closed = false;
+
+  constructor(private readonly opts: ReadyPoolOptions) {
+    this.build = opts.build ?? buildSandbox;
+    this.log = opts.logger.child({ component: 'ready-pool' });
+  }
+
+  /**
+   * A tool with secrets never gets a sandbox ahead of its call: the values are read when the call
+   * starts and never wait in an idle sandbox (and a rotated secret is never served stale).
+   */
+  static eligible(tool: ServedTool): boolean {
+    return Object.keys(tool.profile.secrets).length === 0;
+  }
+
+  /** A ready sandbox for this version of the tool, if one stands; either way the pool is topped up. */
+  take(tool: ServedTool): BuiltSandbox | undefined {
+    if (this.closed || this.opts.perTool === 0 || !ReadyPool.eligible(tool)) return undefined;
+    const slot = this.slotFor(tool);
+    let found: BuiltSandbox | undefined;
+    while (!found && slot.ready.length > 0) {
+      const r = slot.ready.shift()!;
+      clearTimeout(r.timer);
+      if (r.dead) this.discard(r.sandbox);
+      else found = r.sandbox;
+    }
+    this.refill(tool, slot);
+    return found;
+  }
+
+  /** After a reload: sandboxes of tools that are gone or changed are torn down. */
+  retain(tools: ReadonlyMap<string, ServedTool>): void {
+    for (const [name, slot] of this.slots) {
+      const tool = tools.get(name);
+      if (!tool || keyOf(tool) !== slot.key) this.drop(name, slot);
+    }
+  }
+
+  /** Tears down every ready sandbox and waits for builds under way (their sandboxes too). */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const [name, slot] of this.slots) this.drop(name, slot);
+    for (let i = 0; i < 100 && this.pending.size > 0; i++) await Promise.allSettled([...this.pending]);
+  }
+
+  /** Ready sandboxes per tool name (for the log and tests). */
+  counts(): Record<string, number> {
+    return Object.fromEntries([...this.slots].map(([name, s]) => [name, s.ready.length]));
+  }
+
+  private slotFor(tool: ServedTool): Slot {
+    const name = tool.profile.name;
+    const key = keyOf(tool);
+    const existing = this.slots.get(name);
+    if (existing?.key === key) return existing;
+    if (existing) this.drop(name, existing);
+    const slot: Slot = { key, ready: [], building: 0, pausedUntil: 0 };
+    this.slots.set(name, slot);
+    return slot;
+  }
+
+  private drop(name: string, slot: Slot): void {
+    this.slots.delete(name);
+    for (const r of slot.ready.splice(0)) {
+      clearTimeout(r.timer);
+      this.discard(r.sandbox);
+    }
+  }
+
+  private refill(tool: ServedTool, slot: Slot): void {
+    if (Date.now() < slot.pausedUntil) return;
+    while (slot.ready.length + slot.building < this.opts.perTool) {
+      slot.building++;
+      const id = randomUUID();
+      this.track(
+        this.build(tool, id, this.log).then(
+          (sandbox) => {
+            slot.building--;
+            const current = this.slots.get(tool.profile.name) === slot;
+            if (sandbox.failed) {
+              slot.pausedUntil = Date.now() + this.opts.maxAgeMs;
+              this.log.warn({ tool: tool.profile.name, invocation: id }, 'a ready sandbox could not be built; calls build their own for now');
+            }
+            if (this.closed || !current || sandbox.failed) return this.discard(sandbox);
+            const r: Ready = { sandbox, dead: false, timer: setTimeout(() => this.expire(slot, r), this.opts.maxAgeMs).unref() };
+            void sandbox.process.exited.then(() => (r.dead = true));
+            slot.ready.push(r);
+          },
+          (e: Error) => {
+            slot.building--;
+            slot.pausedUntil = Date.now() + this.opts.maxAgeMs;
+            this.log.warn({ tool: tool.profile.name, err: e }, 'a ready sandbox could not be built; calls build their own for now');
+          },
+        ),
+      );
+    }
+  }
+
+  private expire(slot: Slot, r: Ready): void {
+    const i = slot.ready.indexOf(r);
+    if (i < 0) return;
+    slot.ready.splice(i, 1);
+    this.discard(r.sandbox);
+  }
+
+  private discard(sandbox: BuiltSandbox): void {
+    this.track(runTeardown(sandbox.teardown, this.log.child({ invocation: sandbox.id })));
+  }
+
+  private track(p: Promise<unknown>): void {
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+}
