@@ -2,6 +2,7 @@
 // tests never need the FFI.
 import { closeSync } from 'node:fs';
 import koffi from 'koffi';
+import { reapPidfd } from './spawn.js';
 
 interface Libc {
   closeRange: (first: number, last: number, flags: number) => number;
@@ -68,6 +69,12 @@ export class Pidfd {
     if (this.fd === undefined) return;
     const rc = load().pidfdSendSignal(this.fd, SIGKILL, null, 0);
     if (rc !== 0 && koffi.errno() !== ESRCH) throw new Error(`pidfd_send_signal(SIGKILL) failed (errno ${koffi.errno()})`);
+  }
+
+  /** Reaps the process if it has exited (it must be a child of the daemon); undefined while it runs. */
+  reap(): { code: number | null; signal: number | null } | undefined {
+    if (this.fd === undefined) throw new Error('reap on a closed pidfd');
+    return reapPidfd(this.fd);
   }
 
   close(): void {

@@ -65,6 +65,16 @@ export const DaemonConfigSchema = z
     max_calls_per_caller: z.number().int().positive().default(8).describe('Calls running or waiting at once for one uid.'),
     max_connections_per_caller: z.number().int().positive().default(16).describe('Open connections of one uid; more are closed at once.'),
     max_messages_per_second: z.number().int().positive().default(200).describe('JSON-RPC messages per second and connection; more are refused.'),
+    ready_sandboxes: z
+      .number()
+      .int()
+      .min(0)
+      .max(16)
+      .default(2)
+      .describe('Sandboxes kept built ahead of demand per recently called tool (never reused; tools with secrets get none); 0: every call builds its own.'),
+    ready_max_age: withUnit(parseDuration, '30s', 'duration')
+      .refine((n) => n > 0, 'must be more than 0')
+      .describe('A ready sandbox no call took within this time is torn down and not replaced; it also bounds how old its host-name resolution may be.'),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   })
   .strict();

@@ -81,6 +81,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
 
   // Isolate: a sandbox the pool built ahead of demand, or one built now, the same way.
   let built = opts.pool?.take(tool);
+  const prebuilt = built !== undefined;
   if (!built) {
     const id = randomUUID();
     built = await buildSandbox(tool, id, opts.logger.child({ invocation: id, tool: profile.name }));
@@ -180,6 +181,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
       ...(result.seccompEvents ? { seccompEvents: result.seccompEvents } : {}),
       ...(result.deniedEgress ? { deniedEgress: result.deniedEgress, networkSetupMs } : {}),
       user: plan.user.name,
+      prebuilt,
       ...(opts.caller ? { caller: { uid: opts.caller.uid, user: opts.caller.user, pid: opts.caller.pid } } : {}),
       argsSha256: canonicalDigest(args),
       ...(profile.log_arguments ? { arguments: args } : {}),

@@ -1,6 +1,7 @@
 // Runs ip, nft and nsenter for the network layer: a fixed PATH and no environment of the daemon's,
 // input on stdin, bounded in time, and an error that names the step and what the program said.
-import { spawn } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import { spawnProcess, type SpawnedProcess } from './spawn-process.js';
 
 /** What every system program toolcell runs gets: the sbin paths, and nothing of the daemon's environment. */
 export const SYSTEM_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
@@ -26,25 +27,20 @@ export interface CommandOptions {
 
 export function runCommand(step: string, file: string, args: readonly string[], opts: CommandOptions = {}): Promise<string> {
   const [cmd, argv] = opts.netnsFd === undefined ? [file, args] : [NSENTER, ['--net=/proc/self/fd/3', '--', file, ...args]];
-  const child = spawn(cmd, argv, {
-    env: SYSTEM_ENV,
-    stdio: ['pipe', 'pipe', 'pipe', ...(opts.netnsFd === undefined ? [] : [opts.netnsFd])],
-    timeout: TIMEOUT_MS,
-    killSignal: 'SIGKILL',
-  });
-  // stdio[0..2] are pipes (the array above says so); the typings cannot see it through the spread.
-  const [stdin, out, err] = [child.stdin!, child.stdout!, child.stderr!];
+  let child: SpawnedProcess;
+  try {
+    child = spawnProcess(cmd, argv, { env: SYSTEM_ENV, stdio: ['write', 'read', 'read', ...(opts.netnsFd === undefined ? [] : [{ fd: opts.netnsFd }])], timeoutMs: TIMEOUT_MS });
+  } catch (e) {
+    return Promise.reject(new CommandError(step, (e as Error).message, null));
+  }
+  const [stdin, out, err] = child.streams as [Writable, Readable, Readable];
   let stdout = '';
   let stderr = '';
   out.setEncoding('utf8').on('data', (c: string) => (stdout += c));
   err.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  stdin.on('error', () => undefined);
   stdin.end(opts.input ?? '');
-  return new Promise((resolve, reject) => {
-    child.once('error', (e) => reject(new CommandError(step, e.message, null)));
-    child.once('close', (code, signal) => {
-      if (code === 0) resolve(stdout);
-      else reject(new CommandError(step, signal ? `${stderr}killed by ${signal}` : stderr, code));
-    });
+  return child.exited.then(({ code, signal }) => {
+    if (code === 0) return stdout;
+    throw new CommandError(step, signal ? `${stderr}killed by ${signal}` : stderr, code);
   });
 }

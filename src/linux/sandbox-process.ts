@@ -1,16 +1,13 @@
 // Starts bwrap as the sandbox user and exposes its control points: the sandbox pid (from
 // --info-fd), the release (a byte on --block-fd), the argv for sandbox-exec (its stdin), the output
 // streams, kill and exit. No policy here.
-import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { Pidfd } from '../../native/libc.js';
 import type { BwrapCommand } from '../plan/bwrap-command.js';
 import type { SandboxUser } from '../plan/host-facts.js';
+import { SpawnError, spawnProcess, type ChildExit } from './spawn-process.js';
 
-export interface SandboxExit {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-}
+export type SandboxExit = ChildExit;
 
 export interface SandboxProcess {
   readonly stdout: Readable;
@@ -27,7 +24,7 @@ export interface SandboxProcess {
   kill(): Promise<void>;
 }
 
-export class SpawnError extends Error {}
+export { SpawnError };
 
 /** bwrap writes the sandbox pid right after clone; this bounds the wait for it when killing. */
 const INFO_WAIT_MS = 2_000;
@@ -60,50 +57,38 @@ const FIRST_INPUT_FD = 5;
  */
 export function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs: readonly (Buffer | undefined)[] = []): SandboxProcess {
   if (cmd.fds.info !== 3 || cmd.fds.block !== 4) throw new SpawnError('control fds must be 3 (info) and 4 (block)');
-  let child: ChildProcess;
-  try {
-    // Privilege transition: bwrap starts as the tool's uid/gid (libuv clears the supplementary
-    // groups), so it never holds root; it builds the sandbox in a user namespace of its own.
-    child = spawn(cmd.file, [...cmd.argv], {
-      uid: user.uid,
-      gid: user.gid,
-      env: { ...cmd.env },
-      cwd: '/',
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', ...inputs.map((d) => (d === undefined ? ('ignore' as const) : ('pipe' as const)))],
-      // Its own session and process group: a Ctrl-C meant for the daemon's terminal must reach the
-      // daemon (which then tears down in order), not the sandboxes behind its back.
-      detached: true,
-    });
-  } catch (e) {
-    throw new SpawnError(`spawn ${cmd.file} as uid ${user.uid}: ${(e as Error).message}`);
-  }
-  const exited = new Promise<SandboxExit>((resolve) => {
-    child.once('error', () => resolve({ code: null, signal: null }));
-    child.once('close', (code, signal) => resolve({ code, signal }));
+  // bwrap starts as the tool's uid/gid with no supplementary groups (run-as drops them), so it
+  // never holds root; it builds the sandbox in a user namespace of its own. Its own session:
+  // a Ctrl-C meant for the daemon's terminal must reach the daemon (which then tears down in
+  // order), not the sandboxes behind its back.
+  const child = spawnProcess(cmd.file, cmd.argv, {
+    user,
+    env: cmd.env,
+    stdio: ['write', 'read', 'read', 'read', 'write', ...inputs.map((d) => (d === undefined ? ('null' as const) : ('write' as const)))],
   });
+  const exited = child.exited;
   inputs.forEach((data, i) => {
     if (data === undefined) return;
-    const fd = child.stdio[FIRST_INPUT_FD + i] as Writable;
-    fd.on('error', () => {});
-    fd.end(data);
+    (child.streams[FIRST_INPUT_FD + i] as Writable).end(data);
   });
-  const argvPipe = child.stdin!;
-  argvPipe.on('error', () => {});
-  const info = child.stdio[3] as Readable;
-  const block = child.stdio[4] as Writable;
-  block.on('error', () => {});
-  info.on('error', () => {});
+  const argvPipe = child.streams[0] as Writable;
+  const info = child.streams[3] as Readable;
+  const block = child.streams[4] as Writable;
   // The pidfd is opened while the sandbox is held at --block-fd, so it names that process and no
   // later one that reuses its pid.
   let pidfd: Pidfd | undefined;
   const started = readInfo(info, exited).then((pid) => {
-    if (pid !== undefined && child.exitCode === null && child.signalCode === null) pidfd = Pidfd.open(pid);
+    if (pid !== undefined && !ended) pidfd = Pidfd.open(pid);
     return pid;
   });
-  void exited.then(() => pidfd?.close());
+  let ended = false;
+  void exited.then(() => {
+    ended = true;
+    pidfd?.close();
+  });
   return {
-    stdout: child.stdout!,
-    stderr: child.stderr!,
+    stdout: child.streams[1] as Readable,
+    stderr: child.streams[2] as Readable,
     started,
     exited,
     release: () => {
@@ -118,7 +103,7 @@ export function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs: reado
       // it first (a pid namespace dies with its init), then bwrap.
       await Promise.race([started, new Promise((r) => setTimeout(r, INFO_WAIT_MS).unref())]);
       pidfd?.kill();
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      child.kill();
     },
   };
 }

@@ -9,6 +9,7 @@ import type { DaemonConfig } from '../config/daemon-config.js';
 import { cgroupParentDirs, cgroupSetup, sweepStaleCgroups } from '../linux/cgroup.js';
 import { basename } from 'node:path';
 import { loadTools, type ServedTool } from '../profile/load-tools.js';
+import { ReadyPool } from '../invocation/ready-pool.js';
 import { mergeLastGood, watchDirectory, type Reloaded } from './reload.js';
 import { configureSandboxNetworks, onForwardingChange, sweepStaleNetworks } from '../linux/sandbox-network.js';
 import { describeProfileError } from '../profile/profile.js';
@@ -68,6 +69,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
 
   let served = (await loadServed(config, logger)).tools;
 
+  const pool = new ReadyPool({ perTool: config.ready_sandboxes, maxAgeMs: config.ready_max_age, logger });
   const shutdown = new AbortController();
   let draining = false;
   const connections = new Map<Socket, Connection>();
@@ -79,6 +81,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
     maxMessageBytes: config.max_message_bytes,
     maxMessagesPerSecond: config.max_messages_per_second,
     admission: new Admission(config),
+    pool,
     version: VERSION,
   };
   let nextConnection = 1;
@@ -134,6 +137,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
       const before = new Set(served.keys());
       const reloaded = await loadServed(config, logger, served);
       served = reloaded.tools;
+      pool.retain(served);
       const after = [...served.keys()];
       logger.info(
         { tools: after, added: after.filter((t) => !before.has(t)), removed: [...before].filter((t) => !served.has(t)), keptLastGood: reloaded.keptLastGood },
@@ -171,6 +175,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
       notifySystemd('STOPPING=1');
       draining = true;
       watcher.close();
+      // Ready sandboxes go first: no new call will take them.
+      const poolClosed = pool.close();
       logger.info({ drainTimeoutMs: config.drain_timeout }, 'stopping: draining running calls');
       server.close();
       // Drain: running calls may finish until drain_timeout; new calls are refused meanwhile.
@@ -185,6 +191,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
       for (const socket of connections.keys()) socket.end();
       while (connections.size > 0 && Date.now() < deadline) await timer(20);
       for (const socket of connections.keys()) socket.destroy();
+      await poolClosed;
       if (listenFd === undefined) await removeSocket(config.socket);
       logger.info('stopped');
     })());

@@ -20,6 +20,7 @@ import { toolMetadata } from '../profile/tool-metadata.js';
 import { LineTransport } from './line-transport.js';
 import { mayUse, type Caller } from './caller.js';
 import type { Admission } from './admission.js';
+import type { ReadyPool } from '../invocation/ready-pool.js';
 
 export interface ToolSource {
   /** The current tools; read at every request so a reload takes effect for the next call. */
@@ -32,6 +33,8 @@ export interface ToolSource {
   readonly maxMessageBytes: number;
   readonly maxMessagesPerSecond: number;
   readonly admission: Admission;
+  /** Sandboxes built ahead of demand; a call takes one when it can. */
+  readonly pool?: ReadyPool;
   readonly version: string;
 }
 
@@ -84,6 +87,7 @@ export function serveConnection(stream: Duplex, source: ToolSource, log: Logger,
       const progressToken = request.params._meta?.progressToken;
       const result = await runInvocation(tool, args, {
         logger: log,
+        pool: source.pool,
         caller: who,
         // The client asked for progress: elapsed time and output so far, once a second.
         ...(progressToken === undefined

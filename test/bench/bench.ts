@@ -61,7 +61,8 @@ async function floor(calls: number): Promise<Stats> {
   const plan = planSandbox(profile, {}, await gatherHostFacts(profile, user));
   const cmd = toBwrapCommand(plan);
   // Without the hold: nothing releases bwrap here, so --info-fd/--block-fd are left out.
-  const argv = cmd.argv.filter((a, i, all) => !['--info-fd', '--block-fd'].includes(a) && !['--info-fd', '--block-fd'].includes(all[i - 1] ?? ''));
+  // The tool directly in place of sandbox-exec: bare bwrap runs /bin/true itself.
+  const argv = [...cmd.argv.slice(0, -1).filter((a, i, all) => !['--info-fd', '--block-fd'].includes(a) && !['--info-fd', '--block-fd'].includes(all[i - 1] ?? '')), ...plan.argv];
   const filter = compileSeccomp(planSeccomp(profile.seccomp), profile.seccomp);
   const latencies: number[] = [];
   const t0 = performance.now();
@@ -134,6 +135,9 @@ async function main(): Promise<void> {
     const before = memory(daemon.pid).rss;
     const leak = await drive(clients, 'noop', LEAK_CALLS, 16);
     const afterRss = memory(daemon.pid).rss;
+    // The daemon keeps ready sandboxes while it runs: what is left is counted once it has stopped.
+    for (const c of clients.splice(0)) await closeQuietly(c.client);
+    await daemon.stop();
     const inLab = (args: string[]) => new Promise<string>((resolve) => {
       const c = spawn(lab.inLab[0]!, [...lab.inLab.slice(1), ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
       let out = '';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { closeQuietly, connectClient, makeTempDir, pollUntil, makeToolsDir, removeDir, startDaemon, waitForExit, type Daemon } from '../helpers/daemon.js';
+import { closeQuietly, connectClient, makeTempDir, pollUntil, makeToolsDir, removeDir, SLOWDOWN, startDaemon, waitForExit, type Daemon } from '../helpers/daemon.js';
 import { createToolUsers, realKernelSkipReason } from '../helpers/fixtures.js';
 import { createLab, labSkipReason, type Lab } from '../helpers/test-network.js';
 import { spawnSync } from 'node:child_process';
@@ -227,11 +227,16 @@ describe('e2e: network egress (daemon in a lab namespace)', { skip, timeout: 300
 
   test('teardown leaves no veth and no host table; a kill -9 of the daemon leaves only what the next start sweeps', async () => {
     const inLab = (args: string[]) => spawnSync(lab.inLab[0]!, [...lab.inLab.slice(1), ...args], { encoding: 'utf8' }).stdout;
-    // The veth pairs of the calls before go with their namespaces, which the kernel frees in the
-    // background: bounded wait.
+    // Ready sandboxes (built ahead of demand, with their veths and tables) live while the daemon
+    // runs; one that stops leaves nothing. The veth pairs go with their namespaces, which the
+    // kernel frees in the background: bounded wait.
     const vethCount = () => inLab(['ip', '-o', 'link', 'show', 'type', 'veth']).split('\n').filter((l) => /: tcv\d+@/.test(l)).length;
-    assert.equal(await pollUntil(() => vethCount() === 0, 5000), true, `veths left: ${vethCount()}`);
+    await closeQuietly(client);
+    assert.equal((await daemon.stop()).code, 0);
+    assert.equal(await pollUntil(() => vethCount() === 0, 5000 * SLOWDOWN), true, `veths left: ${vethCount()}`);
     assert.doesNotMatch(inLab(['nft', 'list', 'tables']), /toolcell_\d/);
+    daemon = await startDaemon({ tools, wrap: [...lab.inLab, '--'] });
+    client = (await connectClient(daemon.socket)).client;
 
     const pending = client.callTool({ name: 'web', arguments: { code: 'import time; time.sleep(30)', targets: '[]' } }).catch((e: Error) => e);
     let tables = '';

@@ -1,0 +1,146 @@
+// Starting a process without forking the daemon (posix_spawn through native/spawn.ts), with the
+// parent's ends of its pipes as Node streams, a pidfd to kill it by, and its exit reaped through
+// that pidfd. libuv reaps only the children it started itself, so this module reaps its own: on
+// every SIGCHLD, each of its live children is asked with waitid(P_PIDFD, WNOHANG).
+import { closeSync, openSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { constants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { Pidfd } from '../../native/libc.js';
+import { pipe, posixSpawn } from '../../native/spawn.js';
+
+/** Built by scripts/setup.sh from native/run-as.c: drops to the tool's uid and gid, then execs. */
+export const RUN_AS = fileURLToPath(new URL('../../native/run-as', import.meta.url));
+
+/** What the child gets as descriptor i: a pipe it writes to, one it reads from, /dev/null, or a descriptor of the daemon. */
+export type StdioSpec = 'read' | 'write' | 'null' | { readonly fd: number };
+
+export interface SpawnOptions {
+  readonly stdio: readonly StdioSpec[];
+  readonly env?: Readonly<Record<string, string>>;
+  /** Run as this user (through run-as); without it, as the daemon. */
+  readonly user?: { readonly uid: number; readonly gid: number };
+  /** SIGKILL after this long. */
+  readonly timeoutMs?: number;
+}
+
+export interface ChildExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+export interface SpawnedProcess {
+  readonly pid: number;
+  /** The daemon's end per descriptor: a Readable for 'read' (the child writes), a Writable for 'write'. */
+  readonly streams: readonly (Readable | Writable | undefined)[];
+  /** Once the child is reaped and every pipe it wrote to is drained and closed. */
+  readonly exited: Promise<ChildExit>;
+  /** SIGKILL through the pidfd: never a later process that reuses the pid. */
+  kill(): void;
+}
+
+export class SpawnError extends Error {}
+
+const live = new Map<Pidfd, (exit: ChildExit) => void>();
+let listening = false;
+/**
+ * Node's signal handles do not keep the event loop alive: without this, a command that waits only
+ * for its child (toolcell run) could see the loop empty out after the child's pipes closed and
+ * before its SIGCHLD is handled. It also reaps, once a second, whatever a signal might have missed.
+ */
+let keepAlive: NodeJS.Timeout | undefined;
+const KEEPALIVE_MS = 1_000;
+
+function reapAll(): void {
+  for (const [pidfd, done] of live) {
+    const exit = pidfd.reap();
+    if (!exit) continue;
+    live.delete(pidfd);
+    pidfd.close();
+    done({ code: exit.code, signal: exit.signal === null ? null : signalName(exit.signal) });
+  }
+  if (live.size === 0 && keepAlive) {
+    clearInterval(keepAlive);
+    keepAlive = undefined;
+  }
+}
+
+function signalName(n: number): NodeJS.Signals | null {
+  const entry = Object.entries(constants.signals).find(([, v]) => v === n);
+  return (entry?.[0] as NodeJS.Signals | undefined) ?? null;
+}
+
+export function spawnProcess(file: string, args: readonly string[], opts: SpawnOptions): SpawnedProcess {
+  if (!listening) {
+    process.on('SIGCHLD', reapAll);
+    listening = true;
+  }
+  const parentEnds: (number | undefined)[] = [];
+  const childEnds: number[] = [];
+  const closeAfterSpawn: number[] = [];
+  try {
+    for (const spec of opts.stdio) {
+      if (spec === 'read' || spec === 'write') {
+        const [r, w] = pipe();
+        parentEnds.push(spec === 'read' ? r : w);
+        childEnds.push(spec === 'read' ? w : r);
+        closeAfterSpawn.push(spec === 'read' ? w : r);
+      } else if (spec === 'null') {
+        const fd = openSync('/dev/null', 'r+');
+        parentEnds.push(undefined);
+        childEnds.push(fd);
+        closeAfterSpawn.push(fd);
+      } else {
+        parentEnds.push(undefined);
+        childEnds.push(spec.fd);
+      }
+    }
+  } catch (e) {
+    for (const fd of [...closeAfterSpawn, ...parentEnds]) if (fd !== undefined) closeSync(fd);
+    throw new SpawnError(`spawn ${file}: ${(e as Error).message}`);
+  }
+
+  // Privilege transition: a process for a tool starts as root only long enough for run-as to drop
+  // to the tool's uid and gid (no supplementary groups) before it execs `file`.
+  const [path, argv] = opts.user ? [RUN_AS, [RUN_AS, String(opts.user.uid), String(opts.user.gid), file, ...args]] : [file, [file, ...args]];
+  let pid: number;
+  try {
+    pid = posixSpawn(path, argv, opts.env ?? {}, childEnds, '/');
+  } catch (e) {
+    for (const fd of parentEnds) if (fd !== undefined) closeSync(fd);
+    throw new SpawnError(`spawn ${file}${opts.user ? ` as uid ${opts.user.uid}` : ''}: ${(e as Error).message}`);
+  } finally {
+    for (const fd of closeAfterSpawn) closeSync(fd);
+  }
+  // Our own child cannot be reaped by anyone else, so the pid names it until we reap it here.
+  const pidfd = Pidfd.open(pid);
+  if (!pidfd) throw new SpawnError(`spawn ${file}: pid ${pid} vanished before it was reaped`);
+
+  const streams = parentEnds.map((fd, i) => {
+    if (fd === undefined) return undefined;
+    const socket = new Socket({ fd, readable: opts.stdio[i] === 'read', writable: opts.stdio[i] === 'write' });
+    socket.on('error', () => undefined);
+    return socket;
+  });
+  const drained = streams.filter((s, i) => s && opts.stdio[i] === 'read').map((s) => new Promise<void>((resolve) => s!.once('close', () => resolve())));
+  const reaped = new Promise<ChildExit>((resolve) => live.set(pidfd, resolve));
+  keepAlive ??= setInterval(reapAll, KEEPALIVE_MS);
+  // A SIGCHLD that arrived before the child was registered is not lost: look once now.
+  reapAll();
+  let done = false;
+  const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => pidfd.kill(), opts.timeoutMs).unref();
+  const exited = Promise.all([reaped, ...drained]).then(([exit]) => {
+    done = true;
+    clearTimeout(timer);
+    return exit;
+  });
+  return {
+    pid,
+    streams,
+    exited,
+    kill: () => {
+      if (!done) pidfd.kill();
+    },
+  };
+}
