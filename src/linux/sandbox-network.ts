@@ -11,11 +11,11 @@ import { AddressPool, DEFAULT_POOL, type PoolConfig } from '../plan/address-pool
 import { PID_PLACEHOLDER, planNetworkRules, SANDBOX_TABLE, type NetworkSlot, type SandboxNetwork } from '../plan/network-plan.js';
 import { OWNER, ownerAlive } from './process-owner.js';
 import { CommandError, runCommand } from './run-command.js';
+import { hostNft, NftContext, NftError } from '../../native/nftables.js';
 import { ensureForwarding, type ForwardingChange } from './host-forwarding.js';
 import type { DeniedEgress } from '../invocation/tool-result.js';
 
 const IP = '/usr/bin/ip';
-const NFT = '/usr/sbin/nft';
 const LINK_ATTEMPTS = 8;
 
 export interface WiredNetwork {
@@ -116,16 +116,20 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
   // sandbox's processes are dead, closing the descriptor frees its namespace and the kernel
   // removes the pair with it. A slot whose old pair is still on its way out is skipped when the
   // next `link add` finds the name taken.
+  let sandboxNft: NftContext | undefined;
   const remove = async () => {
     if (removed) return;
     removed = true;
     let failure: string | undefined;
     if (slot) {
-      await runCommand('delete host table', NFT, ['delete', 'table', 'inet', slot.hostTable]).catch((e: CommandError) => {
-        if (!/No such file or directory/.test(e.stderr)) failure = e.message;
-      });
+      try {
+        hostNft().run('delete host table', `delete table inet ${slot.hostTable}`);
+      } catch (e) {
+        if (!/No such file or directory/.test((e as NftError).detail)) failure = (e as Error).message;
+      }
       addresses.release(slot.index);
     }
+    sandboxNft?.close();
     closeSync(netns);
     if (failure) throw new NetworkSetupError(failure);
   };
@@ -148,29 +152,29 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
         skip.add(s.index); // another daemon in this namespace holds that interface name
       }
     }
-    const r = rules;
-    // All three settle before a failure is acted on: removing while the host table is still
-    // being loaded would delete nothing and leave the table behind.
-    const steps = await Promise.allSettled([
-      runCommand('configure sandbox link', IP, ['-batch', '-'], { input: r.sandboxLinks, netnsFd: netns }),
-      runCommand('load sandbox firewall', NFT, ['-f', '-'], { input: r.sandboxNft, netnsFd: netns }),
-      runCommand('load host firewall', NFT, ['-f', '-'], { input: r.hostNft }),
-    ]);
-    const failed = steps.find((x): x is PromiseRejectedResult => x.status === 'rejected');
-    if (failed) throw failed.reason;
+    // Both firewalls in-process (libnftables, no spawn), while `ip` configures the sandbox's end.
+    // The link step settles before a failure is acted on: removing while it still runs would race.
+    const link = runCommand('configure sandbox link', IP, ['-batch', '-'], { input: rules.sandboxLinks, netnsFd: netns });
+    try {
+      sandboxNft = NftContext.open(netns);
+      sandboxNft.run('load sandbox firewall', rules.sandboxNft);
+      hostNft().run('load host firewall', rules.hostNft);
+    } finally {
+      await link.catch(() => undefined);
+    }
+    await link;
   } catch (e) {
     await remove().catch(() => undefined);
-    throw e instanceof CommandError ? new NetworkSetupError(`sandbox network: ${e.message}`) : e;
+    throw e instanceof CommandError || e instanceof NftError ? new NetworkSetupError(`sandbox network: ${e.message}`) : e;
   }
   const wired = slot!;
   return {
     slot: wired,
     async denied() {
       if (removed) return [];
-      // -p: protocols as numbers, named below (nft would name them from /etc/protocols, which
+      // Protocols as numbers, named below (nft would name them from /etc/protocols, which
       // minimal systems lack).
-      const out = await runCommand('read denied egress', NFT, ['-j', '-p', 'list', 'table', 'inet', SANDBOX_TABLE], { netnsFd: netns });
-      return parseDenied(out);
+      return parseDenied(sandboxNft!.run('read denied egress', `list table inet ${SANDBOX_TABLE}`, { json: true, numericProtocols: true }));
     },
     remove,
   };
@@ -203,7 +207,7 @@ export function parseDenied(json: string): DeniedEgress[] {
 export async function sweepStaleNetworks(): Promise<string[]> {
   let out: string;
   try {
-    out = await runCommand('list host tables', NFT, ['-j', 'list', 'tables', 'inet']);
+    out = hostNft().run('list host tables', 'list tables inet', { json: true });
   } catch {
     return []; // no nftables on this host: nothing can have been left
   }
@@ -215,6 +219,6 @@ export async function sweepStaleNetworks(): Promise<string[]> {
       const m = /^toolcell_(\d+)_(\d+)_\d+$/.exec(n);
       return m !== null && !ownerAlive(m[1]!, m[2]!);
     });
-  for (const name of stale) await runCommand('delete stale host table', NFT, ['delete', 'table', 'inet', name]);
+  for (const name of stale) hostNft().run('delete stale host table', `delete table inet ${name}`);
   return stale;
 }
