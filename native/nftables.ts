@@ -120,6 +120,20 @@ export class NftContext {
   }
 }
 
+/**
+ * One command in the namespace `netnsFd` holds, through a context made for it and freed at once:
+ * a context's cache costs about half a MiB once it has listed something, so none is kept per
+ * sandbox.
+ */
+export function nftIn(netnsFd: number, step: string, commands: string, opts: NftRunOptions = {}): string {
+  const ctx = NftContext.open(netnsFd);
+  try {
+    return ctx.run(step, commands, opts);
+  } finally {
+    ctx.close();
+  }
+}
+
 let host: NftContext | undefined;
 
 /** The daemon's own context (host tables, the forwarding guard), made once. */

@@ -12,8 +12,18 @@
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+/* The kernel's struct sigaction for rt_sigaction(2); only the handler matters here. */
+struct kernel_sigaction {
+  void (*handler)(int);
+  unsigned long flags;
+  void (*restorer)(void);
+  unsigned long mask;
+};
 
 static int parse_id(const char *s, unsigned long *out) {
   char *end = NULL;
@@ -29,6 +39,16 @@ int main(int argc, char **argv) {
   if (argc < 4 || parse_id(argv[1], &uid) != 0 || parse_id(argv[2], &gid) != 0 || argv[3][0] != '/') {
     fprintf(stderr, "run-as: usage: run-as UID GID /PROGRAM [ARG...] (UID and GID not 0)\n");
     return 127;
+  }
+  /*
+   * posix_spawn leaves glibc's two internal signals (32, 33) ignored in the child, and an ignored
+   * signal stays ignored across exec: every signal gets its default disposition back. Raw
+   * rt_sigaction, since glibc's sigaction refuses its internal signals.
+   */
+  for (int sig = 1; sig < 65; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    struct kernel_sigaction dfl = {.handler = SIG_DFL};
+    syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(unsigned long));
   }
   if (setgroups(0, NULL) != 0 || setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) != 0 || setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) != 0) {
     fprintf(stderr, "run-as: cannot become %lu:%lu: %s\n", uid, gid, strerror(errno));

@@ -11,7 +11,7 @@ import { AddressPool, DEFAULT_POOL, type PoolConfig } from '../plan/address-pool
 import { PID_PLACEHOLDER, planNetworkRules, SANDBOX_TABLE, type NetworkSlot, type SandboxNetwork } from '../plan/network-plan.js';
 import { OWNER, ownerAlive } from './process-owner.js';
 import { CommandError, runCommand } from './run-command.js';
-import { hostNft, NftContext, NftError } from '../../native/nftables.js';
+import { hostNft, nftIn, NftError } from '../../native/nftables.js';
 import { ensureForwarding, type ForwardingChange } from './host-forwarding.js';
 import type { DeniedEgress } from '../invocation/tool-result.js';
 
@@ -116,7 +116,6 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
   // sandbox's processes are dead, closing the descriptor frees its namespace and the kernel
   // removes the pair with it. A slot whose old pair is still on its way out is skipped when the
   // next `link add` finds the name taken.
-  let sandboxNft: NftContext | undefined;
   const remove = async () => {
     if (removed) return;
     removed = true;
@@ -129,7 +128,6 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
       }
       addresses.release(slot.index);
     }
-    sandboxNft?.close();
     closeSync(netns);
     if (failure) throw new NetworkSetupError(failure);
   };
@@ -156,8 +154,7 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
     // The link step settles before a failure is acted on: removing while it still runs would race.
     const link = runCommand('configure sandbox link', IP, ['-batch', '-'], { input: rules.sandboxLinks, netnsFd: netns });
     try {
-      sandboxNft = NftContext.open(netns);
-      sandboxNft.run('load sandbox firewall', rules.sandboxNft);
+      nftIn(netns, 'load sandbox firewall', rules.sandboxNft);
       hostNft().run('load host firewall', rules.hostNft);
     } finally {
       await link.catch(() => undefined);
@@ -174,7 +171,7 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
       if (removed) return [];
       // Protocols as numbers, named below (nft would name them from /etc/protocols, which
       // minimal systems lack).
-      return parseDenied(sandboxNft!.run('read denied egress', `list table inet ${SANDBOX_TABLE}`, { json: true, numericProtocols: true }));
+      return parseDenied(nftIn(netns, 'read denied egress', `list table inet ${SANDBOX_TABLE}`, { json: true, numericProtocols: true }));
     },
     remove,
   };

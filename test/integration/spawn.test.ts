@@ -1,0 +1,97 @@
+// How the daemon starts processes: posix_spawn with descriptors placed exactly, exits reaped
+// through pidfds, run-as dropping to a tool's user, and sandbox-exec taking its argv on stdin.
+import { closeSync, openSync } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setCloexecFrom3 } from '../../native/libc.js';
+import { EXEC_HELPER } from '../../src/linux/gather-host-facts.js';
+import { RUN_AS, spawnProcess, SpawnError, type StdioSpec } from '../../src/linux/spawn-process.js';
+import { encodeArgv } from '../../src/plan/bwrap-command.js';
+import { realKernelSkipReason } from '../helpers/fixtures.js';
+
+const skip = realKernelSkipReason();
+
+async function run(file: string, args: readonly string[], opts: { input?: Buffer | string; stdio?: StdioSpec[]; user?: { uid: number; gid: number }; timeoutMs?: number } = {}) {
+  const child = spawnProcess(file, args, { stdio: opts.stdio ?? ['write', 'read', 'read'], user: opts.user, timeoutMs: opts.timeoutMs, env: { PATH: '/usr/bin:/bin' } });
+  let stdout = '';
+  let stderr = '';
+  (child.streams[1] as Readable).setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  (child.streams[2] as Readable).setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  (child.streams[0] as Writable | undefined)?.end(opts.input ?? '');
+  const exit = await child.exited;
+  return { ...exit, stdout, stderr, child };
+}
+
+describe('spawning without forking the daemon', { skip }, () => {
+  // As the daemon does at start: what this test process inherited is not passed on.
+  before(() => setCloexecFrom3());
+
+  test('stdout and stderr arrive whole before the exit is reported; the exit status is exact', async () => {
+    const r = await run('/bin/sh', ['-c', 'head -c 300000 /dev/zero | tr "\\0" x; echo err >&2; exit 7']);
+    assert.equal(r.code, 7);
+    assert.equal(r.signal, null);
+    assert.equal(r.stdout.length, 300000);
+    assert.equal(r.stderr, 'err\n');
+  });
+
+  test('a descriptor of the daemon lands on exactly the number asked for, even a small one', async () => {
+    // Free the smallest numbers we can, so a source may collide with a target number.
+    const held = openSync('/etc/hostname', 'r');
+    const r = await run('/bin/sh', ['-c', 'readlink /proc/self/fd/3; readlink /proc/self/fd/4'], { stdio: ['null', 'read', 'read', { fd: held }, 'null'] });
+    closeSync(held);
+    assert.equal(r.stdout, '/etc/hostname\n/dev/null\n');
+  });
+
+  test('nothing else of the daemon is inherited: only the descriptors asked for', async () => {
+    const r = await run('/bin/sh', ['-c', 'ls /proc/self/fd']);
+    // 0-2, and the descriptor ls itself opens on /proc/self/fd.
+    assert.equal(r.stdout, '0\n1\n2\n3\n');
+  });
+
+  test('signals: none blocked, none of 1-31 ignored (Node ignores SIGPIPE); under run-as none ignored at all', async () => {
+    const r = await run('/bin/sh', ['-c', 'grep -E "^Sig(Blk|Ign):" /proc/self/status']);
+    const [blocked, ignored] = [...r.stdout.matchAll(/^Sig(?:Blk|Ign):\t([0-9a-f]+)$/gm)].map((m) => BigInt(`0x${m[1]}`));
+    assert.equal(blocked, 0n);
+    assert.equal(ignored! & 0x7fffffffn, 0n, r.stdout);
+    // glibc leaves its internal signals 32 and 33 ignored in a posix_spawn child; run-as resets them.
+    const tool = await run('/bin/sh', ['-c', 'grep -E "^Sig(Blk|Ign):" /proc/self/status'], { user: { uid: 65534, gid: 65534 } });
+    assert.equal(tool.stdout, 'SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n');
+  });
+
+  test('kill() ends it with SIGKILL; a timeout does the same', async () => {
+    const child = spawnProcess('/bin/sleep', ['30'], { stdio: ['null', 'read', 'read'] });
+    child.kill();
+    assert.deepEqual(await child.exited, { code: null, signal: 'SIGKILL' });
+    const t0 = Date.now();
+    const r = await run('/bin/sleep', ['30'], { timeoutMs: 100 });
+    assert.equal(r.signal, 'SIGKILL');
+    assert.ok(Date.now() - t0 < 10_000);
+  });
+
+  test('a program that does not exist is a SpawnError naming it and the errno', () => {
+    assert.throws(() => spawnProcess('/nonexistent/prog', [], { stdio: ['null', 'null', 'null'] }), (e: Error) => e instanceof SpawnError && /\/nonexistent\/prog.*errno 2/.test(e.message));
+  });
+
+  test('run-as: becomes the user with its group only; refuses uid or gid 0', async () => {
+    const r = await run('/usr/bin/id', [], { user: { uid: 65534, gid: 65534 } });
+    assert.equal(r.stdout, 'uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\n');
+    const status = await run('/bin/grep', ['-E', '^(Uid|Gid|Groups):', '/proc/self/status'], { user: { uid: 65534, gid: 65534 } });
+    assert.match(status.stdout, /^Uid:\t65534\t65534\t65534\t65534\nGid:\t65534\t65534\t65534\t65534\nGroups:\s*$/);
+    const root = await run(RUN_AS, ['0', '0', '/usr/bin/id']);
+    assert.equal(root.code, 127);
+    assert.equal(root.stderr, 'run-as: usage: run-as UID GID /PROGRAM [ARG...] (UID and GID not 0)\n');
+  });
+
+  test('sandbox-exec: runs the argv it reads, with /dev/null as stdin; refuses a malformed one', async () => {
+    const ok = await run(EXEC_HELPER, [], { input: encodeArgv(['/bin/sh', '-c', 'readlink /proc/self/fd/0; echo "$1|$2"', 'sh', 'two words', '']) });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout, '/dev/null\ntwo words|\n');
+    const unterminated = await run(EXEC_HELPER, [], { input: Buffer.from('/bin/true') });
+    assert.deepEqual([unterminated.code, unterminated.stderr], [127, 'sandbox-exec: argv not NUL-terminated\n']);
+    const missing = await run(EXEC_HELPER, [], { input: encodeArgv(['/nonexistent/tool']) });
+    assert.deepEqual([missing.code, missing.stderr], [127, 'sandbox-exec: exec /nonexistent/tool: No such file or directory\n']);
+    const discarded = await run(EXEC_HELPER, [], { input: '' });
+    assert.deepEqual([discarded.code, discarded.stderr], [0, '']);
+  });
+});

@@ -1,0 +1,141 @@
+// ReadyPool with a fake build: which tools get ready sandboxes, that each is handed out once, and
+// that every one is torn down (expired, replaced by a reload, or at close).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { BuiltSandbox } from '../../../src/invocation/build-sandbox.js';
+import { ReadyPool } from '../../../src/invocation/ready-pool.js';
+import { TeardownStack } from '../../../src/invocation/teardown-stack.js';
+import type { ServedTool } from '../../../src/profile/load-tools.js';
+import { profileFrom, silentLogger } from '../../helpers/fixtures.js';
+
+const TOML = 'description = "d"\ncommand = ["/bin/true"]\n';
+
+function tool(name = 't', extra = ''): ServedTool {
+  return { profile: profileFrom(name, `${TOML}${extra}`), user: { name: `tc-${name}`, uid: 990, gid: 990 }, seccomp: Buffer.alloc(0) };
+}
+
+/** A fake build: records what was built and what was torn down; `fail` makes the next builds fail. */
+function fakeBuilds() {
+  const built: string[] = [];
+  const tornDown: string[] = [];
+  const exits = new Map<string, () => void>();
+  let fail: 'throw' | 'bwrap' | undefined;
+  const build = async (t: ServedTool, id: string): Promise<BuiltSandbox> => {
+    await Promise.resolve();
+    if (fail === 'throw') throw new Error('no network today');
+    built.push(id);
+    const teardown = new TeardownStack();
+    teardown.push('fake', () => void tornDown.push(id));
+    const exited = new Promise<{ code: number | null; signal: null }>((resolve) => exits.set(id, () => resolve({ code: 0, signal: null })));
+    return {
+      id,
+      tool: t,
+      failed: fail === 'bwrap',
+      teardown,
+      process: { exited } as BuiltSandbox['process'],
+    } as unknown as BuiltSandbox;
+  };
+  return { build, built, tornDown, exits, setFail: (f: typeof fail) => (fail = f) };
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 10));
+
+test('the first call of a tool builds its own; the pool then keeps perTool ready, each taken once', async () => {
+  const f = fakeBuilds();
+  const pool = new ReadyPool({ perTool: 2, maxAgeMs: 60_000, logger: silentLogger, build: f.build });
+  const t = tool();
+  assert.equal(pool.take(t), undefined);
+  await settle();
+  assert.deepEqual(pool.counts(), { t: 2 });
+  const a = pool.take(t);
+  const b = pool.take(t);
+  assert.ok(a && b && a.id !== b.id);
+  assert.deepEqual(new Set(f.built.slice(0, 2)), new Set([a.id, b.id]));
+  await settle();
+  assert.deepEqual(pool.counts(), { t: 2 }, 'each take built a replacement');
+  await pool.close();
+  assert.equal(f.tornDown.length, 2, 'close tore down the two still ready (the taken ones are their calls\')');
+  assert.equal(pool.take(t), undefined, 'closed: nothing more is handed out or built');
+});
+
+test('a tool with secrets never gets a sandbox ahead of its call; perTool 0 turns the pool off', async () => {
+  const f = fakeBuilds();
+  const withSecret = tool('s', '[secrets]\nTOKEN = { file = "/etc/toolcell/secrets/t" }\n');
+  const pool = new ReadyPool({ perTool: 2, maxAgeMs: 60_000, logger: silentLogger, build: f.build });
+  assert.equal(ReadyPool.eligible(withSecret), false);
+  assert.equal(pool.take(withSecret), undefined);
+  const off = new ReadyPool({ perTool: 0, maxAgeMs: 60_000, logger: silentLogger, build: f.build });
+  assert.equal(off.take(tool()), undefined);
+  await settle();
+  assert.deepEqual(f.built, []);
+  await pool.close();
+  await off.close();
+});
+
+test('a ready sandbox not taken within max age is torn down and not replaced', async () => {
+  const f = fakeBuilds();
+  const pool = new ReadyPool({ perTool: 1, maxAgeMs: 30, logger: silentLogger, build: f.build });
+  pool.take(tool());
+  await settle();
+  assert.deepEqual(pool.counts(), { t: 1 });
+  await new Promise((r) => setTimeout(r, 80));
+  assert.deepEqual(pool.counts(), { t: 0 });
+  assert.deepEqual(f.tornDown, f.built);
+  assert.equal(f.built.length, 1);
+  await pool.close();
+});
+
+test('a ready sandbox whose bwrap exited is never handed out', async () => {
+  const f = fakeBuilds();
+  const pool = new ReadyPool({ perTool: 1, maxAgeMs: 60_000, logger: silentLogger, build: f.build });
+  const t = tool();
+  pool.take(t);
+  await settle();
+  f.exits.get(f.built[0]!)!();
+  await settle();
+  assert.equal(pool.take(t), undefined);
+  await settle();
+  assert.deepEqual(f.tornDown, [f.built[0]]);
+  await pool.close();
+});
+
+test('another version of the tool (a reload) replaces the ready ones; a removed tool loses them', async () => {
+  const f = fakeBuilds();
+  const pool = new ReadyPool({ perTool: 1, maxAgeMs: 60_000, logger: silentLogger, build: f.build });
+  const v1 = tool();
+  pool.take(v1);
+  await settle();
+  const v2 = tool('t', '# edited\n');
+  assert.notEqual(v1.profile.digest, v2.profile.digest);
+  assert.equal(pool.take(v2), undefined, 'v1 sandboxes are not handed to v2');
+  await settle();
+  assert.deepEqual(f.tornDown, [f.built[0]]);
+  assert.equal(pool.take(v2)?.tool, v2);
+  await settle();
+  pool.retain(new Map());
+  await settle();
+  assert.deepEqual(pool.counts(), {});
+  assert.equal(f.tornDown.length, 2);
+  await pool.close();
+});
+
+test('a failed build pauses the tool for max age (its calls build their own) and is torn down', async () => {
+  const f = fakeBuilds();
+  const pool = new ReadyPool({ perTool: 1, maxAgeMs: 60_000, logger: silentLogger, build: f.build });
+  const t = tool();
+  f.setFail('bwrap');
+  pool.take(t);
+  await settle();
+  assert.deepEqual(pool.counts(), { t: 0 });
+  assert.deepEqual(f.tornDown, f.built, 'the sandbox bwrap refused is torn down');
+  f.setFail(undefined);
+  pool.take(t);
+  await settle();
+  assert.equal(f.built.length, 1, 'no new build while paused');
+  f.setFail('throw');
+  const other = tool('u');
+  pool.take(other);
+  await settle();
+  assert.deepEqual(pool.counts(), { t: 0, u: 0 });
+  await pool.close();
+});
