@@ -11,6 +11,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { LineTransport } from '../../src/server/line-transport.js';
 import { BIN, PROFILES } from './paths.js';
+import { DAEMON_NODE_OPTIONS } from '../../src/server/node-options.js';
 
 /** Waits scale with TOOLCELL_TEST_SLOWDOWN: the cgroup v2 VM emulates its CPU and is many times slower. */
 export const SLOWDOWN = Math.max(1, Number(process.env.TOOLCELL_TEST_SLOWDOWN) || 1);
@@ -161,7 +162,7 @@ export class Daemon {
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const ownDir = makeTempDir('tc-d-');
   const socket = opts.socket ?? join(ownDir, 'mcp.sock');
-  const args = [BIN, 'serve', '--tools', opts.tools, '--socket', socket];
+  const args = [...DAEMON_NODE_OPTIONS, BIN, 'serve', '--tools', opts.tools, '--socket', socket];
   if (opts.configToml !== undefined) {
     const configFile = join(ownDir, 'toolcell.toml');
     writeFileSync(configFile, opts.configToml);
