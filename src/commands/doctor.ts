@@ -6,7 +6,9 @@ import { release } from 'node:os';
 import { resolveSyscall } from '../../native/seccomp.js';
 import type { DaemonConfig } from '../config/daemon-config.js';
 import { cgroupParentDirs, cgroupSetup } from '../linux/cgroup.js';
-import { bwrapSupportsDisableUserns, PTY_HELPER } from '../linux/gather-host-facts.js';
+import { bwrapSupportsDisableUserns, EXEC_HELPER, PTY_HELPER } from '../linux/gather-host-facts.js';
+import { RUN_AS } from '../linux/spawn-process.js';
+import { hostNft } from '../../native/nftables.js';
 import { BWRAP_PATH } from '../plan/bwrap-command.js';
 import { SYSTEM_ENV } from '../linux/run-command.js';
 
@@ -64,6 +66,11 @@ export function runDoctor(config: Pick<DaemonConfig, 'cgroup_root'>): number {
       ok: cg.mode !== 'none',
       detail: cg.mode === 'none' ? `limits not enforced: ${cg.why}` : `${cg.mode}${cg.mode === 'v2' ? ' (delegated subtree)' : ''}, invocation cgroups in ${cgroupParentDirs(cg).join(', ')}`,
     },
+    attempt('helpers', () => {
+      const missing = [RUN_AS, EXEC_HELPER].filter((p) => !existsSync(p));
+      if (missing.length > 0) throw new Error(`${missing.join(', ')} missing (run scripts/setup.sh)`);
+      return `${RUN_AS} (starts bwrap as the tool's user), ${EXEC_HELPER} (the program in every sandbox)`;
+    }),
     attempt('pty helper', () => {
       if (!existsSync(PTY_HELPER)) throw new Error(`${PTY_HELPER} missing (run scripts/setup.sh)`);
       return PTY_HELPER;
@@ -71,9 +78,10 @@ export function runDoctor(config: Pick<DaemonConfig, 'cgroup_root'>): number {
     attempt(
       'nftables',
       () => {
+        // The daemon uses libnftables in-process; the nft program only reports the version.
         const version = execFileSync('nft', ['--version'], { env: SYSTEM_ENV, encoding: 'utf8' }).trim();
-        execFileSync('nft', ['list', 'tables'], { env: SYSTEM_ENV, stdio: ['ignore', 'ignore', 'pipe'] });
-        return `${version}, usable (needed only by tools with a [network] allowlist)`;
+        hostNft().run('list tables', 'list tables');
+        return `${version}, libnftables usable (needed only by tools with a [network] allowlist)`;
       },
       true,
     ),

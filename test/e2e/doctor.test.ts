@@ -11,6 +11,7 @@ test('toolcell doctor reports bwrap, user namespaces, libseccomp and the cgroup 
   assert.match(r.stdout, /^ok {3}libseccomp: /m);
   assert.match(r.stdout, /^ok {3}cgroups: (v1|v2 \(delegated subtree\)), invocation cgroups in \//m);
   assert.match(r.stdout, /^ok {3}kernel: Linux \d+\.\d+/m);
-  assert.match(r.stdout, /^ok {3}nftables: nftables v\d+\.\d+\.\d+ .*, usable/m);
+  assert.match(r.stdout, /^ok {3}nftables: nftables v\d+\.\d+\.\d+ .*, libnftables usable/m);
+  assert.match(r.stdout, /^ok {3}helpers: \/\S+\/run-as \(starts bwrap as the tool's user\), \/\S+\/sandbox-exec \(the program in every sandbox\)$/m);
   assert.match(r.stdout, /^(ok|warn) landlock: /m);
 });
