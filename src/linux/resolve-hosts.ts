@@ -1,4 +1,4 @@
-// Host names of an allowlist, resolved by the daemon when a call starts (the sandbox has no DNS).
+// Host names of an allowlist, resolved by the daemon when a sandbox is built (the sandbox has no DNS).
 // The addresses found are the ones allowed and pinned in the sandbox's /etc/hosts; a name that
 // does not resolve, or resolves only to addresses a sandbox may never reach, fails the call first.
 import { lookup } from 'node:dns/promises';

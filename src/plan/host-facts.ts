@@ -23,6 +23,6 @@ export interface HostFacts {
   readonly ptyHelper: string;
   /** Host path of the static sandbox-exec helper, the program bwrap starts in every sandbox. */
   readonly execHelper: string;
-  /** The allowlist's host names and the addresses the daemon resolved for them at call start. */
+  /** The allowlist's host names and the addresses the daemon resolved for them when the sandbox was built (at most ready_max_age before its call). */
   readonly resolved: Readonly<Record<string, readonly string[]>>;
 }

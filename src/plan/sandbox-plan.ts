@@ -61,7 +61,7 @@ export const EXEC_HELPER_DEST = '/.toolcell/exec';
 
 /**
  * A writable bind must be exactly the directory the admin named: no symlink on the way (checked
- * when the call starts; bwrap then binds as the tool's uid, so a later swap can only lead to what
+ * when the sandbox is built; bwrap then binds as the tool's uid, so a later swap can only lead to what
  * that uid may write anyway) and never a system tree.
  */
 function checkWritable(tool: string, source: string, fact: Exclude<PathFact, { type: 'missing' }>): void {
