@@ -8,7 +8,7 @@ import type { DaemonConfig } from '../config/daemon-config.js';
 import { cgroupParentDirs, cgroupSetup } from '../linux/cgroup.js';
 import { bwrapSupportsDisableUserns, EXEC_HELPER, PTY_HELPER } from '../linux/gather-host-facts.js';
 import { RUN_AS } from '../linux/spawn-process.js';
-import { hostNft } from '../../native/nftables.js';
+import { nftIn } from '../../native/nftables.js';
 import { BWRAP_PATH } from '../plan/bwrap-command.js';
 import { SYSTEM_ENV } from '../linux/run-command.js';
 
@@ -80,7 +80,7 @@ export function runDoctor(config: Pick<DaemonConfig, 'cgroup_root'>): number {
       () => {
         // The daemon uses libnftables in-process; the nft program only reports the version.
         const version = execFileSync('nft', ['--version'], { env: SYSTEM_ENV, encoding: 'utf8' }).trim();
-        hostNft().run('list tables', 'list tables');
+        nftIn(undefined, 'list tables', 'list tables');
         return `${version}, libnftables usable (needed only by tools with a [network] allowlist)`;
       },
       true,

@@ -11,7 +11,7 @@ import { AddressPool, DEFAULT_POOL, type PoolConfig } from '../plan/address-pool
 import { PID_PLACEHOLDER, planNetworkRules, SANDBOX_TABLE, type NetworkSlot, type SandboxNetwork } from '../plan/network-plan.js';
 import { OWNER, ownerAlive } from './process-owner.js';
 import { CommandError, runCommand } from './run-command.js';
-import { hostNft, nftIn, NftError } from '../../native/nftables.js';
+import { nftIn, NftError } from '../../native/nftables.js';
 import { ensureForwarding, type ForwardingChange } from './host-forwarding.js';
 import type { DeniedEgress } from '../invocation/tool-result.js';
 
@@ -122,7 +122,7 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
     let failure: string | undefined;
     if (slot) {
       try {
-        hostNft().run('delete host table', `delete table inet ${slot.hostTable}`);
+        nftIn(undefined, 'delete host table', `delete table inet ${slot.hostTable}`);
       } catch (e) {
         if (!/No such file or directory/.test((e as NftError).detail)) failure = (e as Error).message;
       }
@@ -155,7 +155,7 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
     const link = runCommand('configure sandbox link', IP, ['-batch', '-'], { input: rules.sandboxLinks, netnsFd: netns });
     try {
       nftIn(netns, 'load sandbox firewall', rules.sandboxNft);
-      hostNft().run('load host firewall', rules.hostNft);
+      nftIn(undefined, 'load host firewall', rules.hostNft);
     } finally {
       await link.catch(() => undefined);
     }
@@ -204,7 +204,7 @@ export function parseDenied(json: string): DeniedEgress[] {
 export async function sweepStaleNetworks(): Promise<string[]> {
   let out: string;
   try {
-    out = hostNft().run('list host tables', 'list tables inet', { json: true });
+    out = nftIn(undefined, 'list host tables', 'list tables inet', { json: true });
   } catch {
     return []; // no nftables on this host: nothing can have been left
   }
@@ -216,6 +216,6 @@ export async function sweepStaleNetworks(): Promise<string[]> {
       const m = /^toolcell_(\d+)_(\d+)_\d+$/.exec(n);
       return m !== null && !ownerAlive(m[1]!, m[2]!);
     });
-  for (const name of stale) hostNft().run('delete stale host table', `delete table inet ${name}`);
+  for (const name of stale) nftIn(undefined, 'delete stale host table', `delete table inet ${name}`);
   return stale;
 }
