@@ -120,7 +120,7 @@ describe('e2e: network egress (daemon in a lab namespace)', { skip, timeout: 300
     writeFileSync(resolv, 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n');
     daemon = await startDaemon({
       tools,
-      wrap: [...lab.inLab, '--', 'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$0" /etc/hosts && mount --bind "$1" /etc/resolv.conf && shift 2 && exec "$@"', hosts, resolv],
+      wrap: [...lab.inLab, '--', 'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$0" /etc/hosts && mount --bind "$1" /etc/resolv.conf && shift && exec "$@"', hosts, resolv],
     });
     client = (await connectClient(daemon.socket)).client;
   });
