@@ -15,7 +15,7 @@ interface Nft {
   bufferOutput: (ctx: unknown) => number;
   bufferError: (ctx: unknown) => number;
   outputSetFlags: (ctx: unknown, flags: number) => void;
-  run: (ctx: unknown, buf: string) => number;
+  run: { async(ctx: unknown, buf: string, done: (err: unknown, rc: number) => void): void };
   output: (ctx: unknown) => string | null;
   error: (ctx: unknown) => string | null;
   setns: (fd: number, nstype: number) => number;
@@ -68,6 +68,7 @@ export interface NftRunOptions {
 
 export class NftContext {
   private ctx: unknown;
+  private busy = false;
 
   private constructor(ctx: unknown) {
     this.ctx = ctx;
@@ -101,20 +102,34 @@ export class NftContext {
     return new NftContext(ctx);
   }
 
-  /** Runs nft commands (a ruleset for `nft -f`, or one command); returns what nft would print. */
-  run(step: string, commands: string, opts: NftRunOptions = {}): string {
-    if (!this.ctx) throw new NftError(step, 'context closed');
+  /**
+   * Runs nft commands (a ruleset for `nft -f`, or one command); resolves with what nft would print.
+   * On a worker thread: a commit waits for an RCU grace period in the kernel (about 10 ms for a
+   * table deletion), which must not stall the daemon's event loop. The socket already belongs to
+   * the context's namespace, so the worker thread's own namespace does not matter.
+   */
+  async run(step: string, commands: string, opts: NftRunOptions = {}): Promise<string> {
+    const ctx = this.ctx;
+    if (!ctx) throw new NftError(step, 'context closed');
+    if (this.busy) throw new NftError(step, 'context in use');
     const n = load();
-    n.outputSetFlags(this.ctx, (opts.json ? OUTPUT_JSON : 0) | (opts.numericProtocols ? OUTPUT_NUMERIC_PROTO : 0));
-    const rc = n.run(this.ctx, commands);
+    n.outputSetFlags(ctx, (opts.json ? OUTPUT_JSON : 0) | (opts.numericProtocols ? OUTPUT_NUMERIC_PROTO : 0));
+    this.busy = true;
+    let rc: number;
+    try {
+      rc = await new Promise<number>((resolve, reject) => n.run.async(ctx, commands, (err, value) => (err ? reject(err as Error) : resolve(value))));
+    } finally {
+      this.busy = false;
+    }
     // Reading a buffer also resets it for the next command.
-    const out = n.output(this.ctx) ?? '';
-    const err = n.error(this.ctx) ?? '';
+    const out = n.output(ctx) ?? '';
+    const err = n.error(ctx) ?? '';
     if (rc !== 0) throw new NftError(step, err || `exit status ${rc}`);
     return out;
   }
 
   close(): void {
+    if (this.busy) throw new Error('nft context closed while a command runs');
     if (this.ctx) load().ctxFree(this.ctx);
     this.ctx = undefined;
   }
@@ -125,10 +140,10 @@ export class NftContext {
  * them and freed at once: a context's cache costs about half a MiB per sandbox it has seen, and a
  * kept one grew the daemon by tens of MiB under load. A fresh context costs about 0.2 ms.
  */
-export function nftIn(netnsFd: number | undefined, step: string, commands: string, opts: NftRunOptions = {}): string {
+export async function nftIn(netnsFd: number | undefined, step: string, commands: string, opts: NftRunOptions = {}): Promise<string> {
   const ctx = NftContext.open(netnsFd);
   try {
-    return ctx.run(step, commands, opts);
+    return await ctx.run(step, commands, opts);
   } finally {
     ctx.close();
   }

@@ -36,7 +36,11 @@ function attempt(name: string, fn: () => string, optional = false): Check {
   }
 }
 
-export function runDoctor(config: Pick<DaemonConfig, 'cgroup_root'>): number {
+export async function runDoctor(config: Pick<DaemonConfig, 'cgroup_root'>): Promise<number> {
+  const libnftables = await nftIn(undefined, 'list tables', 'list tables').then(
+    () => undefined,
+    (e: Error) => e,
+  );
   const cg = cgroupSetup(config.cgroup_root);
   const checks: Check[] = [
     attempt('bubblewrap', () => {
@@ -80,7 +84,7 @@ export function runDoctor(config: Pick<DaemonConfig, 'cgroup_root'>): number {
       () => {
         // The daemon uses libnftables in-process; the nft program only reports the version.
         const version = execFileSync('nft', ['--version'], { env: SYSTEM_ENV, encoding: 'utf8' }).trim();
-        nftIn(undefined, 'list tables', 'list tables');
+        if (libnftables) throw libnftables;
         return `${version}, libnftables usable (needed only by tools with a [network] allowlist)`;
       },
       true,

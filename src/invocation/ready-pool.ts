@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ServedTool } from '../profile/load-tools.js';
 import { buildSandbox, runTeardown, type BuiltSandbox } from './build-sandbox.js';
+import { PendingWork } from './pending-work.js';
 
 export interface ReadyPoolOptions {
   /** Ready sandboxes kept per tool; 0 turns the pool off. */
@@ -35,7 +36,7 @@ const keyOf = (tool: ServedTool) => `${tool.profile.digest}:${tool.user.uid}:${t
 
 export class ReadyPool {
   private readonly slots = new Map<string, Slot>();
-  private readonly pending = new Set<Promise<unknown>>();
+  private readonly pending = new PendingWork();
   private readonly build: typeof buildSandbox;
   private readonly log: Logger;
   private closed = false;
@@ -80,7 +81,7 @@ export class ReadyPool {
   async close(): Promise<void> {
     this.closed = true;
     for (const [name, slot] of this.slots) this.drop(name, slot);
-    for (let i = 0; i < 100 && this.pending.size > 0; i++) await Promise.allSettled([...this.pending]);
+    await this.pending.settled();
   }
 
   /** Ready sandboxes per tool name (for the log and tests). */
@@ -149,6 +150,5 @@ export class ReadyPool {
 
   private track(p: Promise<unknown>): void {
     this.pending.add(p);
-    void p.finally(() => this.pending.delete(p));
   }
 }

@@ -16,6 +16,7 @@ import { CappedOutput } from './capped-output.js';
 import { maskSecrets } from './mask-secrets.js';
 import type { ReadyPool } from './ready-pool.js';
 import { stripTerminalControls } from './strip-terminal.js';
+import { TeardownStack } from './teardown-stack.js';
 import type { DeniedEgress, KillReason, ToolResult } from './tool-result.js';
 import { checkArguments } from './validate-arguments.js';
 
@@ -43,6 +44,11 @@ export interface InvocationOptions {
   readonly signal?: AbortSignal;
   /** Sandboxes built ahead of demand (the daemon's); without it every call builds its own. */
   readonly pool?: ReadyPool;
+  /**
+   * Takes the sandbox's teardown and the audit line, so the result goes out before them (the
+   * daemon waits for this work when it stops). Without it, nothing is left when this returns.
+   */
+  readonly background?: (work: Promise<void>) => void;
   /** Called every second while the tool runs (MCP progress notifications). */
   readonly onProgress?: (p: { readonly elapsedMs: number; readonly outputBytes: number }) => void;
 }
@@ -86,12 +92,17 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
     const id = randomUUID();
     built = await buildSandbox(tool, id, opts.logger.child({ invocation: id, tool: profile.name }));
   }
-  const { id, enclosure: plan, process: sandbox, cgroup, network, networkSetupMs, teardown } = built;
+  const { id, enclosure: plan, process: sandbox, cgroup, network, networkSetupMs } = built;
+  // The call's own undo steps (timer, progress, abort listener) run before the answer; the
+  // sandbox's (cgroup, network, process) may run after it, in the background (opts.background).
+  const teardown = new TeardownStack();
+  const isolated = performance.now();
+  let exited = isolated;
+  let counted = isolated;
   const log = opts.logger.child({ invocation: id, tool: profile.name });
 
   let usage: CgroupUsage | undefined;
   let deniedEgress: DeniedEgress[] | undefined;
-  let receipt: Record<string, string> = {};
   let reason: KillReason | null = built.failed ? 'setup' : null;
   let exit: SandboxExit = { code: null, signal: null };
   let stdout: CappedOutput | undefined;
@@ -122,15 +133,20 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
     // cancellation may kill it.
     if (reason === null) sandbox.run(encodeArgv(argv));
     exit = await sandbox.exited;
+    exited = performance.now();
     usage = cgroup?.usage();
     // The daemon still holds the sandbox's network namespace, so its counters outlive the tool.
     deniedEgress = await network?.denied().catch((e: Error) => {
       log.warn({ err: e }, 'denied egress counters unreadable');
       return undefined;
     });
-  } finally {
-    receipt = await runTeardown(teardown, log);
+    counted = performance.now();
+  } catch (e) {
+    await runTeardown(teardown, log);
+    await runTeardown(built.teardown, log);
+    throw e;
   }
+  const callReceipt = await runTeardown(teardown, log);
 
   const out = stdout?.text() ?? '';
   const err = stderr?.text() ?? '';
@@ -166,29 +182,39 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
       : {}),
     ...(plan.network ? { deniedEgress: deniedEgress ?? [] } : {}),
   };
-  log.info(
-    {
-      durationMs: result.durationMs,
-      exitCode: result.exitCode,
-      signal: result.signal,
-      reason: result.reason,
-      stdoutBytes: result.stdoutBytes,
-      stderrBytes: result.stderrBytes,
-      truncated: result.stdoutTruncated || result.stderrTruncated,
-      peakMemoryBytes: result.peakMemoryBytes,
-      cpuTimeMs: result.cpuTimeMs,
-      peakPids: result.peakPids,
-      ...(result.seccompEvents ? { seccompEvents: result.seccompEvents } : {}),
-      ...(result.deniedEgress ? { deniedEgress: result.deniedEgress, networkSetupMs } : {}),
-      user: plan.user.name,
-      prebuilt,
-      ...(opts.caller ? { caller: { uid: opts.caller.uid, user: opts.caller.user, pid: opts.caller.pid } } : {}),
-      argsSha256: canonicalDigest(args),
-      ...(profile.log_arguments ? { arguments: args } : {}),
-      profileDigest: profile.digest,
-      teardown: receipt,
-    },
-    'invocation',
-  );
+  // Teardown: the sandbox is dead (bwrap exited, and its pid namespace with it); what is left is
+  // its cgroup, network and descriptors. The audit line waits for their receipt.
+  const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
+  const finished = runTeardown(built.teardown, log).then((receipt) => {
+    log.info(
+      {
+        durationMs: result.durationMs,
+        exitCode: result.exitCode,
+        signal: result.signal,
+        reason: result.reason,
+        stdoutBytes: result.stdoutBytes,
+        stderrBytes: result.stderrBytes,
+        truncated: result.stdoutTruncated || result.stderrTruncated,
+        peakMemoryBytes: result.peakMemoryBytes,
+        cpuTimeMs: result.cpuTimeMs,
+        peakPids: result.peakPids,
+        ...(result.seccompEvents ? { seccompEvents: result.seccompEvents } : {}),
+        ...(result.deniedEgress ? { deniedEgress: result.deniedEgress, networkSetupMs } : {}),
+        user: plan.user.name,
+        prebuilt,
+        ...(opts.caller ? { caller: { uid: opts.caller.uid, user: opts.caller.user, pid: opts.caller.pid } } : {}),
+        argsSha256: canonicalDigest(args),
+        ...(profile.log_arguments ? { arguments: args } : {}),
+        profileDigest: profile.digest,
+        teardown: { ...callReceipt, ...receipt },
+        // Where the time went: building the sandbox (0 for a ready one), the tool until bwrap
+        // exited, reading usage and counters, and the teardown.
+        phasesMs: { isolate: ms(started, isolated), execute: ms(isolated, exited), account: ms(exited, counted), teardown: ms(counted, performance.now()) },
+      },
+      'invocation',
+    );
+  });
+  if (opts.background) opts.background(finished);
+  else await finished;
   return result;
 }

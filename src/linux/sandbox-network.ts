@@ -122,7 +122,7 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
     let failure: string | undefined;
     if (slot) {
       try {
-        nftIn(undefined, 'delete host table', `delete table inet ${slot.hostTable}`);
+        await nftIn(undefined, 'delete host table', `delete table inet ${slot.hostTable}`);
       } catch (e) {
         if (!/No such file or directory/.test((e as NftError).detail)) failure = (e as Error).message;
       }
@@ -150,16 +150,16 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
         skip.add(s.index); // another daemon in this namespace holds that interface name
       }
     }
-    // Both firewalls in-process (libnftables, no spawn), while `ip` configures the sandbox's end.
-    // The link step settles before a failure is acted on: removing while it still runs would race.
-    const link = runCommand('configure sandbox link', IP, ['-batch', '-'], { input: rules.sandboxLinks, netnsFd: netns });
-    try {
-      nftIn(netns, 'load sandbox firewall', rules.sandboxNft);
-      nftIn(undefined, 'load host firewall', rules.hostNft);
-    } finally {
-      await link.catch(() => undefined);
-    }
-    await link;
+    // Both firewalls in-process (libnftables, no spawn) while `ip` configures the sandbox's end.
+    // All three settle before a failure is acted on: removing while the host table is still
+    // being loaded would delete nothing and leave the table behind.
+    const steps = await Promise.allSettled([
+      runCommand('configure sandbox link', IP, ['-batch', '-'], { input: rules.sandboxLinks, netnsFd: netns }),
+      nftIn(netns, 'load sandbox firewall', rules.sandboxNft),
+      nftIn(undefined, 'load host firewall', rules.hostNft),
+    ]);
+    const failed = steps.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+    if (failed) throw failed.reason;
   } catch (e) {
     await remove().catch(() => undefined);
     throw e instanceof CommandError || e instanceof NftError ? new NetworkSetupError(`sandbox network: ${e.message}`) : e;
@@ -171,7 +171,7 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
       if (removed) return [];
       // Protocols as numbers, named below (nft would name them from /etc/protocols, which
       // minimal systems lack).
-      return parseDenied(nftIn(netns, 'read denied egress', `list table inet ${SANDBOX_TABLE}`, { json: true, numericProtocols: true }));
+      return parseDenied(await nftIn(netns, 'read denied egress', `list table inet ${SANDBOX_TABLE}`, { json: true, numericProtocols: true }));
     },
     remove,
   };
@@ -204,7 +204,7 @@ export function parseDenied(json: string): DeniedEgress[] {
 export async function sweepStaleNetworks(): Promise<string[]> {
   let out: string;
   try {
-    out = nftIn(undefined, 'list host tables', 'list tables inet', { json: true });
+    out = await nftIn(undefined, 'list host tables', 'list tables inet', { json: true });
   } catch {
     return []; // no nftables on this host: nothing can have been left
   }
@@ -216,6 +216,6 @@ export async function sweepStaleNetworks(): Promise<string[]> {
       const m = /^toolcell_(\d+)_(\d+)_\d+$/.exec(n);
       return m !== null && !ownerAlive(m[1]!, m[2]!);
     });
-  for (const name of stale) nftIn(undefined, 'delete stale host table', `delete table inet ${name}`);
+  for (const name of stale) await nftIn(undefined, 'delete stale host table', `delete table inet ${name}`);
   return stale;
 }

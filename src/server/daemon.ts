@@ -9,6 +9,7 @@ import type { DaemonConfig } from '../config/daemon-config.js';
 import { cgroupParentDirs, cgroupSetup, sweepStaleCgroups } from '../linux/cgroup.js';
 import { basename } from 'node:path';
 import { loadTools, type ServedTool } from '../profile/load-tools.js';
+import { PendingWork } from '../invocation/pending-work.js';
 import { ReadyPool } from '../invocation/ready-pool.js';
 import { mergeLastGood, watchDirectory, type Reloaded } from './reload.js';
 import { configureSandboxNetworks, onForwardingChange, sweepStaleNetworks } from '../linux/sandbox-network.js';
@@ -70,6 +71,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
   let served = (await loadServed(config, logger)).tools;
 
   const pool = new ReadyPool({ perTool: config.ready_sandboxes, maxAgeMs: config.ready_max_age, logger });
+  const teardowns = new PendingWork();
   const shutdown = new AbortController();
   let draining = false;
   const connections = new Map<Socket, Connection>();
@@ -82,6 +84,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
     maxMessagesPerSecond: config.max_messages_per_second,
     admission: new Admission(config),
     pool,
+    background: (work: Promise<void>) => teardowns.add(work),
     version: VERSION,
   };
   let nextConnection = 1;
@@ -192,6 +195,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
       while (connections.size > 0 && Date.now() < deadline) await timer(20);
       for (const socket of connections.keys()) socket.destroy();
       await poolClosed;
+      await teardowns.settled();
       if (listenFd === undefined) await removeSocket(config.socket);
       logger.info('stopped');
     })());

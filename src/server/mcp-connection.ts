@@ -35,6 +35,8 @@ export interface ToolSource {
   readonly admission: Admission;
   /** Sandboxes built ahead of demand; a call takes one when it can. */
   readonly pool?: ReadyPool;
+  /** Takes each call's teardown and audit line, so the answer does not wait for them. */
+  readonly background?: (work: Promise<void>) => void;
   readonly version: string;
 }
 
@@ -88,6 +90,7 @@ export function serveConnection(stream: Duplex, source: ToolSource, log: Logger,
       const result = await runInvocation(tool, args, {
         logger: log,
         pool: source.pool,
+        background: source.background,
         caller: who,
         // The client asked for progress: elapsed time and output so far, once a second.
         ...(progressToken === undefined

@@ -93,7 +93,8 @@ describe('e2e: callers (peer credentials, [callers], audit)', { skip }, () => {
     const marker = `secret-looking-${uniqueMarker(1)}`;
     const args = { script: `echo ${marker} >/dev/null` };
     await alice.client.callTool({ name: 'open', arguments: args });
-    const seen = await pollUntil(() => daemon.stdout.includes('"argsSha256"') && daemon.stdout.split('\n').some((l) => l.includes(`"pid":${alice.transport.pid}`)), 5000);
+    // The audit line follows the answer (it carries the teardown's receipt): wait for it.
+    const seen = await pollUntil(() => daemon.stdout.split('\n').some((l) => l.includes('"msg":"invocation"') && l.includes(`"pid":${alice.transport.pid}`)), 5000);
     assert.equal(seen, true, daemon.stdout);
     const audit = daemon.stdout
       .split('\n')
