@@ -76,6 +76,12 @@ describe('install.sh / uninstall.sh (DESTDIR)', { skip }, () => {
     assert.equal(mode(join(dest, 'etc/toolcell')), '755');
   });
 
+  test('the installed tree (runtime dependencies only) runs on the installed runtime: toolcell doctor names it', () => {
+    const bin = systemSupported ? systemNode : join(dest, 'usr/lib/toolcell/node/bin/node');
+    const r = spawnSync(bin, [join(dest, 'usr/lib/toolcell/bin/toolcell.js'), 'doctor'], { encoding: 'utf8', timeout: 60_000 });
+    assert.match(r.stdout, new RegExp(`^ok {3}runtime: ${bin} v\\d+\\.\\d+\\.\\d+: LTS, supported until `, 'm'), r.stdout + r.stderr);
+  });
+
   test('the units pass systemd-analyze verify', (t) => {
     if (spawnSync('systemd-analyze', ['--version']).status !== 0) return t.skip('systemd-analyze is not installed');
     // verify wants the ExecStart binaries to exist: point the units at the DESTDIR tree.
