@@ -77,6 +77,8 @@ if [ -n "$NODE_CHOICE" ]; then
       elif [ -f "$NODE_CHOICE" ] && [ -x "$NODE_CHOICE" ]; then
         RUN_NODE=$(absolute "$NODE_CHOICE")
         NODE=$RUN_NODE
+        # The runtime installed last time: the fresh copy below replaces LIB, so copy it again.
+        case "$RUN_NODE" in "$DESTDIR$LIB"/*) RUNTIME_SRC=$(dirname "$(dirname "$RUN_NODE")") ;; esac
       else
         say "--node $NODE_CHOICE: not an executable, a directory or a tarball"; exit 2
       fi ;;

@@ -156,6 +156,12 @@ describe('install.sh --node (DESTDIR): the admin chooses the runtime', { skip: s
     assert.deepEqual(unitExecLines(dest), execLines(PINNED));
     assert.equal(version(join(dest, 'usr/lib/toolcell/node/bin/node')), version(node22.bin));
     assert.equal(readFileSync(join(dest, 'usr/lib/toolcell/node/VERSION'), 'utf8').trim(), version(node22.bin));
+    // An upgrade that names the runtime installed last time keeps it (copied again, not lost
+    // with the old tree).
+    const again = script('install.sh', dest, '--node', join(dest, 'usr/lib/toolcell/node/bin/node'));
+    assert.equal(again.status, 0, again.stderr);
+    assert.deepEqual(unitExecLines(dest), execLines(PINNED));
+    assert.equal(version(join(dest, 'usr/lib/toolcell/node/bin/node')), version(node22.bin));
   });
 
   test('a tarball in the npm package layout (package/bin/node) is unpacked and copied, for offline installs', () => {
