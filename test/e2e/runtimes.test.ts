@@ -12,7 +12,7 @@ import { realKernelSkipReason } from '../helpers/fixtures.js';
 import { EXTRA_RUNTIMES, runtimeSkipReason, runtimeVersion } from '../helpers/node-runtimes.js';
 import { ROOT } from '../helpers/paths.js';
 
-export const CORE_E2E = ['tools', 'protocol', 'bridge', 'doctor'].map((f) => join(ROOT, 'dist/test/e2e', `${f}.test.js`));
+const CORE_E2E = ['tools', 'protocol', 'bridge', 'doctor'].map((f) => join(ROOT, 'dist/test/e2e', `${f}.test.js`));
 const TIMEOUT_MS = 180_000 * SLOWDOWN;
 
 describe('e2e core on the other supported Node.js runtimes', { skip: realKernelSkipReason() }, () => {

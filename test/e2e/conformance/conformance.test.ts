@@ -23,7 +23,7 @@ const skip =
   (existsSync(CLI) ? undefined : `the MCP conformance suite is not installed (${CLI} missing; npm ci installs the devDependency)`);
 
 /** Scenarios that test what a tool server does: toolcell must pass every check of each. */
-export const APPLIES = ['server-initialize', 'ping', 'tools-list', 'tools-call-simple-text', 'tools-call-error', 'tools-call-with-progress'];
+const APPLIES = ['server-initialize', 'ping', 'tools-list', 'tools-call-simple-text', 'tools-call-error', 'tools-call-with-progress'];
 
 const NO_CAPABILITY = 'toolcell serves tools only; it declares no such capability and answers Method not found';
 const FIXED_CONTENT = 'needs a tool whose result is not a program\'s output: toolcell returns what the sandboxed program printed, as text';
@@ -31,7 +31,7 @@ const SERVER_REQUEST = 'needs a tool that sends requests to the client in the mi
 const HTTP_FRONT = 'tests the HTTP transport, which toolcell does not serve (it passes here, but what it judges is the test\'s HTTP front)';
 
 /** Scenarios that do not apply to toolcell, and why (README, "Interoperability"). */
-export const DOES_NOT_APPLY: Readonly<Record<string, string>> = {
+const DOES_NOT_APPLY: Readonly<Record<string, string>> = {
   'logging-set-level': NO_CAPABILITY,
   'completion-complete': NO_CAPABILITY,
   'tools-call-with-logging': `${NO_CAPABILITY} (logging)`,
