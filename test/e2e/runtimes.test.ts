@@ -18,6 +18,7 @@ const TIMEOUT_MS = 180_000 * SLOWDOWN;
 describe('e2e core on the other supported Node.js runtimes', { skip: realKernelSkipReason() }, () => {
   for (const rt of EXTRA_RUNTIMES) {
     test(`Node ${rt.major}: daemon, SDK client, bridge and protocol faults (${CORE_E2E.length} files)`, { timeout: TIMEOUT_MS + 10_000 }, async (t) => {
+      if (process.versions.node.startsWith(`${rt.major}.`)) return t.skip(`the main run is on Node ${rt.major} already (${process.execPath})`);
       const why = runtimeSkipReason(rt);
       if (why) return t.skip(why);
       t.diagnostic(`${rt.bin} ${runtimeVersion(rt)}`);
