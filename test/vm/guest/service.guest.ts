@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ToolListChangedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { judgeNode } from '../../../src/runtime/node-support.js';
 import { pollUntil } from '../../helpers/daemon.js';
 import { ROOT } from '../../helpers/paths.js';
 
@@ -56,6 +57,14 @@ describe('the installed service under systemd (cgroup v2)', { timeout: 900_000 }
     assert.equal(st.mode & 0o777, 0o660);
     assert.equal(execFileSync('getent', ['group', 'toolcell'], { encoding: 'utf8' }).split(':')[2], String(st.gid));
     console.log(`systemd-analyze security: ${systemctl('show', '-p', 'Id', 'toolcell.service').stdout.trim()} ${sh('systemd-analyze security toolcell.service | tail -n 1').stdout.trim()}`);
+    // The guest's node is the host's (Node 20 on Debian 12 hosts, past its end of life): install.sh
+    // then installs the pinned runtime from the checkout's node_modules, offline, and the unit runs it.
+    const systemNode = sh('command -v node').stdout.trim();
+    const expected = judgeNode(process.version, new Date()).supported ? systemNode : '/usr/lib/toolcell/node/bin/node';
+    assert.match(systemctl('show', '-p', 'ExecStart', '--value', 'toolcell.service').stdout, new RegExp(`path=${expected} ; argv\\[\\]=${expected} /usr/lib/toolcell/bin/toolcell.js serve`));
+    const doctor = sh('/usr/bin/toolcell doctor').stdout;
+    console.log(doctor.split('\n').find((l) => l.includes(' runtime: ')));
+    assert.match(doctor, new RegExp(`^ok {3}runtime: ${expected} v\\d+\\.\\d+\\.\\d+: LTS, supported until `, 'm'));
   });
 
   test('a member of the toolcell group calls a tool through toolcell connect; socket activation starts the daemon', async () => {
