@@ -8,7 +8,6 @@ import {
   CallToolRequestSchema,
   ErrorCode,
   ListToolsRequestSchema,
-  McpError,
   type CallToolResult,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -38,6 +37,15 @@ export interface ToolSource {
   /** Takes each call's teardown and audit line, so the answer does not wait for them. */
   readonly background?: (work: Promise<void>) => void;
   readonly version: string;
+}
+
+/**
+ * A JSON-RPC InvalidParams error whose wire message is just `message`: the SDK sends a thrown
+ * error's code, message and data, and McpError's message already starts with "MCP error -32602: ",
+ * which a client that wraps it in its own McpError then shows twice.
+ */
+function invalidParams(message: string, data?: unknown): Error {
+  return Object.assign(new Error(message), { code: ErrorCode.InvalidParams, ...(data === undefined ? {} : { data }) });
 }
 
 function toTool(p: Profile): Tool {
@@ -74,7 +82,7 @@ export function serveConnection(stream: Duplex, source: ToolSource, log: Logger,
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const { name, arguments: args = {} } = request.params;
     const tool = (await usable()).get(name);
-    if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    if (!tool) throw invalidParams(`Unknown tool: ${name}`);
     if (source.draining()) {
       log.info({ tool: name }, 'call refused: the daemon is stopping');
       return { content: [{ type: 'text', text: 'toolcell: the daemon is stopping; the call was not started (call again once it is back)' }], isError: true };
@@ -107,7 +115,7 @@ export function serveConnection(stream: Duplex, source: ToolSource, log: Logger,
       return toCallToolResult(result);
     } catch (e) {
       if (e instanceof InvalidArgumentsError) {
-        throw new McpError(ErrorCode.InvalidParams, `Invalid arguments for tool ${name}: ${e.message}`, { problems: e.problems });
+        throw invalidParams(`Invalid arguments for tool ${name}: ${e.message}`, { problems: e.problems });
       }
       if (e instanceof InvocationAbortedError) {
         log.info({ tool: name, reason: e.reason }, 'call aborted before its sandbox started');

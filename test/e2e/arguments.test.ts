@@ -28,9 +28,9 @@ timeout = "10s"
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
- * The client's McpError says "MCP error -32602: " before the wire message; the daemon's wire message
- * itself carries the same prefix (the SDK puts McpError.message on the wire), so one or two prefixes
- * are accepted and `text` is the rest, exactly (a string) or from its start (a RegExp source).
+ * The client's McpError says "MCP error -32602: " before the wire message, once (the daemon's wire
+ * message has no prefix of its own); `text` is the rest, exactly (a string) or from its start (a
+ * RegExp source).
  */
 function isInvalidParams(text: string | RegExp, problems?: readonly string[]) {
   return (e: unknown): true => {
@@ -38,7 +38,7 @@ function isInvalidParams(text: string | RegExp, problems?: readonly string[]) {
     assert.equal(e.code, ErrorCode.InvalidParams);
     assert.equal(e.code, -32602);
     const rest = typeof text === 'string' ? `${escape(text)}$` : text.source;
-    assert.match(e.message, new RegExp(`^MCP error -32602: (MCP error -32602: )?${rest}`));
+    assert.match(e.message, new RegExp(`^MCP error -32602: ${rest}`));
     if (problems) assert.deepEqual((e.data as { problems?: unknown } | undefined)?.problems, problems);
     return true;
   };

@@ -74,8 +74,8 @@ describe('e2e: callers (peer credentials, [callers], audit)', { skip }, () => {
     // A tool bob may not use is answered exactly like one that does not exist.
     const denied = await bob.client.callTool({ name: 'alices', arguments: { script: 'id' } }).then(() => 'called', (e: Error) => e.message);
     const unknown = await bob.client.callTool({ name: 'nosuch', arguments: { script: 'id' } }).then(() => 'called', (e: Error) => e.message);
-    assert.equal(denied, 'MCP error -32602: MCP error -32602: Unknown tool: alices');
-    assert.equal(unknown, 'MCP error -32602: MCP error -32602: Unknown tool: nosuch');
+    assert.equal(denied, 'MCP error -32602: Unknown tool: alices');
+    assert.equal(unknown, 'MCP error -32602: Unknown tool: nosuch');
   });
 
   test('someone outside the client group cannot connect: EACCES from the kernel', () => {

@@ -79,9 +79,11 @@ describe('interop: MCP Inspector CLI through toolcell connect', { skip }, () => 
     assert.equal(result.structuredContent.stderr, 'cat: /etc/shadow: No such file or directory\n');
   });
 
-  test('a call without its required argument is refused by toolcell as invalid params', async () => {
+  test('a call without its required argument is refused by toolcell, with its message once', async () => {
     const r = await inspector('--method', 'tools/call', '--tool-name', 'python');
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /-32602: Invalid arguments for tool python: arguments: must have required property 'code'/);
+    // The Inspector shows the error's message, not its JSON-RPC code (-32602 is asserted with the
+    // SDK client in arguments.test); the message comes through as toolcell wrote it.
+    assert.equal(r.stderr, `${JSON.stringify({ error: { code: 'error', message: "Invalid arguments for tool python: arguments: must have required property 'code'" } })}\n`);
   });
 });
