@@ -1,0 +1,149 @@
+// The escape battery, network part: the bundled python and shell tools (no [network] allow) try
+// TCP and UDP over IPv4 and IPv6, DNS, and the loopback of the machine they run on. The daemon runs
+// in a lab namespace (test/helpers/test-network.ts) that plays the host, with test hosts behind it
+// that log every packet they get, so "nothing left" is checked on the receiving side too. The
+// lab's loopback has listeners of its own: the sandbox's lo must not be the host's.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { closeQuietly, connectClient, READY_TIMEOUT_MS, startDaemon, waitForExit, type Daemon, type DirectClient } from '../helpers/daemon.js';
+import { realKernelSkipReason } from '../helpers/fixtures.js';
+import { PROFILES } from '../helpers/paths.js';
+import { createLab, labSkipReason, type Lab } from '../helpers/test-network.js';
+
+const skip = realKernelSkipReason() ?? labSkipReason();
+const LOOPBACK_PORT = 7907;
+
+/** Listens on the lab's 127.0.0.1 and ::1 and prints one line per accepted connection. */
+const LOOPBACK_LISTENER = `
+import selectors, socket, sys
+sel = selectors.DefaultSelector()
+for fam, addr in ((socket.AF_INET, '127.0.0.1'), (socket.AF_INET6, '::1')):
+    s = socket.socket(fam)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, ${LOOPBACK_PORT})); s.listen(); sel.register(s, selectors.EVENT_READ)
+print('ready', flush=True)
+while True:
+    for key, _ in sel.select(timeout=60):
+        c, peer = key.fileobj.accept(); print('accepted', peer[0], flush=True); c.close()
+`;
+
+/** Each attempt prints "NAME ok ...", "NAME errno N", "NAME gaierror N" or "NAME timeout". */
+const ATTEMPTS = (lab: Lab) => `
+import socket
+def attempt(name, fn):
+    try:
+        print(name, 'ok', fn())
+    except socket.gaierror as e:
+        print(name, 'gaierror', e.errno)
+    except socket.timeout:
+        print(name, 'timeout')
+    except OSError as e:
+        print(name, 'errno', e.errno)
+def tcp(fam, host, port):
+    s = socket.socket(fam); s.settimeout(2); s.connect((host, port)); return s.recv(100)
+def udp(fam, host, port):
+    # Connected, so an ICMP "port unreachable" comes back as ECONNREFUSED rather than silence.
+    s = socket.socket(fam, socket.SOCK_DGRAM); s.settimeout(2); s.connect((host, port)); s.send(b'probe'); return s.recv(100)
+A, A6 = '${lab.hostA}', '${lab.hostA6}'
+attempt('tcp4 internet', lambda: tcp(socket.AF_INET, A, 8080))
+attempt('tcp6 internet', lambda: tcp(socket.AF_INET6, A6, 8080))
+attempt('udp4 internet', lambda: udp(socket.AF_INET, A, 53))
+attempt('udp6 internet', lambda: udp(socket.AF_INET6, A6, 53))
+attempt('tcp4 host address', lambda: tcp(socket.AF_INET, '${lab.labAddress}', 8080))
+attempt('tcp4 loopback', lambda: tcp(socket.AF_INET, '127.0.0.1', ${LOOPBACK_PORT}))
+attempt('tcp6 loopback', lambda: tcp(socket.AF_INET6, '::1', ${LOOPBACK_PORT}))
+attempt('dns query to 127.0.0.1:53', lambda: udp(socket.AF_INET, '127.0.0.1', 53))
+attempt('getaddrinfo', lambda: socket.getaddrinfo('inet-a.test', 8080))
+attempt('getaddrinfo v6', lambda: socket.getaddrinfo('inet-a.test', 8080, socket.AF_INET6))
+print('interfaces', sorted(l.split(':')[0].strip() for l in open('/proc/net/dev').readlines()[2:]))
+print('routes4', len(open('/proc/net/route').readlines()) - 1)
+`;
+
+describe('e2e: escape battery, network (python and shell without an allowlist, daemon in a lab)', { skip, timeout: 180_000 }, () => {
+  let lab: Lab;
+  let daemon: Daemon;
+  let conn: DirectClient;
+  let listener: ChildProcess | undefined;
+  let accepted = '';
+
+  before(async () => {
+    lab = await createLab();
+    listener = spawn('nsenter', [`--net=${lab.labNetns}`, 'python3', '-u', '-c', LOOPBACK_LISTENER], { stdio: ['ignore', 'pipe', 'inherit'] });
+    listener.stdout!.setEncoding('utf8').on('data', (c: string) => (accepted += c));
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    while (!accepted.includes('ready\n') && Date.now() < deadline && listener.exitCode === null) await new Promise((r) => setTimeout(r, 25));
+    assert.match(accepted, /ready/, 'the lab loopback listener runs');
+    daemon = await startDaemon({ tools: PROFILES, wrap: [...lab.inLab, '--'] });
+    conn = await connectClient(daemon.socket);
+  });
+  after(async () => {
+    await closeQuietly(conn?.client);
+    await daemon?.stop();
+    if (listener) {
+      listener.kill('SIGKILL');
+      await waitForExit(listener, 5000);
+    }
+    await lab?.close();
+  });
+
+  test('TCP, UDP and DNS over IPv4 and IPv6 meet ENETUNREACH or the sandbox\'s own closed loopback; nothing arrives anywhere', async () => {
+    const before = lab.received().length;
+    const r = (await conn.client.callTool({ name: 'python', arguments: { code: ATTEMPTS(lab) } })) as CallToolResult;
+    const s = r.structuredContent as { stdout: string; stderr: string };
+    assert.equal(s.stderr, '');
+    assert.equal(
+      s.stdout,
+      [
+        'tcp4 internet errno 101', // ENETUNREACH: no route at all
+        'tcp6 internet errno 101',
+        'udp4 internet errno 101',
+        'udp6 internet errno 101',
+        'tcp4 host address errno 101',
+        'tcp4 loopback errno 111', // ECONNREFUSED: the sandbox's own lo, not the host's
+        'tcp6 loopback errno 111',
+        'dns query to 127.0.0.1:53 errno 111',
+        // No /etc/resolv.conf, no /etc/hosts: glibc asks 127.0.0.1:53, which refuses (EAI_AGAIN).
+        'getaddrinfo gaierror -3',
+        'getaddrinfo v6 gaierror -3',
+        "interfaces ['lo']",
+        'routes4 0',
+        '',
+      ].join('\n'),
+    );
+    assert.deepEqual(lab.received().slice(before), [], 'the test hosts received nothing');
+    assert.equal(accepted, 'ready\n', "the host's loopback listeners accepted nothing");
+  });
+
+  test("the shell's /dev/tcp and /dev/udp go nowhere either", async () => {
+    const before = lab.received().length;
+    const r = (await conn.client.callTool({
+      name: 'shell',
+      arguments: { script: `echo x > /dev/tcp/${lab.hostA}/8080; echo x > /dev/udp/${lab.hostA}/53; echo x > /dev/tcp/127.0.0.1/${LOOPBACK_PORT}` },
+    })) as CallToolResult;
+    const s = r.structuredContent as { stderr: string; exitCode: number };
+    assert.equal(
+      s.stderr,
+      [
+        `toolcell-shell: connect: Network is unreachable`,
+        `toolcell-shell: line 1: /dev/tcp/${lab.hostA}/8080: Network is unreachable`,
+        `toolcell-shell: connect: Network is unreachable`,
+        `toolcell-shell: line 1: /dev/udp/${lab.hostA}/53: Network is unreachable`,
+        'toolcell-shell: connect: Connection refused',
+        `toolcell-shell: line 1: /dev/tcp/127.0.0.1/${LOOPBACK_PORT}: Connection refused`,
+        '',
+      ].join('\n'),
+    );
+    assert.equal(s.exitCode, 1);
+    assert.deepEqual(lab.received().slice(before), []);
+    assert.equal(accepted, 'ready\n');
+  });
+
+  test('the checks mean something: from the lab (the host) itself, its loopback listeners answer', () => {
+    const connect = (host: string) =>
+      spawnSync('nsenter', [`--net=${lab.labNetns}`, 'python3', '-c', `import socket; socket.create_connection(('${host}', ${LOOPBACK_PORT}), 2).close()`], { timeout: 10_000 }).status;
+    assert.deepEqual([connect('127.0.0.1'), connect('::1')], [0, 0]);
+    assert.match(accepted, /^ready\naccepted 127\.0\.0\.1\naccepted ::1\n$/);
+  });
+});
