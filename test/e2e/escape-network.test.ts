@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { closeQuietly, connectClient, READY_TIMEOUT_MS, startDaemon, waitForExit, type Daemon, type DirectClient } from '../helpers/daemon.js';
+import { closeQuietly, connectClient, pollUntil, READY_TIMEOUT_MS, startDaemon, waitForExit, type Daemon, type DirectClient } from '../helpers/daemon.js';
 import { realKernelSkipReason } from '../helpers/fixtures.js';
 import { PROFILES } from '../helpers/paths.js';
 import { createLab, labSkipReason, type Lab } from '../helpers/test-network.js';
@@ -140,10 +140,12 @@ describe('e2e: escape battery, network (python and shell without an allowlist, d
     assert.equal(accepted, 'ready\n');
   });
 
-  test('the checks mean something: from the lab (the host) itself, its loopback listeners answer', () => {
+  test('the checks mean something: from the lab (the host) itself, its loopback listeners answer', async () => {
     const connect = (host: string) =>
       spawnSync('nsenter', [`--net=${lab.labNetns}`, 'python3', '-c', `import socket; socket.create_connection(('${host}', ${LOOPBACK_PORT}), 2).close()`], { timeout: 10_000 }).status;
     assert.deepEqual([connect('127.0.0.1'), connect('::1')], [0, 0]);
+    // The listener's lines arrive once the event loop runs again (spawnSync blocked it).
+    await pollUntil(() => accepted.split('\n').length >= 4, 5000);
     assert.match(accepted, /^ready\naccepted 127\.0\.0\.1\naccepted ::1\n$/);
   });
 });
