@@ -10,6 +10,12 @@ export const INVALID_REQUEST = -32600;
 /** Server-defined JSON-RPC error: the connection sends faster than max_messages_per_second. */
 export const RATE_LIMITED = -32029;
 const MAX_UNREAD_REPLY_BYTES = 64 * 1024 * 1024;
+/**
+ * Replies queued for a peer beyond this: read none of its requests until they have drained. A peer
+ * that never reads then holds at most this plus the replies of the calls it already has running
+ * (max_calls_per_caller), instead of up to MAX_UNREAD_REPLY_BYTES on every one of its connections.
+ */
+const PAUSE_READING_BYTES = 1024 * 1024;
 
 export class LineTransport implements Transport {
   onclose?: () => void;
@@ -109,6 +115,12 @@ export class LineTransport implements Transport {
     }
     const msg = parsed.data;
     if ('method' in msg && 'id' in msg) this.unanswered.set(msg.id, (this.unanswered.get(msg.id) ?? 0) + 1);
+    // The SDK never answers a request it was told to cancel: without this, the id (of any size) stayed
+    // counted until the connection closed, and a stop waited drain_timeout for an answer never coming.
+    if ('method' in msg && !('id' in msg) && msg.method === 'notifications/cancelled') {
+      const id = (msg.params as { requestId?: unknown } | undefined)?.requestId;
+      if ((typeof id === 'string' || typeof id === 'number') && this.unanswered.has(id)) this.answered(id);
+    }
     this.onmessage?.(msg);
   }
 
@@ -142,6 +154,12 @@ export class LineTransport implements Transport {
       return;
     }
     this.stream.write(`${line}\n`);
+    if (this.stream.writableLength > PAUSE_READING_BYTES && !this.stream.isPaused()) {
+      // Backpressure: a peer that does not read its replies gets no more requests handled. A peer
+      // that hangs up meanwhile is still noticed: the queued writes fail and close the stream.
+      this.stream.pause();
+      this.stream.once('drain', () => this.stream.resume());
+    }
   }
 
   async send(message: JSONRPCMessage): Promise<void> {

@@ -257,4 +257,44 @@ describe('LineTransport', () => {
     assert.deepEqual(h.errors.map((e) => e.message), ['boom']);
     assert.equal(h.closes, 1);
   });
+
+  test('a cancelled request stops counting as unanswered: idle() resolves, and a cancel for an unknown id changes nothing', async () => {
+    const h = await harness();
+    await h.send(line({ jsonrpc: '2.0', id: 'a', method: 'tools/call', params: {} }));
+    await h.send(line({ jsonrpc: '2.0', id: 'b', method: 'tools/call', params: {} }));
+    let idle = false;
+    void h.transport.idle().then(() => (idle = true));
+    await h.send(line({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'a' } }));
+    await h.send(line({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'nosuch' } }));
+    assert.equal(idle, false, 'b is still unanswered');
+    await h.transport.send({ jsonrpc: '2.0', id: 'b', result: {} });
+    await tick();
+    assert.equal(idle, true);
+  });
+
+  test('a peer that does not read its replies gets no more requests read until they drain', async () => {
+    // The peer's side of the socket: writes complete only when the test lets them (the peer reads).
+    const held: (() => void)[] = [];
+    const stream = new Duplex({
+      read() {},
+      write(_chunk: Buffer, _enc, cb) {
+        held.push(cb);
+      },
+    });
+    const transport = new LineTransport(stream, 1 << 20);
+    const messages: JSONRPCMessage[] = [];
+    transport.onmessage = (m) => messages.push(m);
+    await transport.start();
+    await transport.send({ jsonrpc: '2.0', id: 1, result: { pad: 'x'.repeat(1100 * 1024) } });
+    assert.equal(stream.isPaused(), true, 'reading paused while over a MiB of replies is unread');
+    stream.push(line(PING));
+    await tick();
+    assert.deepEqual(messages, [], 'no request read meanwhile');
+    // The peer reads: the queued write completes, the stream drains and reading resumes.
+    for (const cb of held.splice(0)) cb();
+    await tick();
+    await tick();
+    assert.equal(stream.isPaused(), false);
+    assert.deepEqual(messages, [PING]);
+  });
 });
