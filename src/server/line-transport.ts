@@ -7,6 +7,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 
 export const PARSE_ERROR = -32700;
 export const INVALID_REQUEST = -32600;
+export const INTERNAL_ERROR = -32603;
 /** Server-defined JSON-RPC error: the connection sends faster than max_messages_per_second. */
 export const RATE_LIMITED = -32029;
 const MAX_UNREAD_REPLY_BYTES = 64 * 1024 * 1024;
@@ -121,7 +122,18 @@ export class LineTransport implements Transport {
       const id = (msg.params as { requestId?: unknown } | undefined)?.requestId;
       if ((typeof id === 'string' || typeof id === 'number') && this.unanswered.has(id)) this.answered(id);
     }
-    this.onmessage?.(msg);
+    try {
+      this.onmessage?.(msg);
+    } catch (e) {
+      // The SDK handles some messages synchronously: a response to an id it never sent is
+      // JSON.stringify'd into an error message, which deeply nested JSON overflows (RangeError).
+      // Thrown from here it would reach the socket's 'data' event and end the daemon; one bad
+      // message must cost only its own answer.
+      this.onerror?.(e instanceof Error ? e : new Error(String(e)));
+      const request = 'method' in msg && 'id' in msg;
+      this.replyError(INTERNAL_ERROR, 'the message could not be handled', request ? msg.id : null);
+      if (request) this.answered(msg.id);
+    }
   }
 
   /** Resolves once every request received so far has been answered, or the connection closed. */

@@ -297,4 +297,21 @@ describe('LineTransport', () => {
     assert.equal(stream.isPaused(), false);
     assert.deepEqual(messages, [PING]);
   });
+
+  test('a message whose handling throws (the SDK stringifying deep JSON) costs its answer only, never the process', async () => {
+    const h = await harness();
+    let calls = 0;
+    h.transport.onmessage = (m) => {
+      calls++;
+      if ('id' in m && m.id === 'boom') throw new RangeError('Maximum call stack size exceeded');
+      h.messages.push(m);
+    };
+    await h.send(line({ ...PING, id: 'boom' }));
+    await h.send(line({ jsonrpc: '2.0', id: 'boom', result: {} }));
+    await h.send(line(PING));
+    assert.equal(calls, 3);
+    assertErrors(h.replies(), [[-32603, 'boom'], [-32603, null]]);
+    assert.deepEqual(h.errors.map((e) => e.message), ['Maximum call stack size exceeded', 'Maximum call stack size exceeded']);
+    assert.deepEqual(h.messages, [PING]);
+  });
 });
