@@ -121,12 +121,17 @@ describe(`e2e: load with faults (${CLIENTS} clients x ${CALLS} calls, 10% hang u
     const answeredBy = new Array<number>(CLIENTS).fill(0);
     let hungUp = 0;
 
+    // Drawn before any client starts, so that a seed always gives the same plan: the call in the
+    // middle of which a client hangs up, and how (once its sandbox runs, or a few milliseconds in,
+    // while the sandbox is being built).
+    const plans = Array.from({ length: CLIENTS }, (_, client) => ({
+      quitAt: quits(client) ? rng.int(20, CALLS - 20) : -1,
+      waitForRun: rng.int(0, 1) === 0,
+      hangUpAfterMs: rng.int(0, 15),
+    }));
     const runClient = async (client: number) => {
+      const { quitAt, waitForRun, hangUpAfterMs } = plans[client]!;
       const conn: DirectClient = await connectClient(daemon.socket);
-      // The call in the middle of which this client hangs up, and how: once its sandbox runs, or
-      // after a few milliseconds (while the sandbox is being built).
-      const quitAt = quits(client) ? rng.int(20, CALLS - 20) : -1;
-      const waitForRun = rng.int(0, 1) === 0;
       try {
         for (let j = 0; j < CALLS; j++) {
           if (j === quitAt) {
@@ -134,7 +139,7 @@ describe(`e2e: load with faults (${CLIENTS} clients x ${CALLS} calls, 10% hang u
             markers.push(marker);
             void conn.client.callTool({ name: 'shell', arguments: { script: `sleep ${marker}` } }).catch(() => undefined);
             if (waitForRun) await waitForSleep(marker);
-            else await delay(rng.int(0, 15));
+            else await delay(hangUpAfterMs);
             conn.socket.destroy();
             hungUp++;
             return;
