@@ -17,6 +17,29 @@ const MAX_UNREAD_REPLY_BYTES = 64 * 1024 * 1024;
  * (max_calls_per_caller), instead of up to MAX_UNREAD_REPLY_BYTES on every one of its connections.
  */
 const PAUSE_READING_BYTES = 1024 * 1024;
+/**
+ * Deeper messages are refused before anything handles them. Code that walks a message recursively
+ * (the audit digest of the arguments, the SDK's error texts, loggers) overflows the stack on JSON
+ * nested tens of thousands deep; no MCP message needs more than a few levels.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** Whether valid JSON text nests arrays and objects deeper than `limit`; a scan, no recursion. */
+export function nestsDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // the escaped character cannot end the string
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
 
 export class LineTransport implements Transport {
   onclose?: () => void;
@@ -108,6 +131,10 @@ export class LineTransport implements Transport {
       json = JSON.parse(text);
     } catch {
       return this.replyError(PARSE_ERROR, 'message is not valid JSON');
+    }
+    if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+      const id = typeof json === 'object' && json !== null && 'id' in json ? (json as { id: unknown }).id : null;
+      return this.replyError(INVALID_REQUEST, `message nested deeper than ${MAX_JSON_DEPTH} levels`, typeof id === 'string' || typeof id === 'number' ? id : null);
     }
     const parsed = JSONRPCMessageSchema.safeParse(json);
     if (!parsed.success) {

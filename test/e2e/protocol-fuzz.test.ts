@@ -6,10 +6,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { closeQuietly, connectClient, RawConnection, SLOWDOWN, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
+import { closeQuietly, connectClient, makeToolsDir, pollUntil, RawConnection, removeDir, SLOWDOWN, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
+import { createToolUser, lookupUserRecord, removeUser } from '../../src/linux/users.js';
 import { FUZZ_SEED, Prng, RssWatch } from '../helpers/fuzz.js';
 import { realKernelSkipReason } from '../helpers/fixtures.js';
-import { PROFILES } from '../helpers/paths.js';
 import { killMarked, uniqueMarker, waitForMarkerGone, waitForSleep } from '../helpers/processes.js';
 
 const skip = realKernelSkipReason();
@@ -17,6 +17,22 @@ const CAP = 1024 * 1024;
 /** Generous: the daemon idles near 75 MiB and the bench peaks near 120 MiB. */
 const RSS_BOUND_MIB = 400;
 const DEPTH = 100_000;
+/** A tool whose input schema admits extra arguments of any shape; it runs as a user of this test. */
+const OPEN_USER = 'tctest-l11open';
+const OPEN_MARK = 'tctest-deep-call-ran';
+const OPEN_TOOL = `description = "echo, extra arguments of any shape allowed"
+command = ["/bin/echo", "{script}"]
+log_arguments = true
+[input]
+type = "object"
+required = ["script"]
+additionalProperties = true
+properties.script = { type = "string" }
+[identity]
+user = "${OPEN_USER}"
+[filesystem]
+read_only = ["/usr", "/lib", "/lib64", "/bin"]
+`;
 
 type Reply = Record<string, unknown>;
 
@@ -67,6 +83,8 @@ describe(`e2e: protocol fuzzing of the socket (seed ${FUZZ_SEED})`, { skip, time
   let bystander: DirectClient;
   let rss: RssWatch;
   let baseline = 0;
+  let tools: string | undefined;
+  let removeOpenUser = async (): Promise<void> => undefined;
   const opened: RawConnection[] = [];
   const markers: string[] = [];
   const rng = new Prng(FUZZ_SEED);
@@ -78,10 +96,15 @@ describe(`e2e: protocol fuzzing of the socket (seed ${FUZZ_SEED})`, { skip, time
   };
 
   before(async () => {
+    if (!(await lookupUserRecord(OPEN_USER))) {
+      await createToolUser(OPEN_USER);
+      removeOpenUser = () => removeUser(OPEN_USER);
+    }
+    tools = makeToolsDir({ 'open.toml': OPEN_TOOL });
     daemon = await startDaemon({
-      tools: PROFILES,
+      tools,
       // Rate limiting would drop most fuzz lines unread: raise it so that they reach the parser.
-      configToml: ['max_message_bytes = "1M"', 'max_messages_per_second = 1000000', 'log_level = "warn"', 'drain_timeout = "30s"', ''].join('\n'),
+      configToml: ['max_message_bytes = "1M"', 'max_messages_per_second = 1000000', 'log_level = "info"', 'drain_timeout = "30s"', ''].join('\n'),
     });
     bystander = await connectClient(daemon.socket);
     rss = new RssWatch(daemon.pid);
@@ -93,6 +116,8 @@ describe(`e2e: protocol fuzzing of the socket (seed ${FUZZ_SEED})`, { skip, time
     await closeQuietly(bystander?.client);
     await daemon?.stop();
     for (const m of markers) killMarked(m);
+    removeDir(tools);
+    await removeOpenUser();
   });
 
   /** After every case: the daemon lives and an ordinary client is served. */
@@ -133,31 +158,37 @@ describe(`e2e: protocol fuzzing of the socket (seed ${FUZZ_SEED})`, { skip, time
     await assertStillServing();
   });
 
-  test(`deep JSON (${DEPTH} levels) anywhere in a message gets an answer, never a crash`, async () => {
+  test(`deep JSON (${DEPTH} levels) anywhere in a message is refused before anything handles it, never a crash`, async () => {
     const c = await open();
     const arr = `${'['.repeat(DEPTH)}${']'.repeat(DEPTH)}`;
     const obj = `${'{"a":'.repeat(DEPTH)}1${'}'.repeat(DEPTH)}`;
-    const cases: [string, Reply | ((r: Reply) => void)][] = [
-      [`{"jsonrpc":"2.0","id":"d1","method":"ping","params":{"x":${arr}}}`, { jsonrpc: '2.0', id: 'd1', result: {} }],
-      [`{"jsonrpc":"2.0","id":"d2","method":"tools/call","params":{"name":"shell","arguments":{"script":${arr}}}}`, (r) => assert.equal((r.error as { message: string }).message, 'MCP error -32602: Invalid arguments for tool shell: argument script: must be string')],
-      [`{"jsonrpc":"2.0","id":"d3","method":"tools/call","params":{"name":"shell","arguments":{"script":"echo hi","x":${obj}}}}`, (r) => assert.equal((r.error as { message: string }).message, 'MCP error -32602: Invalid arguments for tool shell: arguments: unknown argument "x"')],
-      [`{"jsonrpc":"2.0","id":"d4","method":"tools/call","params":{"name":"shell","arguments":{"script":"echo hi"},"_meta":{"x":${arr}}}}`, (r) => assert.deepEqual((r.result as CallToolResult).content, [{ type: 'text', text: 'hi\n' }])],
-      [`{"jsonrpc":"2.0","id":"d5","method":"tools/list","params":{"cursor":${arr}}}`, (r) => assert.equal((r.error as { code: number }).code, -32603)],
+    const lines = [
+      `{"jsonrpc":"2.0","id":"d1","method":"ping","params":{"x":${arr}}}`,
+      `{"jsonrpc":"2.0","id":"d2","method":"tools/call","params":{"name":"shell","arguments":{"script":${arr}}}}`,
+      `{"jsonrpc":"2.0","id":"d3","method":"tools/call","params":{"name":"shell","arguments":{"script":"echo hi","x":${obj}}}}`,
+      `{"jsonrpc":"2.0","id":"d4","method":"tools/call","params":{"name":"shell","arguments":{"script":"echo hi"},"_meta":{"x":${arr}}}}`,
+      `{"jsonrpc":"2.0","id":"d5","method":"tools/list","params":{"cursor":${arr}}}`,
+      // A response the daemon never asked for: the SDK stringified it into an error text, and the
+      // stack overflowed in the socket's data handler, which ended the daemon.
+      `{"jsonrpc":"2.0","id":"d6","result":${obj}}`,
+      // A tool whose schema admits any extra argument: the call ran, then the audit digest of its
+      // arguments overflowed, and the call had no audit line.
+      `{"jsonrpc":"2.0","id":"d7","method":"tools/call","params":{"name":"open","arguments":{"script":"${OPEN_MARK}","x":${arr}}}}`,
     ];
-    for (const [line] of cases) c.write(`${line}\n`);
-    // Without an id of their own: a bare deep array and object, a deep id, a response the daemon
-    // never asked for with a deep result (this one used to end the daemon: the SDK stringified it
-    // into an error message, and the stack overflowed), a deep cancel.
-    c.write(`${arr}\n${obj}\n{"jsonrpc":"2.0","id":${arr},"method":"ping"}\n{"jsonrpc":"2.0","id":"d6","result":${obj}}\n{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":${arr}}}\n`);
-    const { byId, others } = await collect(c, cases.map((_, i) => `d${i + 1}`));
-    for (const [i, [, expected]] of cases.entries()) {
-      const [reply] = byId.get(`d${i + 1}`)!;
-      if (typeof expected === 'function') expected(reply!);
-      else assert.deepEqual(reply, expected);
-    }
-    const rest = [...others, ...(await assertAnswers(c, 'after-deep'))];
-    const notJsonRpc = { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'message is not a JSON-RPC 2.0 request, notification or response' } };
-    assert.deepEqual(rest, [notJsonRpc, notJsonRpc, notJsonRpc, { jsonrpc: '2.0', id: null, error: { code: -32603, message: 'the message could not be handled' } }]);
+    for (const l of lines) c.write(`${l}\n`);
+    // Without an id of their own: a bare deep array and object, a deep id, a deep cancel.
+    c.write(`${arr}\n${obj}\n{"jsonrpc":"2.0","id":${arr},"method":"ping"}\n{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":${arr}}}\n`);
+    const ids = lines.map((_, i) => `d${i + 1}`);
+    const { byId, others } = await collect(c, ids);
+    const tooDeep = (id: string | null) => ({ jsonrpc: '2.0', id, error: { code: -32600, message: 'message nested deeper than 64 levels' } });
+    for (const id of ids) assert.deepEqual(byId.get(id), [tooDeep(id)]);
+    assert.deepEqual([...others, ...(await assertAnswers(c, 'after-deep'))], [tooDeep(null), tooDeep(null), tooDeep(null), tooDeep(null)]);
+    // Nested within the limit, the same tool runs, and its call has its audit line.
+    c.send({ jsonrpc: '2.0', id: 'd-ok', method: 'tools/call', params: { name: 'open', arguments: { script: 'audited', x: JSON.parse(`${'['.repeat(20)}${']'.repeat(20)}`) } } });
+    const ok = (await collect(c, ['d-ok'])).byId.get('d-ok')![0]!;
+    assert.deepEqual((ok.result as CallToolResult).content, [{ type: 'text', text: 'audited\n' }]);
+    assert.equal(await pollUntil(() => daemon.stdout.includes('"tool":"open"') && daemon.stdout.includes('"msg":"invocation"'), 5000), true, 'the audit line of the call');
+    assert.equal(daemon.stdout.includes(OPEN_MARK), false, 'the deep call never ran');
     await assertStillServing();
   });
 

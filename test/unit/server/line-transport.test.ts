@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Duplex } from 'node:stream';
 import { setImmediate as tick } from 'node:timers/promises';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { INVALID_REQUEST, LineTransport, PARSE_ERROR } from '../../../src/server/line-transport.js';
+import { INVALID_REQUEST, LineTransport, MAX_JSON_DEPTH, nestsDeeperThan, PARSE_ERROR } from '../../../src/server/line-transport.js';
 
 const MAX = 256;
 
@@ -313,5 +313,21 @@ describe('LineTransport', () => {
     assertErrors(h.replies(), [[-32603, 'boom'], [-32603, null]]);
     assert.deepEqual(h.errors.map((e) => e.message), ['Maximum call stack size exceeded', 'Maximum call stack size exceeded']);
     assert.deepEqual(h.messages, [PING]);
+  });
+
+  test(`nesting: ${MAX_JSON_DEPTH} levels are delivered, one more is refused with the message's id; brackets in strings do not count`, async () => {
+    const h = await harness(1 << 20);
+    const nested = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+    // The message object itself is one level, params another.
+    await h.send(`{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":${nested(MAX_JSON_DEPTH - 2)},"s":"${'['.repeat(500)}"}}\n`);
+    await h.send(`{"jsonrpc":"2.0","id":2,"method":"ping","params":{"x":${nested(MAX_JSON_DEPTH - 1)}}}\n`);
+    await h.send(`${nested(100_000)}\n`);
+    assert.deepEqual(h.messages.map((m) => ('id' in m ? m.id : undefined)), [1]);
+    assertErrors(h.replies(), [[INVALID_REQUEST, 2], [INVALID_REQUEST, null]]);
+    assert.deepEqual((h.replies()[0] as { error: { message: string } }).error.message, `message nested deeper than ${MAX_JSON_DEPTH} levels`);
+    // JSON.stringify writes the escapes: an escaped quote does not end the string, an escaped backslash does not escape the quote after it.
+    assert.equal(nestsDeeperThan(JSON.stringify({ a: '"[[[' }), 1), false);
+    assert.equal(nestsDeeperThan(JSON.stringify({ a: '\\', b: [[1]] }), 2), true);
+    assert.equal(nestsDeeperThan(JSON.stringify({ a: '\\', b: [[1]] }), 3), false);
   });
 });
