@@ -61,7 +61,8 @@ describe(`e2e: kill -9 of the daemon during ${SHELLS + PYTHONS + NETS} concurren
   const created: string[] = [];
   const markers: string[] = [];
   const inLab = (args: string[]) => spawnSync(lab.inLab[0]!, [...lab.inLab.slice(1), ...args], { encoding: 'utf8', timeout: 20_000 }).stdout ?? '';
-  const hostTables = () => inLab(['nft', 'list', 'tables']).split('\n').filter((l) => /toolcell_\d/.test(l));
+  /** Host firewall tables of sandboxes, all or those of one daemon (named toolcell_<daemon pid>_...). */
+  const hostTables = (pid?: number) => inLab(['nft', 'list', 'tables']).split('\n').filter((l) => (pid === undefined ? /toolcell_\d/ : new RegExp(`toolcell_${pid}_`)).test(l));
   const veths = () => inLab(['ip', '-o', 'link', 'show', 'type', 'veth']).split('\n').filter((l) => /: tcv\d+@/.test(l));
   const start = async () => {
     const d = await startDaemon({
@@ -124,8 +125,9 @@ describe(`e2e: kill -9 of the daemon during ${SHELLS + PYTHONS + NETS} concurren
     }
     for (const s of sleeps) assert.equal(await waitForSleep(s, 30_000 * SLOWDOWN), true, `sleep ${s} runs`);
     assert.equal(invocationCgroupsOf(setup, first.pid).length > 0, true, 'the invocation cgroups exist');
-    assert.equal(hostTables().length, NETS, `one host table per network call: ${hostTables().join('\n')}`);
-    assert.equal(veths().length, NETS);
+    // At least one per network call (a daemon may also hold sandboxes ready in advance).
+    assert.ok(hostTables(first.pid).length >= NETS, `one host table per network call: ${hostTables().join('\n')}`);
+    assert.ok(veths().length >= NETS);
 
     first.child.kill('SIGKILL');
     await waitForExit(first.child, 5000 * SLOWDOWN);
@@ -138,13 +140,13 @@ describe(`e2e: kill -9 of the daemon during ${SHELLS + PYTHONS + NETS} concurren
     assert.equal(await pollUntil(() => veths().length === 0, 10_000 * SLOWDOWN, 100), true, `veths left: ${veths().join('\n')}`);
     const leftCgroups = invocationCgroupsOf(setup, first.pid).length;
     assert.ok(leftCgroups > 0, 'the dead daemon left its cgroups');
-    assert.equal(hostTables().length, NETS, 'the dead daemon left its host tables');
+    assert.ok(hostTables(first.pid).length >= NETS, 'the dead daemon left its host tables');
     assert.equal(existsSync(first.socket), true, 'the dead daemon left its socket file');
 
     const second = await start();
     assert.equal(second.socket, first.socket, 'the same socket path');
     assert.deepEqual(invocationCgroupsOf(setup, first.pid), [], 'cgroups swept at start');
-    assert.deepEqual(hostTables(), [], 'host tables swept at start');
+    assert.deepEqual(hostTables(first.pid), [], 'host tables swept at start');
     // One per invocation (more if other dead daemons shared the parent cgroup: the sweep takes theirs too).
     const swept = Number(/"swept":(\d+)/.exec(second.stdout)?.[1]);
     assert.ok(swept >= SHELLS + PYTHONS + NETS, `swept ${swept}`);

@@ -45,8 +45,10 @@ describe('e2e: escape battery, part two (shell, python)', { skip, timeout: 240_0
   let removeUsers: () => Promise<void> = async () => undefined;
 
   before(async () => {
-    await createToolUser(LINK_USER);
-    removeUsers = () => removeUser(LINK_USER);
+    if (!(await lookupUserRecord(LINK_USER))) {
+      await createToolUser(LINK_USER);
+      removeUsers = () => removeUser(LINK_USER);
+    }
     const user = await lookupUserRecord(LINK_USER);
     // A host directory the link tool may write, and a host file it must never reach through it.
     hostDir = mkdtempSync('/var/tmp/tc-l11-');

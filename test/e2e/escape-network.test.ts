@@ -72,8 +72,7 @@ describe('e2e: escape battery, network (python and shell without an allowlist, d
     lab = await createLab();
     listener = spawn('nsenter', [`--net=${lab.labNetns}`, 'python3', '-u', '-c', LOOPBACK_LISTENER], { stdio: ['ignore', 'pipe', 'inherit'] });
     listener.stdout!.setEncoding('utf8').on('data', (c: string) => (accepted += c));
-    const deadline = Date.now() + READY_TIMEOUT_MS;
-    while (!accepted.includes('ready\n') && Date.now() < deadline && listener.exitCode === null) await new Promise((r) => setTimeout(r, 25));
+    await pollUntil(() => accepted.includes('ready\n') || listener?.exitCode !== null, READY_TIMEOUT_MS);
     assert.match(accepted, /ready/, 'the lab loopback listener runs');
     daemon = await startDaemon({ tools: PROFILES, wrap: [...lab.inLab, '--'] });
     conn = await connectClient(daemon.socket);
