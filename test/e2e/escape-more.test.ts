@@ -4,6 +4,7 @@
 // limit, huge output). Each attempt meets its exact denial: errno text, kill reason, exit status.
 // Every bomb is bounded on its own (loop counts, a deadline) in case containment failed.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, chownSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -43,6 +44,9 @@ describe('e2e: escape battery, part two (shell, python)', { skip, timeout: 240_0
   let tools: string;
   let hostDir: string;
   let removeUsers: () => Promise<void> = async () => undefined;
+  const listeners: Server[] = [];
+  const hostRunSocket = `/run/tctest-l11-${process.pid}.sock`;
+  const hostTmpSocket = `/tmp/tctest-l11-${process.pid}.sock`;
 
   before(async () => {
     if (!(await lookupUserRecord(LINK_USER))) {
@@ -59,12 +63,18 @@ describe('e2e: escape battery, part two (shell, python)', { skip, timeout: 240_0
     tools = makeToolsDir({
       [`${LINK_TOOL}.toml`]: scriptToolToml({ description: 'writable host dir', user: LINK_USER, writable: [`${hostDir}:/out`], cwd: '/out', limits: 'timeout = "20s"' }),
     });
+    for (const path of [hostRunSocket, hostTmpSocket]) {
+      const server = createServer();
+      await new Promise<void>((resolve) => server.listen(path, resolve));
+      listeners.push(server);
+    }
     daemon = await startDaemon({ tools });
     conn = await connectClient(daemon.socket);
   });
   after(async () => {
     await closeQuietly(conn?.client);
     await daemon?.stop();
+    for (const l of listeners) l.close(); // removes the socket files
     removeDir(tools);
     if (hostDir) {
       rmSync(`${hostDir}.host-secret`, { force: true });
@@ -173,6 +183,17 @@ describe('e2e: escape battery, part two (shell, python)', { skip, timeout: 240_0
     // What the sandbox made is in the host directory as a plain symlink, which the daemon never follows.
     assert.deepEqual(readdirSync(hostDir).sort(), ['made-link', 'planted-shadow', 'up']);
     assert.equal(readFileSync(`${hostDir}.host-secret`, 'utf8'), 'HOST-ONLY\n');
+  });
+
+  test("host Unix sockets are not there: the daemon's own, and ones listening in /run and /tmp (ENOENT)", async () => {
+    const paths = [daemon.socket, hostRunSocket, hostTmpSocket];
+    const r = await python(`import socket
+for p in ${JSON.stringify(paths)}:
+    try:
+        socket.socket(socket.AF_UNIX).connect(p); print(p, "connected")
+    except OSError as e:
+        print(p, "errno", e.errno)`);
+    assert.equal(r.stdout, paths.map((p) => `${p} errno 2\n`).join(''));
   });
 
   test('every process in the sandbox holds stdin (/dev/null), stdout and stderr only; bwrap\'s init its own eventfd', async () => {

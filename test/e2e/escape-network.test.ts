@@ -57,6 +57,9 @@ attempt('tcp6 loopback', lambda: tcp(socket.AF_INET6, '::1', ${LOOPBACK_PORT}))
 attempt('dns query to 127.0.0.1:53', lambda: udp(socket.AF_INET, '127.0.0.1', 53))
 attempt('getaddrinfo', lambda: socket.getaddrinfo('inet-a.test', 8080))
 attempt('getaddrinfo v6', lambda: socket.getaddrinfo('inet-a.test', 8080, socket.AF_INET6))
+attempt('raw icmpv6 socket', lambda: socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6))
+attempt('ping socket', lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP))
+attempt('ping6 socket', lambda: socket.socket(socket.AF_INET6, socket.SOCK_DGRAM, socket.IPPROTO_ICMPV6))
 print('interfaces', sorted(l.split(':')[0].strip() for l in open('/proc/net/dev').readlines()[2:]))
 print('routes4', len(open('/proc/net/route').readlines()) - 1)
 `;
@@ -106,6 +109,9 @@ describe('e2e: escape battery, network (python and shell without an allowlist, d
         // No /etc/resolv.conf, no /etc/hosts: glibc asks 127.0.0.1:53, which refuses (EAI_AGAIN).
         'getaddrinfo gaierror -3',
         'getaddrinfo v6 gaierror -3',
+        'raw icmpv6 socket errno 1', // EPERM: no CAP_NET_RAW
+        'ping socket errno 13', // EACCES: ping_group_range of a fresh namespace admits no group
+        'ping6 socket errno 13',
         "interfaces ['lo']",
         'routes4 0',
         '',
