@@ -1,11 +1,11 @@
 // Slow and half-open clients: one caller (root) fills its connection quota with connections that
 // never send, that send half a line and stop, and that call for large outputs and never read the
 // answers. They must not hold what others need: another caller (a user of this test, through
-// `toolcell connect`) is served within a bound throughout, the quota's next connection is refused,
+// `toolcell connect`) is served within a bound throughout, the quota's next connections are refused and closed,
 // the daemon's memory stays bounded (it stops reading from a peer that does not read), and a stop
 // is not held up by them.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, readFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,6 +26,7 @@ const BIG_CALLS = 80;
 /** The daemon idles near 75 MiB and peaks near 130 MiB here; without the pause for non-readers it reached 554 MiB. */
 const RSS_BOUND_MIB = 250;
 
+const openFds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
 const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
 
 describe('e2e: slow and half-open clients', { skip, timeout: 240_000 }, () => {
@@ -63,6 +64,7 @@ describe('e2e: slow and half-open clients', { skip, timeout: 240_000 }, () => {
 
   test('a full quota of silent, half-line and non-reading connections holds nothing another caller needs', async (t) => {
     const rss = new RssWatch(daemon.pid, 50);
+    const fdsAtStart = openFds(daemon.pid);
     const open = async () => {
       const r = await RawConnection.open(daemon.socket);
       raws.push(r);
@@ -95,6 +97,8 @@ describe('e2e: slow and half-open clients', { skip, timeout: 240_000 }, () => {
     const extra = await open();
     assert.deepEqual(await extra.next(5000 * SLOWDOWN), { jsonrpc: '2.0', id: null, error: { code: -32029, message: `root has ${QUOTA} connections open already (max_connections_per_caller)` } });
     assert.equal(await pollUntil(() => extra.closed, 5000), true);
+    // 50 more that never close their side: the daemon closes each, so they hold no descriptor of it.
+    const refused = await Promise.all(Array.from({ length: 50 }, () => open()));
 
     // Another caller is served throughout, each call within a bound.
     good = await connectBridge(daemon.socket, GOOD);
@@ -113,6 +117,10 @@ describe('e2e: slow and half-open clients', { skip, timeout: 240_000 }, () => {
     await pump;
     await delay(1000);
     rss.sample();
+    assert.equal(await pollUntil(() => refused.every((r) => r.closed), 10_000 * SLOWDOWN), true, `${refused.filter((r) => !r.closed).length} refused connections still open`);
+    // The quota's connections and the other caller's, and a few for calls in flight: not the 51 refused.
+    const fds = openFds(daemon.pid);
+    assert.ok(fds <= fdsAtStart + QUOTA + 1 + 8, `the daemon holds ${fds} descriptors (${fdsAtStart} at the start)`);
     const summary = `other caller: 20 calls, slowest ${slowest} ms; daemon peak RSS ${rss.peak.toFixed(1)} MiB with ${deaf.length} non-reading connections that asked for ${deaf.length * BIG_CALLS} x 2 MB`;
     t.diagnostic(summary);
     console.log(`slow clients: ${summary}`);
