@@ -131,15 +131,17 @@ describe(`e2e: kill -9 of the daemon during ${SHELLS + PYTHONS + NETS} concurren
 
     first.child.kill('SIGKILL');
     await waitForExit(first.child, 5000 * SLOWDOWN);
+    // Looked at first: any daemon that starts on this machine (other test files run at the same
+    // time) sweeps the cgroups of dead daemons, this one's included.
+    const leftCgroups = invocationCgroupsOf(setup, first.pid).length;
+    assert.ok(leftCgroups > 0, 'the dead daemon left its cgroups');
     // Nothing keeps running as a tool's user: every sandbox died with the daemon (bounded wait).
     const gone = await pollUntil(() => processesOfUids(uids).length === 0, 10_000 * SLOWDOWN, 50);
     assert.equal(gone, true, `still running as a tool user after the kill:\n${processesOfUids(uids).join('\n')}`);
     await Promise.all(pending);
-    // The sandboxes' namespaces went with them, and their veths; what the dead daemon made on the
-    // host side stays until the next start: the cgroups and the host firewall tables.
+    // The sandboxes' namespaces went with them, and their veths; what the dead daemon made in the
+    // lab stays until the next start there: the host firewall tables.
     assert.equal(await pollUntil(() => veths().length === 0, 10_000 * SLOWDOWN, 100), true, `veths left: ${veths().join('\n')}`);
-    const leftCgroups = invocationCgroupsOf(setup, first.pid).length;
-    assert.ok(leftCgroups > 0, 'the dead daemon left its cgroups');
     assert.ok(hostTables(first.pid).length >= NETS, 'the dead daemon left its host tables');
     assert.equal(existsSync(first.socket), true, 'the dead daemon left its socket file');
 
@@ -147,9 +149,9 @@ describe(`e2e: kill -9 of the daemon during ${SHELLS + PYTHONS + NETS} concurren
     assert.equal(second.socket, first.socket, 'the same socket path');
     assert.deepEqual(invocationCgroupsOf(setup, first.pid), [], 'cgroups swept at start');
     assert.deepEqual(hostTables(first.pid), [], 'host tables swept at start');
-    // One per invocation (more if other dead daemons shared the parent cgroup: the sweep takes theirs too).
-    const swept = Number(/"swept":(\d+)/.exec(second.stdout)?.[1]);
-    assert.ok(swept >= SHELLS + PYTHONS + NETS, `swept ${swept}`);
+    // The count is not asserted: another test's daemon may have swept some of them first, and this
+    // sweep takes other dead daemons' too.
+    assert.match(second.stdout, /"swept":\d+/);
     assert.match(second.stdout, /removed the host firewall tables of sandboxes whose daemon is gone/);
 
     const c = await connect(second);
