@@ -196,7 +196,7 @@ for p in ${JSON.stringify(paths)}:
     assert.equal(r.stdout, paths.map((p) => `${p} errno 2\n`).join(''));
   });
 
-  test('every process in the sandbox holds stdin (/dev/null), stdout and stderr only; bwrap\'s init its own eventfd', async () => {
+  test("every process in the sandbox holds stdin, stdout and stderr only (bwrap's init its eventfd too), and the tool cannot open its init's", async () => {
     const r = await python(`import os
 for p in sorted(x for x in os.listdir('/proc') if x.isdigit()):
     fds = []
@@ -206,10 +206,20 @@ for p in sorted(x for x in os.listdir('/proc') if x.isdigit()):
         except FileNotFoundError:
             continue  # the listing's own descriptor, closed by now
         fds.append(fd + ' ' + t.split(':')[0])
-    print(p, open(f'/proc/{p}/comm').read().strip(), ' '.join(fds))`);
+    print(p, open(f'/proc/{p}/comm').read().strip(), ' '.join(fds))
+for fd in (0, 1, 7):
+    try:
+        os.open(f'/proc/1/fd/{fd}', os.O_RDONLY | os.O_NONBLOCK); print('opened', fd)
+    except OSError as e:
+        print('open /proc/1/fd/%d errno %d' % (fd, e.errno))`);
     assert.equal(r.stderr, '');
-    // stdout and stderr are the socket pairs the daemon reads; no listening socket, no directory, no host file.
-    assert.equal(r.stdout, '1 bwrap 0 /dev/null 1 socket 2 socket 7 anon_inode\n2 python3 0 /dev/null 1 socket 2 socket\n');
+    // stdout and stderr are the pipes the daemon reads; bwrap's init keeps the pipe the tool's argv
+    // came through on its stdin. No socket, no directory, no host file; and init is not dumpable,
+    // so its descriptors cannot be opened through /proc (EACCES).
+    assert.equal(
+      r.stdout,
+      '1 bwrap 0 pipe 1 pipe 2 pipe 7 anon_inode\n2 python3 0 /dev/null 1 pipe 2 pipe\nopen /proc/1/fd/0 errno 13\nopen /proc/1/fd/1 errno 13\nopen /proc/1/fd/7 errno 13\n',
+    );
   });
 
   test("python's environment is exactly the profile's (bwrap adds PWD for the cwd); pid 1's is empty", async () => {
