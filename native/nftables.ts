@@ -44,6 +44,7 @@ function load(): Nft {
 }
 
 const CLONE_NEWNET = 0x40000000;
+const EINTR_ATTEMPTS = 3;
 // nftables.h: output flags.
 const OUTPUT_JSON = 1 << 4;
 const OUTPUT_NUMERIC_PROTO = 1 << 7;
@@ -109,6 +110,21 @@ export class NftContext {
    * the context's namespace, so the worker thread's own namespace does not matter.
    */
   async run(step: string, commands: string, opts: NftRunOptions = {}): Promise<string> {
+    // libnftables waits for the kernel's acknowledgement in select(), which a signal to this
+    // thread (SIGCHLD of an `ip` that just ended) interrupts after the batch was sent. Sending it
+    // again gives the same rules: sandbox and host tables are replaced, not added to; the
+    // guard's rule, added twice, drops the same packets; deleting what is gone is ignored by the
+    // callers; listing changes nothing.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.runOnce(step, commands, opts);
+      } catch (e) {
+        if (!(e instanceof NftError) || !/Interrupted system call/.test(e.detail) || attempt >= EINTR_ATTEMPTS) throw e;
+      }
+    }
+  }
+
+  private async runOnce(step: string, commands: string, opts: NftRunOptions): Promise<string> {
     const ctx = this.ctx;
     if (!ctx) throw new NftError(step, 'context closed');
     if (this.busy) throw new NftError(step, 'context in use');

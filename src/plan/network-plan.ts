@@ -87,6 +87,7 @@ export function planNetworkRules(net: SandboxNetwork, slot: NetworkSlot, pools: 
   ];
   const set = (name: string, type: string) => [`  set ${name} {`, `    type ${type}`, '    flags dynamic', '    counter', '    size 4096', '  }'];
   const sandboxNft = [
+    ...replaceTable(SANDBOX_TABLE),
     `table inet ${SANDBOX_TABLE} {`,
     ...set('denied4', 'ipv4_addr . inet_proto . inet_service'),
     ...set('denied6', 'ipv6_addr . inet_proto . inet_service'),
@@ -122,6 +123,7 @@ export function planNetworkRules(net: SandboxNetwork, slot: NetworkSlot, pools: 
     '',
   ].join('\n');
   const hostNft = [
+    ...replaceTable(slot.hostTable),
     `table inet ${slot.hostTable} {`,
     '  chain forward {',
     '    type filter hook forward priority filter; policy accept;',
@@ -154,6 +156,14 @@ export function planNetworkRules(net: SandboxNetwork, slot: NetworkSlot, pools: 
 }
 
 export const GUARD_TABLE = 'toolcell_guard';
+
+/**
+ * A ruleset that starts by replacing its table, in the same transaction: loading it twice (a
+ * retry after the kernel's acknowledgement was interrupted) gives the same table, not duplicates.
+ */
+function replaceTable(name: string): string[] {
+  return [`table inet ${name} {}`, `delete table inet ${name}`];
+}
 
 /**
  * Loaded before toolcell switches forwarding on in a namespace that did not forward: forward
