@@ -171,7 +171,7 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
       if (removed) return [];
       // Protocols as numbers, named below (nft would name them from /etc/protocols, which
       // minimal systems lack).
-      return parseDenied(await nftIn(netns, 'read denied egress', `list table inet ${SANDBOX_TABLE}`, { json: true, numericProtocols: true }));
+      return parseDenied(await nftIn(netns, 'read denied egress', `list table inet ${SANDBOX_TABLE}`, { json: true, numericProtocols: true, urgent: true }));
     },
     remove,
   };
