@@ -8,7 +8,7 @@ import type { DaemonConfig } from '../config/daemon-config.js';
 import { cgroupParentDirs, cgroupSetup } from '../linux/cgroup.js';
 import { bwrapSupportsDisableUserns, EXEC_HELPER, PTY_HELPER } from '../linux/gather-host-facts.js';
 import { RUN_AS } from '../linux/spawn-process.js';
-import { nftIn } from '../../native/nftables.js';
+import { nftHost } from '../../native/nftables.js';
 import { BWRAP_PATH } from '../plan/bwrap-command.js';
 import { SYSTEM_ENV } from '../linux/run-command.js';
 import { judgeNode } from '../runtime/node-support.js';
@@ -49,7 +49,7 @@ function runtimeCheck(): Check {
 }
 
 export async function runDoctor(config: Pick<DaemonConfig, 'cgroup_root'>): Promise<number> {
-  const libnftables = await nftIn(undefined, 'list tables', 'list tables').then(
+  const libnftables = await nftHost().run('list tables', 'list tables').then(
     () => undefined,
     (e: Error) => e,
   );

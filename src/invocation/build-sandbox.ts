@@ -79,7 +79,7 @@ export async function buildSandbox(tool: ServedTool, id: string, log: Logger): P
       // Ordering: the sandbox's pid 1 joins the cgroup while held, so sandbox-exec, the tool and
       // everything it forks start inside it; there is no instruction of the tool outside its limits.
       try {
-        cgroup?.place(sandboxPid);
+        await cgroup?.place(sandboxPid);
       } catch (e) {
         // bwrap gave up before the tool (its stderr says why): report that, not the placement.
         if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;

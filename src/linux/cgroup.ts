@@ -3,6 +3,7 @@
 // plan/cgroup-limits. Both hierarchies: cgroup v2 (the daemon's delegated subtree, systemd
 // Delegate=yes) and the legacy v1 controllers (memory, pids, cpu, cpuacct).
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CgroupLimits } from '../plan/cgroup-limits.js';
 import { toV1Writes, toV2Writes } from '../plan/cgroup-limits.js';
@@ -140,7 +141,7 @@ export interface CgroupUsage {
 
 export interface InvocationCgroup {
   /** Moves a process (and so everything it forks from now on) into every hierarchy. */
-  place(pid: number): void;
+  place(pid: number): Promise<void>;
   usage(): CgroupUsage;
   /** SIGKILL to every process left, until none is (bounded). */
   killAll(): Promise<void>;
@@ -247,8 +248,11 @@ function handle(id: string, layout: Layout): InvocationCgroup {
     return pids;
   };
   return {
-    place(pid) {
-      for (const dir of layout.dirs) writeFileSync(join(dir, 'cgroup.procs'), String(pid));
+    // On the worker pool: moving a process between v1 cgroups waits for an RCU grace period in
+    // the kernel, tens of ms while network namespaces are being freed, which must not stall the
+    // event loop.
+    async place(pid) {
+      for (const dir of layout.dirs) await writeFile(join(dir, 'cgroup.procs'), String(pid));
     },
     usage: layout.usage,
     async killAll() {

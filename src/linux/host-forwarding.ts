@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Family } from '../plan/egress-allow.js';
 import { forwardingGuard } from '../plan/network-plan.js';
-import { nftIn } from '../../native/nftables.js';
+import { nftHost } from '../../native/nftables.js';
 
 const FORWARDING: Record<Family, string> = { 4: '/proc/sys/net/ipv4/ip_forward', 6: '/proc/sys/net/ipv6/conf/all/forwarding' };
 
@@ -21,7 +21,7 @@ export interface ForwardingChange {
 export async function ensureForwarding(family: Family): Promise<ForwardingChange | undefined> {
   if (readFileSync(FORWARDING[family], 'utf8').trim() === '1') return undefined;
   // The guard first: there is no moment in which the host forwards without it.
-  await nftIn(undefined, 'load forwarding guard', forwardingGuard(family));
+  await nftHost().run('load forwarding guard', forwardingGuard(family));
   const acceptRa: string[] = [];
   if (family === 6) {
     for (const dev of readdirSync('/proc/sys/net/ipv6/conf')) {

@@ -11,7 +11,7 @@ import { AddressPool, DEFAULT_POOL, type PoolConfig } from '../plan/address-pool
 import { PID_PLACEHOLDER, planNetworkRules, SANDBOX_TABLE, type NetworkSlot, type SandboxNetwork } from '../plan/network-plan.js';
 import { OWNER, ownerAlive } from './process-owner.js';
 import { CommandError, runCommand } from './run-command.js';
-import { nftIn, NftError } from '../../native/nftables.js';
+import { nftHost, NftNamespace, NftError } from '../../native/nftables.js';
 import { ensureForwarding, type ForwardingChange } from './host-forwarding.js';
 import type { DeniedEgress } from '../invocation/tool-result.js';
 
@@ -103,6 +103,44 @@ export function hostHasIPv6(): Promise<boolean> {
   return hasIPv6;
 }
 
+/** Host tables waiting to be deleted, with whoever waits for each. */
+const doomed = new Map<string, { resolve: () => void; reject: (e: Error) => void }[]>();
+
+/**
+ * Deletes a host table together with the others whose deletion is waiting for the nft queue, in
+ * one transaction: a commit that deletes waits for an RCU grace period in the kernel (about
+ * 10 ms), so per batch instead of per table. A table already gone is not an error.
+ */
+function deleteHostTable(name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const first = doomed.size === 0;
+    doomed.set(name, [...(doomed.get(name) ?? []), { resolve, reject }]);
+    if (first) void flushDeletions();
+  });
+}
+
+async function flushDeletions(): Promise<void> {
+  let batch: [string, { resolve: () => void; reject: (e: Error) => void }[]][] = [];
+  const take = () => {
+    batch = [...doomed];
+    doomed.clear();
+    return batch.map(([name]) => `delete table inet ${name}\n`).join('');
+  };
+  try {
+    await nftHost().run('delete host tables', take);
+    for (const [, waiters] of batch) for (const w of waiters) w.resolve();
+  } catch {
+    // One table already gone fails the whole transaction: then each on its own.
+    for (const [name, waiters] of batch) {
+      const outcome = await nftHost().run('delete host table', `delete table inet ${name}`).then(
+        () => undefined,
+        (e: NftError) => (/No such file or directory/.test(e.detail ?? '') ? undefined : e),
+      );
+      for (const w of waiters) (outcome ? w.reject(outcome) : w.resolve());
+    }
+  }
+}
+
 /** Wires the held sandbox `pid`; on any failure what was made is removed again before the error is thrown. */
 export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Promise<WiredNetwork> {
   const addresses = await addressPool();
@@ -116,18 +154,17 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
   // sandbox's processes are dead, closing the descriptor frees its namespace and the kernel
   // removes the pair with it. A slot whose old pair is still on its way out is skipped when the
   // next `link add` finds the name taken.
+  // The sandbox's own nftables, through a netlink socket opened inside its namespace.
+  const sandboxNft = new NftNamespace(netns, false);
   const remove = async () => {
     if (removed) return;
     removed = true;
     let failure: string | undefined;
     if (slot) {
-      try {
-        await nftIn(undefined, 'delete host table', `delete table inet ${slot.hostTable}`);
-      } catch (e) {
-        if (!/No such file or directory/.test((e as NftError).detail)) failure = (e as Error).message;
-      }
+      await deleteHostTable(slot.hostTable).catch((e: Error) => (failure = e.message));
       addresses.release(slot.index);
     }
+    await sandboxNft.close();
     closeSync(netns);
     if (failure) throw new NetworkSetupError(failure);
   };
@@ -155,8 +192,8 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
     // being loaded would delete nothing and leave the table behind.
     const steps = await Promise.allSettled([
       runCommand('configure sandbox link', IP, ['-batch', '-'], { input: rules.sandboxLinks, netnsFd: netns }),
-      nftIn(netns, 'load sandbox firewall', rules.sandboxNft),
-      nftIn(undefined, 'load host firewall', rules.hostNft),
+      sandboxNft.run('load sandbox firewall', rules.sandboxNft),
+      nftHost().run('load host firewall', rules.hostNft),
     ]);
     const failed = steps.find((x): x is PromiseRejectedResult => x.status === 'rejected');
     if (failed) throw failed.reason;
@@ -171,7 +208,7 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
       if (removed) return [];
       // Protocols as numbers, named below (nft would name them from /etc/protocols, which
       // minimal systems lack).
-      return parseDenied(await nftIn(netns, 'read denied egress', `list table inet ${SANDBOX_TABLE}`, { json: true, numericProtocols: true, urgent: true }));
+      return parseDenied(await sandboxNft.run('read denied egress', `list table inet ${SANDBOX_TABLE}`, { json: true, numericProtocols: true, urgent: true }));
     },
     remove,
   };
@@ -204,7 +241,7 @@ export function parseDenied(json: string): DeniedEgress[] {
 export async function sweepStaleNetworks(): Promise<string[]> {
   let out: string;
   try {
-    out = await nftIn(undefined, 'list host tables', 'list tables inet', { json: true });
+    out = await nftHost().run('list host tables', 'list tables inet', { json: true });
   } catch {
     return []; // no nftables on this host: nothing can have been left
   }
@@ -216,6 +253,6 @@ export async function sweepStaleNetworks(): Promise<string[]> {
       const m = /^toolcell_(\d+)_(\d+)_\d+$/.exec(n);
       return m !== null && !ownerAlive(m[1]!, m[2]!);
     });
-  for (const name of stale) await nftIn(undefined, 'delete stale host table', `delete table inet ${name}`);
+  for (const name of stale) await nftHost().run('delete stale host table', `delete table inet ${name}`);
   return stale;
 }

@@ -11,7 +11,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { LineTransport } from '../../src/server/line-transport.js';
 import { BIN, PROFILES } from './paths.js';
-import { DAEMON_NODE_OPTIONS } from '../../src/server/node-options.js';
+import { DAEMON_ENV, DAEMON_NODE_OPTIONS } from '../../src/server/daemon-runtime.js';
 
 /** Waits scale with TOOLCELL_TEST_SLOWDOWN: the cgroup v2 VM emulates its CPU and is many times slower. */
 export const SLOWDOWN = Math.max(1, Number(process.env.TOOLCELL_TEST_SLOWDOWN) || 1);
@@ -170,7 +170,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   }
   const stdio: StdioOptions = ['ignore', 'pipe', 'pipe', ...Array.from({ length: opts.extraFds ?? 0 }, () => 'pipe' as const)];
   const [file, ...argv] = [...(opts.wrap ?? []), process.execPath, ...args];
-  const child = spawn(file!, argv, { stdio, env: { ...process.env, ...opts.env } });
+  const child = spawn(file!, argv, { stdio, env: { ...process.env, ...DAEMON_ENV, ...opts.env } });
   const daemon = new Daemon(child, socket, ownDir);
   const ready = await pollUntil(async () => !daemon.running || (socketMode(socket) === 0o660 && (await socketAnswers(socket, 500))), READY_TIMEOUT_MS, 50);
   if (!ready || !daemon.running) {

@@ -97,7 +97,7 @@ except OSError as e:
       assert.equal(configured.mode, setup.mode);
       for (const dir of cgroupParentDirs(configured)) assert.ok(dir.endsWith(root), dir);
       const cg = createInvocationCgroup(configured, 'root-test', { memoryBytes: 64 << 20, swapBytes: 0, pids: 8, cpuQuotaUs: 50_000, cpuPeriodUs: 100_000 });
-      cg.place(sleeper.pid!);
+      await cg.place(sleeper.pid!);
       const placed = readFileSync(`/proc/${sleeper.pid}/cgroup`, 'utf8');
       assert.match(placed, new RegExp(`${root}/\\d+\\.\\d+-root-test$`, 'm'));
       await cg.killAll();
