@@ -2,7 +2,6 @@
 // tests never need the FFI.
 import { closeSync } from 'node:fs';
 import koffi from 'koffi';
-import { reapPidfd } from './spawn.js';
 
 interface Libc {
   closeRange: (first: number, last: number, flags: number) => number;
@@ -11,6 +10,7 @@ interface Libc {
   socket: (domain: number, type: number, protocol: number) => number;
   sendto: (fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number) => number;
   getsockopt: (fd: number, level: number, name: number, value: Buffer, len: Buffer) => number;
+  waitid: (idtype: number, id: number, info: Buffer, options: number) => number;
 }
 
 let libc: Libc | undefined;
@@ -25,6 +25,7 @@ function load(): Libc {
       socket: lib.func('int socket(int domain, int type, int protocol)') as unknown as Libc['socket'],
       sendto: lib.func('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)') as unknown as Libc['sendto'],
       getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *value, void *len)') as unknown as Libc['getsockopt'],
+      waitid: lib.func('int waitid(int idtype, int id, void *info, int options)') as unknown as Libc['waitid'],
     };
   }
   return libc;
@@ -42,6 +43,20 @@ const ESRCH = 3;
 export function setCloexecFrom3(): void {
   const rc = load().closeRange(3, 0xffffffff, CLOSE_RANGE_CLOEXEC);
   if (rc !== 0) throw new Error(`close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) failed (errno ${koffi.errno()})`);
+}
+
+const P_PIDFD = 3;
+const WEXITED = 4;
+const WNOHANG = 1;
+const CLD_EXITED = 1;
+
+/** The exit of the process behind a pidfd, reaping it; undefined while it runs. */
+function reapPidfd(pidfd: number): { code: number | null; signal: number | null } | undefined {
+  const info = Buffer.alloc(128); // siginfo_t: si_code at 8, si_pid at 16, si_status at 24
+  if (load().waitid(P_PIDFD, pidfd, info, WEXITED | WNOHANG) !== 0) throw new Error(`waitid(P_PIDFD) failed (errno ${koffi.errno()})`);
+  if (info.readInt32LE(16) === 0) return undefined;
+  const status = info.readInt32LE(24);
+  return info.readInt32LE(8) === CLD_EXITED ? { code: status, signal: null } : { code: null, signal: status };
 }
 
 /**

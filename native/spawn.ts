@@ -1,9 +1,10 @@
-// posix_spawn(3), pipe2(2) and waitid(2) through koffi: how the daemon starts processes without
+// posix_spawn(3) and pipe2(2) through koffi: how the daemon starts processes without
 // forking itself. Node's child_process forks the whole daemon (libuv's fork, then exec): the page
 // tables of ~100 MiB are copied on the event loop, 3-4 ms per spawn and growing with the heap.
 // glibc's posix_spawn uses clone(CLONE_VM|CLONE_VFORK): nothing is copied, about 0.3 ms whatever
 // the daemon's size. Loaded lazily so that pure code and unit tests never need the FFI.
 import koffi from 'koffi';
+import { setCloexecFrom3 } from './libc.js';
 
 interface Spawn {
   pipe2: (fds: number[], flags: number) => number;
@@ -20,7 +21,6 @@ interface Spawn {
   sigfillset: (set: Buffer) => number;
   sigemptyset: (set: Buffer) => number;
   posixSpawn: (pid: number[], path: string, fa: Buffer, attr: Buffer, argv: (string | null)[], envp: (string | null)[]) => number;
-  waitid: (idtype: number, id: number, info: Buffer, options: number) => number;
 }
 
 let api: Spawn | undefined;
@@ -44,7 +44,6 @@ function load(): Spawn {
       sigfillset: f('int sigfillset(void *set)'),
       sigemptyset: f('int sigemptyset(void *set)'),
       posixSpawn: f('int posix_spawn(_Out_ int *pid, const char *path, const void *fa, const void *attr, const char **argv, const char **envp)'),
-      waitid: f('int waitid(int idtype, int id, void *info, int options)'),
     };
   }
   return api;
@@ -95,6 +94,10 @@ export function posixSpawn(path: string, argv: readonly string[], env: Readonly<
     if (c.attrSetFlags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSID) !== 0) throw new Error('posix_spawnattr_setflags failed');
     c.attrSetSigDefault(attr, all);
     c.attrSetSigMask(attr, none);
+    // Libraries open descriptors without close-on-exec (libmnl's netlink socket under
+    // libnftables), and posix_spawn passes on whatever is not marked: mark everything from 3 up
+    // right before the spawn. Descriptors are only made on this thread, so none can slip in between.
+    setCloexecFrom3();
     const pid = [0];
     const envp = Object.entries(env).map(([k, v]) => `${k}=${v}`);
     const rc = c.posixSpawn(pid, path, fa, attr, [...argv, null], [...envp, null]);
@@ -105,18 +108,4 @@ export function posixSpawn(path: string, argv: readonly string[], env: Readonly<
     c.faDestroy(fa);
     c.attrDestroy(attr);
   }
-}
-
-const P_PIDFD = 3;
-const WEXITED = 4;
-const WNOHANG = 1;
-const CLD_EXITED = 1;
-
-/** The exit of the process behind a pidfd, reaping it; undefined while it runs. */
-export function reapPidfd(pidfd: number): { code: number | null; signal: number | null } | undefined {
-  const info = Buffer.alloc(128); // siginfo_t: si_code at 8, si_pid at 16, si_status at 24
-  if (load().waitid(P_PIDFD, pidfd, info, WEXITED | WNOHANG) !== 0) throw new Error(`waitid(P_PIDFD) failed (errno ${koffi.errno()})`);
-  if (info.readInt32LE(16) === 0) return undefined;
-  const status = info.readInt32LE(24);
-  return info.readInt32LE(8) === CLD_EXITED ? { code: status, signal: null } : { code: null, signal: status };
 }

@@ -1,6 +1,7 @@
 // How the daemon starts processes: posix_spawn with descriptors placed exactly, exits reaped
 // through pidfds, run-as dropping to a tool's user, and sandbox-exec taking its argv on stdin.
 import { closeSync, openSync } from 'node:fs';
+import koffi from 'koffi';
 import type { Readable, Writable } from 'node:stream';
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -47,6 +48,18 @@ describe('spawning without forking the daemon', { skip }, () => {
     const r = await run('/bin/sh', ['-c', 'ls /proc/self/fd']);
     // 0-2, and the descriptor ls itself opens on /proc/self/fd.
     assert.equal(r.stdout, '0\n1\n2\n3\n');
+  });
+
+  test('a descriptor a library opened without close-on-exec (libmnl does) is not inherited either', async () => {
+    const pipe2 = koffi.load('libc.so.6').func('int pipe2(_Out_ int *fds, int flags)') as unknown as (fds: number[], flags: number) => number;
+    const fds = [-1, -1];
+    assert.equal(pipe2(fds, 0), 0);
+    try {
+      const r = await run('/bin/sh', ['-c', 'ls /proc/self/fd']);
+      assert.equal(r.stdout, '0\n1\n2\n3\n');
+    } finally {
+      for (const fd of fds) closeSync(fd);
+    }
   });
 
   test('signals: none blocked, none of 1-31 ignored (Node ignores SIGPIPE); under run-as none ignored at all', async () => {
