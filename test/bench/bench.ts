@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { compileSeccomp } from '../../src/linux/compile-seccomp.js';
 import { gatherHostFacts } from '../../src/linux/gather-host-facts.js';
 import { lookupUserRecord } from '../../src/linux/users.js';
+import { spawnProcess } from '../../src/linux/spawn-process.js';
 import { toBwrapCommand, toBwrapInputs } from '../../src/plan/bwrap-command.js';
 import { planSandbox } from '../../src/plan/sandbox-plan.js';
 import { planSeccomp } from '../../src/plan/seccomp-policy.js';
@@ -53,7 +54,7 @@ function memory(pid: number): { rss: number; peak: number } {
   return { rss: kb('VmRSS'), peak: kb('VmHWM') };
 }
 
-/** The floor: bwrap with the argv, binds and seccomp filter toolcell builds, spawned directly, one at a time. */
+/** The floor: bwrap with the argv, binds and seccomp filter toolcell builds, started directly, one at a time. */
 async function floor(calls: number): Promise<Stats> {
   const profile = profileFrom('noop', NOOP(''));
   const record = await lookupUserRecord('tc-noop');
@@ -69,11 +70,11 @@ async function floor(calls: number): Promise<Stats> {
   let errors = 0;
   for (let i = 0; i < calls; i++) {
     const start = performance.now();
-    const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(cmd.file, argv, { uid: user.uid, gid: user.gid, env: {}, stdio: ['ignore', 'ignore', 'ignore', 'ignore', 'ignore', 'pipe'] });
-      ((child.stdio as unknown as Writable[])[5]!).end(toBwrapInputs(filter, plan, undefined)[0]);
-      child.once('close', resolve);
-    });
+    // posix_spawn, as the tool's user: what a shell's fork of a small process costs, not the fork
+    // of a Node process (the bench's own heap would make the floor slower than bwrap is).
+    const child = spawnProcess(cmd.file, argv, { user, stdio: ['null', 'null', 'null', 'null', 'null', 'write'] });
+    (child.streams[5] as Writable).end(toBwrapInputs(filter, plan, undefined)[0]);
+    const { code } = await child.exited;
     if (code !== 0) errors++;
     latencies.push(performance.now() - start);
   }
@@ -118,7 +119,7 @@ async function main(): Promise<void> {
     const host = `${process.version}, ${readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m)?.[1] ?? 'cpu'} x${readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm)?.length ?? '?'}`;
     const rows: string[] = [];
     rows.push(`toolcell bench: ${CALLS} calls per row, ${host}`);
-    rows.push(`floor: bare bwrap (same argv, binds and seccomp), spawned one at a time: p50 ${f1(base.p50)} ms, p99 ${f1(base.p99)} ms`);
+    rows.push(`floor: bare bwrap (same argv, binds and seccomp), started one at a time as the tool user (posix_spawn): p50 ${f1(base.p50)} ms, p99 ${f1(base.p99)} ms`);
     rows.push('');
     rows.push('| case | concurrency | p50 ms | p99 ms | p50 / floor | p99 / floor | calls/s | errors | daemon peak RSS MiB |');
     rows.push('|---|---|---|---|---|---|---|---|---|');
