@@ -30,6 +30,8 @@ interface Slot {
   building: number;
   /** After a failed build the tool gets no ready sandboxes until then; its calls build their own. */
   pausedUntil: number;
+  /** Calls waiting for a build under way, first come first served; undefined: build your own. */
+  readonly waiters: ((sandbox: BuiltSandbox | undefined) => void)[];
 }
 
 const keyOf = (tool: ServedTool) => `${tool.profile.digest}:${tool.user.uid}:${tool.user.gid}`;
@@ -54,8 +56,13 @@ export class ReadyPool {
     return Object.keys(tool.profile.secrets).length === 0;
   }
 
-  /** A ready sandbox for this version of the tool, if one stands; either way the pool is topped up. */
-  take(tool: ServedTool): BuiltSandbox | undefined {
+  /**
+   * A sandbox for this version of the tool: a ready one, or else the next one the pool finishes
+   * building (it is as far along as one the call would start now, and the machine builds one
+   * sandbox less). Undefined when the pool has none to give: the call builds its own. Either way
+   * the pool is topped up.
+   */
+  async take(tool: ServedTool): Promise<BuiltSandbox | undefined> {
     if (this.closed || this.opts.perTool === 0 || !ReadyPool.eligible(tool)) return undefined;
     const slot = this.slotFor(tool);
     let found: BuiltSandbox | undefined;
@@ -66,7 +73,8 @@ export class ReadyPool {
       else found = r.sandbox;
     }
     this.refill(tool, slot);
-    return found;
+    if (found || slot.building <= slot.waiters.length) return found;
+    return new Promise((resolve) => slot.waiters.push(resolve));
   }
 
   /** After a reload: sandboxes of tools that are gone or changed are torn down. */
@@ -95,13 +103,14 @@ export class ReadyPool {
     const existing = this.slots.get(name);
     if (existing?.key === key) return existing;
     if (existing) this.drop(name, existing);
-    const slot: Slot = { key, ready: [], building: 0, pausedUntil: 0 };
+    const slot: Slot = { key, ready: [], building: 0, pausedUntil: 0, waiters: [] };
     this.slots.set(name, slot);
     return slot;
   }
 
   private drop(name: string, slot: Slot): void {
     this.slots.delete(name);
+    for (const w of slot.waiters.splice(0)) w(undefined);
     for (const r of slot.ready.splice(0)) {
       clearTimeout(r.timer);
       this.discard(r.sandbox);
@@ -122,13 +131,22 @@ export class ReadyPool {
               slot.pausedUntil = Date.now() + this.opts.maxAgeMs;
               this.log.warn({ tool: tool.profile.name, invocation: id }, 'a ready sandbox could not be built; calls build their own for now');
             }
-            if (this.closed || !current || sandbox.failed) return this.discard(sandbox);
+            if (this.closed || !current || sandbox.failed) {
+              slot.waiters.shift()?.(undefined);
+              return this.discard(sandbox);
+            }
+            const waiter = slot.waiters.shift();
+            if (waiter) {
+              waiter(sandbox);
+              return this.refill(tool, slot);
+            }
             const r: Ready = { sandbox, dead: false, timer: setTimeout(() => this.expire(slot, r), this.opts.maxAgeMs).unref() };
             void sandbox.process.exited.then(() => (r.dead = true));
             slot.ready.push(r);
           },
           (e: Error) => {
             slot.building--;
+            slot.waiters.shift()?.(undefined);
             slot.pausedUntil = Date.now() + this.opts.maxAgeMs;
             this.log.warn({ tool: tool.profile.name, err: e }, 'a ready sandbox could not be built; calls build their own for now');
           },

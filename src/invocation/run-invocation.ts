@@ -86,7 +86,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
   if (opts.signal?.aborted) throw new InvocationAbortedError(abortReason(opts.signal));
 
   // Isolate: a sandbox the pool built ahead of demand, or one built now, the same way.
-  let built = opts.pool?.take(tool);
+  let built = await opts.pool?.take(tool);
   const prebuilt = built !== undefined;
   if (!built) {
     const id = randomUUID();

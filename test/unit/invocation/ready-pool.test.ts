@@ -40,22 +40,23 @@ function fakeBuilds() {
 
 const settle = () => new Promise((r) => setTimeout(r, 10));
 
-test('the first call of a tool builds its own; the pool then keeps perTool ready, each taken once', async () => {
+test("the first call waits for the pool's first build; then perTool stand ready, each taken once", async () => {
   const f = fakeBuilds();
   const pool = new ReadyPool({ perTool: 2, maxAgeMs: 60_000, logger: silentLogger, build: f.build });
   const t = tool();
-  assert.equal(pool.take(t), undefined);
+  const first = await pool.take(t);
+  assert.equal(first?.id, f.built[0]);
   await settle();
   assert.deepEqual(pool.counts(), { t: 2 });
-  const a = pool.take(t);
-  const b = pool.take(t);
+  const a = await pool.take(t);
+  const b = await pool.take(t);
   assert.ok(a && b && a.id !== b.id);
-  assert.deepEqual(new Set(f.built.slice(0, 2)), new Set([a.id, b.id]));
+  assert.deepEqual(new Set(f.built.slice(1, 3)), new Set([a.id, b.id]));
   await settle();
   assert.deepEqual(pool.counts(), { t: 2 }, 'each take built a replacement');
   await pool.close();
-  assert.equal(f.tornDown.length, 2, 'close tore down the two still ready (the taken ones are their calls\')');
-  assert.equal(pool.take(t), undefined, 'closed: nothing more is handed out or built');
+  assert.equal(f.tornDown.length, 2, "close tore down the two still ready (the taken ones are their calls')");
+  assert.equal(await pool.take(t), undefined, 'closed: nothing more is handed out or built');
 });
 
 test('a tool with secrets never gets a sandbox ahead of its call; perTool 0 turns the pool off', async () => {
@@ -63,9 +64,9 @@ test('a tool with secrets never gets a sandbox ahead of its call; perTool 0 turn
   const withSecret = tool('s', '[secrets]\nTOKEN = { file = "/etc/toolcell/secrets/t" }\n');
   const pool = new ReadyPool({ perTool: 2, maxAgeMs: 60_000, logger: silentLogger, build: f.build });
   assert.equal(ReadyPool.eligible(withSecret), false);
-  assert.equal(pool.take(withSecret), undefined);
+  assert.equal(await pool.take(withSecret), undefined);
   const off = new ReadyPool({ perTool: 0, maxAgeMs: 60_000, logger: silentLogger, build: f.build });
-  assert.equal(off.take(tool()), undefined);
+  assert.equal(await off.take(tool()), undefined);
   await settle();
   assert.deepEqual(f.built, []);
   await pool.close();
@@ -75,13 +76,13 @@ test('a tool with secrets never gets a sandbox ahead of its call; perTool 0 turn
 test('a ready sandbox not taken within max age is torn down and not replaced', async () => {
   const f = fakeBuilds();
   const pool = new ReadyPool({ perTool: 1, maxAgeMs: 30, logger: silentLogger, build: f.build });
-  pool.take(tool());
+  await pool.take(tool());
   await settle();
   assert.deepEqual(pool.counts(), { t: 1 });
   await new Promise((r) => setTimeout(r, 80));
   assert.deepEqual(pool.counts(), { t: 0 });
-  assert.deepEqual(f.tornDown, f.built);
-  assert.equal(f.built.length, 1);
+  assert.deepEqual(f.tornDown, f.built.slice(1));
+  assert.equal(f.built.length, 2);
   await pool.close();
 });
 
@@ -89,13 +90,15 @@ test('a ready sandbox whose bwrap exited is never handed out', async () => {
   const f = fakeBuilds();
   const pool = new ReadyPool({ perTool: 1, maxAgeMs: 60_000, logger: silentLogger, build: f.build });
   const t = tool();
-  pool.take(t);
+  await pool.take(t);
   await settle();
-  f.exits.get(f.built[0]!)!();
+  const exited = f.built[1]!;
+  f.exits.get(exited)!();
   await settle();
-  assert.equal(pool.take(t), undefined);
+  const next = await pool.take(t);
+  assert.ok(next && next.id !== exited, 'the call waits for a fresh build instead');
   await settle();
-  assert.deepEqual(f.tornDown, [f.built[0]]);
+  assert.deepEqual(f.tornDown, [exited]);
   await pool.close();
 });
 
@@ -103,15 +106,14 @@ test('another version of the tool (a reload) replaces the ready ones; a removed 
   const f = fakeBuilds();
   const pool = new ReadyPool({ perTool: 1, maxAgeMs: 60_000, logger: silentLogger, build: f.build });
   const v1 = tool();
-  pool.take(v1);
+  await pool.take(v1);
   await settle();
   const v2 = tool('t', '# edited\n');
   assert.notEqual(v1.profile.digest, v2.profile.digest);
-  assert.equal(pool.take(v2), undefined, 'v1 sandboxes are not handed to v2');
+  const forV2 = await pool.take(v2);
+  assert.equal(forV2?.tool, v2, 'v1 sandboxes are not handed to v2');
   await settle();
-  assert.deepEqual(f.tornDown, [f.built[0]]);
-  assert.equal(pool.take(v2)?.tool, v2);
-  await settle();
+  assert.deepEqual(f.tornDown, [f.built[1]]);
   pool.retain(new Map());
   await settle();
   assert.deepEqual(pool.counts(), {});
@@ -124,17 +126,17 @@ test('a failed build pauses the tool for max age (its calls build their own) and
   const pool = new ReadyPool({ perTool: 1, maxAgeMs: 60_000, logger: silentLogger, build: f.build });
   const t = tool();
   f.setFail('bwrap');
-  pool.take(t);
+  assert.equal(await pool.take(t), undefined, 'the call builds its own');
   await settle();
   assert.deepEqual(pool.counts(), { t: 0 });
   assert.deepEqual(f.tornDown, f.built, 'the sandbox bwrap refused is torn down');
   f.setFail(undefined);
-  pool.take(t);
+  assert.equal(await pool.take(t), undefined);
   await settle();
   assert.equal(f.built.length, 1, 'no new build while paused');
   f.setFail('throw');
   const other = tool('u');
-  pool.take(other);
+  assert.equal(await pool.take(other), undefined);
   await settle();
   assert.deepEqual(pool.counts(), { t: 0, u: 0 });
   await pool.close();
