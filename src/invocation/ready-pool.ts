@@ -58,9 +58,9 @@ export class ReadyPool {
 
   /**
    * A sandbox for this version of the tool: a ready one, or else the next one the pool finishes
-   * building (it is as far along as one the call would start now, and the machine builds one
-   * sandbox less). Undefined when the pool has none to give: the call builds its own. Either way
-   * the pool is topped up.
+   * building (never later than one the call would start now). Undefined when the pool gives
+   * none (off, closed, not eligible, paused after a failed build): the call builds its own.
+   * Either way the pool is topped up.
    */
   async take(tool: ServedTool): Promise<BuiltSandbox | undefined> {
     if (this.closed || this.opts.perTool === 0 || !ReadyPool.eligible(tool)) return undefined;
@@ -73,8 +73,11 @@ export class ReadyPool {
       else found = r.sandbox;
     }
     this.refill(tool, slot);
-    if (found || slot.building <= slot.waiters.length) return found;
-    return new Promise((resolve) => slot.waiters.push(resolve));
+    if (found || Date.now() < slot.pausedUntil) return found;
+    return new Promise((resolve) => {
+      slot.waiters.push(resolve);
+      this.refill(tool, slot);
+    });
   }
 
   /** After a reload: sandboxes of tools that are gone or changed are torn down. */
@@ -119,7 +122,10 @@ export class ReadyPool {
 
   private refill(tool: ServedTool, slot: Slot): void {
     if (Date.now() < slot.pausedUntil) return;
-    while (slot.ready.length + slot.building < this.opts.perTool) {
+    // Each waiting call has a build of its own under way besides the perTool kept ready, so
+    // builds run in parallel as if the calls built their own (a network build is mostly waiting
+    // for the kernel); a call gets whichever finishes first.
+    while (slot.ready.length + slot.building < this.opts.perTool + slot.waiters.length) {
       slot.building++;
       const id = randomUUID();
       this.track(
