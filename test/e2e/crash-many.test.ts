@@ -7,7 +7,7 @@
 // of this test (tctest-l11c*), so other tests' daemons on this machine never look like leftovers.
 // Under cgroup v2 the daemons get cgroup_root as in crash-sweep.test.ts (both must find the same parent).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,9 +15,8 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { cgroupSetup } from '../../src/linux/cgroup.js';
 import { createToolUser, lookupUserRecord, removeUser } from '../../src/linux/users.js';
 import { closeQuietly, connectClient, makeTempDir, makeToolsDir, pollUntil, removeDir, SLOWDOWN, startDaemon, waitForExit, type Daemon, type DirectClient } from '../helpers/daemon.js';
-import { realKernelSkipReason } from '../helpers/fixtures.js';
+import { bundledAs, realKernelSkipReason, scriptToolToml } from '../helpers/fixtures.js';
 import { invocationCgroupsOf, processesOfUids, sandboxMounts, scratchFilesOfUids, uidOf } from '../helpers/leftovers.js';
-import { PROFILES } from '../helpers/paths.js';
 import { killMarked, uniqueMarker, waitForSleep } from '../helpers/processes.js';
 import { createLab, labSkipReason, type Lab } from '../helpers/test-network.js';
 
@@ -30,26 +29,9 @@ const SHELLS = 12;
 const PYTHONS = 6;
 const NETS = 6;
 
-const bundled = (tool: 'shell' | 'python', user: string) => `${readFileSync(join(PROFILES, `${tool}.toml`), 'utf8')}\n[identity]\nuser = "${user}"\n`;
-
 /** A bash tool allowed to reach one lab host: its sandbox has a veth and the daemon a host table for it. */
-const NET = (host: string) => `description = "bash with one allowed destination"
-command = ["/bin/bash", "--noprofile", "--norc", "-c", "--", "{script}", "net"]
-allow_leading_dash = ["script"]
-[input]
-type = "object"
-required = ["script"]
-properties.script = { type = "string" }
-[identity]
-user = "${USERS.net}"
-[filesystem]
-read_only = ["/usr", "/lib", "/lib64", "/bin"]
-tmpfs = ["/tmp:1M"]
-[limits]
-timeout = "60s"
-[network]
-allow = ["${host}:8080"]
-`;
+const NET = (host: string) =>
+  scriptToolToml({ description: 'bash with one allowed destination', user: USERS.net, limits: 'timeout = "60s"', sections: `[network]\nallow = ["${host}:8080"]` });
 
 describe(`e2e: kill -9 of the daemon during ${SHELLS + PYTHONS + NETS} concurrent calls, and the next start`, { skip, timeout: 300_000 }, () => {
   let lab: Lab;
@@ -89,7 +71,7 @@ describe(`e2e: kill -9 of the daemon during ${SHELLS + PYTHONS + NETS} concurren
       }
       uids.add(uidOf(user));
     }
-    tools = makeToolsDir({ 'shell.toml': bundled('shell', USERS.shell), 'python.toml': bundled('python', USERS.python), 'net.toml': NET(lab.hostA) }, false);
+    tools = makeToolsDir({ 'shell.toml': bundledAs('shell', USERS.shell), 'python.toml': bundledAs('python', USERS.python), 'net.toml': NET(lab.hostA) }, false);
     socketDir = makeTempDir('tc-crash-');
   });
   after(async () => {

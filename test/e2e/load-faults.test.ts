@@ -8,8 +8,7 @@
 // The tools run as users of this test (tctest-l11*), so processes of other tests' daemons running
 // at the same time on this machine are never mistaken for leftovers.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -17,9 +16,8 @@ import { cgroupSetup } from '../../src/linux/cgroup.js';
 import { createToolUser, lookupUserRecord, removeUser } from '../../src/linux/users.js';
 import { closeQuietly, connectClient, delay, makeToolsDir, pollUntil, removeDir, SLOWDOWN, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
 import { FUZZ_SEED, Prng, RssWatch } from '../helpers/fuzz.js';
-import { realKernelSkipReason } from '../helpers/fixtures.js';
+import { bundledAs, realKernelSkipReason } from '../helpers/fixtures.js';
 import { invocationCgroupsOf, processesOfUids, sandboxMounts, scratchFilesOfUids, uidOf } from '../helpers/leftovers.js';
-import { PROFILES } from '../helpers/paths.js';
 import { killMarked, uniqueMarker, waitForSleep } from '../helpers/processes.js';
 import { createLab, labSkipReason, type Lab } from '../helpers/test-network.js';
 
@@ -32,9 +30,6 @@ const CALLS = Number(process.env.TOOLCELL_LOAD_CALLS) || 200;
 const quits = (client: number) => client % 10 === 3;
 
 const USERS = { echo: 'tctest-l11echo', shell: 'tctest-l11shell', python: 'tctest-l11py', web: 'tctest-l11web' } as const;
-
-/** The bundled profile text, run as this test's user for that tool. */
-const bundled = (tool: 'shell' | 'python', user: string) => `${readFileSync(join(PROFILES, `${tool}.toml`), 'utf8')}\n[identity]\nuser = "${user}"\n`;
 
 const ECHO = `description = "echo its argument"
 command = ["/bin/echo", "{x}"]
@@ -97,7 +92,7 @@ describe(`e2e: load with faults (${CLIENTS} clients x ${CALLS} calls, 10% hang u
       }
       uids.add(uidOf(user));
     }
-    tools = makeToolsDir({ 'echo.toml': ECHO, 'shell.toml': bundled('shell', USERS.shell), 'python.toml': bundled('python', USERS.python), 'web.toml': WEB(lab.hostA) }, false);
+    tools = makeToolsDir({ 'echo.toml': ECHO, 'shell.toml': bundledAs('shell', USERS.shell), 'python.toml': bundledAs('python', USERS.python), 'web.toml': WEB(lab.hostA) }, false);
     daemon = await startDaemon({
       tools,
       wrap: [...lab.inLab, '--'],

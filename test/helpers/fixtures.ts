@@ -1,10 +1,12 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pino from 'pino';
 import { parseProfile } from '../../src/profile/parse-profile.js';
 import type { Profile } from '../../src/profile/profile.js';
 import type { ServedTool } from '../../src/profile/load-tools.js';
 import { compileSeccomp } from '../../src/linux/compile-seccomp.js';
 import { planSeccomp } from '../../src/plan/seccomp-policy.js';
+import { PROFILES } from './paths.js';
 
 /** Parses a profile from TOML text or throws with every error; for tests. */
 export function profileFrom(name: string, toml: string): Profile {
@@ -54,6 +56,11 @@ export function scriptToolToml(t: ScriptTool = {}): string {
     ...(t.sections ? [t.sections] : []),
     '',
   ].join('\n');
+}
+
+/** A bundled profile's text, run as `user` (a test's own user for that tool). */
+export function bundledAs(tool: string, user: string): string {
+  return `${readFileSync(join(PROFILES, `${tool}.toml`), 'utf8')}\n[identity]\nuser = "${user}"\n`;
 }
 
 /** A shell tool like the bundled one, with the given limits and extra top-level keys. */
