@@ -12,7 +12,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { cgroupSetup } from '../../src/linux/cgroup.js';
 import { createToolUser, lookupUserRecord, removeUser } from '../../src/linux/users.js';
 import { closeQuietly, connectClient, makeToolsDir, removeDir, SLOWDOWN, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
-import { realKernelSkipReason, scriptToolToml } from '../helpers/fixtures.js';
+import { FORK_BOMB_PY, realKernelSkipReason, scriptToolToml } from '../helpers/fixtures.js';
 import { PROFILES } from '../helpers/paths.js';
 
 const skip = realKernelSkipReason();
@@ -228,19 +228,7 @@ for fd in (0, 1, 7):
   });
 
   test('a fork bomb stops at pids = 64 and is reported as "pids"', { skip: noCgroups }, async () => {
-    // Bounded without the limit too: at most 200 forks, and each child exits after 30 s.
-    const r = await python(`import os, sys, time
-n = 0
-try:
-    for _ in range(200):
-        if os.fork() == 0:
-            time.sleep(30)
-            os._exit(0)
-        n += 1
-except OSError as e:
-    print("forked", n, "then:", e.strerror)
-    sys.exit(1)
-print("forked", n)`);
+    const r = await python(FORK_BOMB_PY);
     assert.equal(r.reason, 'pids');
     assert.equal(r.exitCode, 1);
     // 64 = bwrap's init, python and 62 children.

@@ -101,3 +101,20 @@ export async function createToolUsers(tools: readonly string[]): Promise<() => P
     for (const name of created) await removeUser(name);
   };
 }
+
+/**
+ * A fork bomb in Python, bounded even where no limit stops it: at most 200 forks, each child
+ * exiting after 30 s. Prints how far it got and, when a fork is refused, why (then exit 1).
+ */
+export const FORK_BOMB_PY = `import os, sys, time
+n = 0
+try:
+    for _ in range(200):
+        if os.fork() == 0:
+            time.sleep(30)
+            os._exit(0)
+        n += 1
+except OSError as e:
+    print("forked", n, "then:", e.strerror)
+    sys.exit(1)
+print("forked", n)`;

@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runInvocation } from '../../src/invocation/run-invocation.js';
 import { cgroupParentDirs, cgroupSetup, createInvocationCgroup, detectCgroups } from '../../src/linux/cgroup.js';
-import { asNobody, profileFrom, realKernelSkipReason, scriptToolToml, silentLogger } from '../helpers/fixtures.js';
+import { asNobody, FORK_BOMB_PY, profileFrom, realKernelSkipReason, scriptToolToml, silentLogger } from '../helpers/fixtures.js';
 import { pidsWithMarker, uniqueMarker, waitForMarkerGone } from '../helpers/processes.js';
 
 const setup = realKernelSkipReason() === undefined ? cgroupSetup() : undefined;
@@ -39,18 +39,7 @@ print("survived")'`;
   });
 
   test('a fork bomb is capped at pids and reported as "pids"', async () => {
-    // Bounded even without a limit: at most 200 forks.
-    const bomb = `python3 -I -c 'import os, sys, time
-n = 0
-try:
-    for _ in range(200):
-        if os.fork() == 0:
-            time.sleep(30)
-            os._exit(0)
-        n += 1
-except OSError as e:
-    print("forked", n, "then:", e.strerror)
-    sys.exit(1)'`;
+    const bomb = `python3 -I -c '${FORK_BOMB_PY}'`;
     const r = await run('pids = 16\ntimeout = "10s"', bomb);
     assert.equal(r.reason, 'pids');
     assert.equal(r.peakPids, 16);
