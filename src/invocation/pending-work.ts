@@ -8,10 +8,6 @@ export class PendingWork {
     void work.finally(() => this.pending.delete(work)).catch(() => undefined);
   }
 
-  get size(): number {
-    return this.pending.size;
-  }
-
   /** Resolves once nothing is pending, including work added meanwhile (bounded rounds). */
   async settled(): Promise<void> {
     for (let i = 0; i < 100 && this.pending.size > 0; i++) await Promise.allSettled([...this.pending]);
