@@ -67,9 +67,8 @@ export interface NftRunOptions {
   readonly numericProtocols?: boolean;
 }
 
-export class NftContext {
+class NftContext {
   private ctx: unknown;
-  private busy = false;
 
   private constructor(ctx: unknown) {
     this.ctx = ctx;
@@ -127,16 +126,9 @@ export class NftContext {
   private async runOnce(step: string, commands: string, opts: NftRunOptions): Promise<string> {
     const ctx = this.ctx;
     if (!ctx) throw new NftError(step, 'context closed');
-    if (this.busy) throw new NftError(step, 'context in use');
     const n = load();
     n.outputSetFlags(ctx, (opts.json ? OUTPUT_JSON : 0) | (opts.numericProtocols ? OUTPUT_NUMERIC_PROTO : 0));
-    this.busy = true;
-    let rc: number;
-    try {
-      rc = await new Promise<number>((resolve, reject) => n.run.async(ctx, commands, (err, value) => (err ? reject(err as Error) : resolve(value))));
-    } finally {
-      this.busy = false;
-    }
+    const rc = await new Promise<number>((resolve, reject) => n.run.async(ctx, commands, (err, value) => (err ? reject(err as Error) : resolve(value))));
     // Reading a buffer also resets it for the next command.
     const out = n.output(ctx) ?? '';
     const err = n.error(ctx) ?? '';
@@ -149,65 +141,46 @@ export class NftContext {
    * (measured on the daemon's event loop, where it was most of the daemon's time under load).
    */
   async close(): Promise<void> {
-    if (this.busy) throw new Error('nft context closed while a command runs');
     const ctx = this.ctx;
     this.ctx = undefined;
     if (ctx) await new Promise<void>((resolve, reject) => load().ctxFree.async(ctx, (err) => (err ? reject(err as Error) : resolve())));
   }
 }
 
+type Commands = string | (() => string);
+type QueuedOptions = NftRunOptions & { readonly urgent?: boolean };
+
+/** A function is asked for its commands when their turn comes (to batch what gathered meanwhile). */
+const text = (commands: Commands) => (typeof commands === 'function' ? commands() : commands);
+
 /**
- * nftables in one network namespace: the namespace `netnsFd` holds, or the daemon's own
- * (nftHost()). A context is made when a command's turn comes. The daemon's namespace keeps its
- * context for good: its cache holds the host tables that exist, no more, and freeing a context
- * (closing its netlink socket) can take milliseconds in the kernel while namespaces are being
- * freed. A sandbox's namespace gets a fresh one per command: kept, each held its sandbox table's
- * cache, and 64 sandboxes at once took the daemon to 300 MiB.
+ * Commands in the namespace `netnsFd` holds (a sandbox's), each through a fresh context: kept per
+ * sandbox, each context held its table's cache, and 64 sandboxes at once took the daemon to
+ * 300 MiB. Queued behind the commands before it; `urgent` goes before those that are not.
  */
-export class NftNamespace {
-  private ctx: NftContext | undefined;
-  private closed = false;
-
-  /** keep: the context lives until close(); otherwise each command gets a fresh one. */
-  constructor(
-    private readonly netnsFd: number | undefined,
-    private readonly keep: boolean,
-  ) {}
-
-  /** Queued behind the commands before it; `urgent` goes before those that are not. */
-  run(step: string, commands: string | (() => string), opts: NftRunOptions & { readonly urgent?: boolean } = {}): Promise<string> {
-    return enqueue(opts.urgent ?? false, async () => {
-      if (this.closed) throw new NftError(step, 'namespace closed');
-      this.ctx ??= NftContext.open(this.netnsFd);
-      // A function is asked for its commands when their turn comes (to batch what gathered meanwhile).
-      try {
-        return await this.ctx.run(step, typeof commands === 'function' ? commands() : commands, opts);
-      } finally {
-        if (!this.keep) await this.close_();
-      }
-    });
-  }
-
-  close(): Promise<void> {
-    return enqueue(false, async () => {
-      this.closed = true;
-      await this.close_();
-    });
-  }
-
-  private async close_(): Promise<void> {
-    const ctx = this.ctx;
-    this.ctx = undefined;
-    await ctx?.close();
-  }
+export function nftIn(netnsFd: number, step: string, commands: Commands, opts: QueuedOptions = {}): Promise<string> {
+  return enqueue(opts.urgent ?? false, async () => {
+    const ctx = NftContext.open(netnsFd);
+    try {
+      return await ctx.run(step, text(commands), opts);
+    } finally {
+      await ctx.close();
+    }
+  });
 }
 
-let host: NftNamespace | undefined;
+let hostContext: NftContext | undefined;
 
-/** The daemon's own namespace (host tables, the forwarding guard). */
-export function nftHost(): NftNamespace {
-  host ??= new NftNamespace(undefined, true);
-  return host;
+/**
+ * Commands in the daemon's own namespace (host tables, the forwarding guard), through one context
+ * kept for good: its cache holds the host tables that exist, no more, and freeing a context
+ * (closing its netlink socket) can take milliseconds in the kernel while namespaces are freed.
+ */
+export function nftHost(step: string, commands: Commands, opts: QueuedOptions = {}): Promise<string> {
+  return enqueue(opts.urgent ?? false, async () => {
+    hostContext ??= NftContext.open();
+    return hostContext.run(step, text(commands), opts);
+  });
 }
 
 function enqueue<T>(isUrgent: boolean, work: () => Promise<T>): Promise<T> {

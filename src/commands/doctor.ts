@@ -49,7 +49,7 @@ function runtimeCheck(): Check {
 }
 
 export async function runDoctor(config: Pick<DaemonConfig, 'cgroup_root'>): Promise<number> {
-  const libnftables = await nftHost().run('list tables', 'list tables').then(
+  const libnftables = await nftHost('list tables', 'list tables').then(
     () => undefined,
     (e: Error) => e,
   );

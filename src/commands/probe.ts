@@ -2,7 +2,6 @@
 // syscall filter, limits and network, exactly as a call gets them, only the program replaced) and
 // prints the blast radius; exit 1 when anything sensitive, unlisted or dangerous is reachable.
 import pino from 'pino';
-import { setCloexecFrom3 } from '../../native/libc.js';
 import type { DaemonConfig } from '../config/daemon-config.js';
 import { runInvocation } from '../invocation/run-invocation.js';
 import { cgroupSetup } from '../linux/cgroup.js';
@@ -15,9 +14,6 @@ import { servedTool } from './served-tool.js';
 import type { Profile } from '../profile/profile.js';
 
 export async function runProbe(config: DaemonConfig, toolName: string, asJson: boolean): Promise<number> {
-  // Like the daemon: nothing this process inherited may reach the sandbox (bwrap passes every
-  // open descriptor through).
-  setCloexecFrom3();
   const found = await servedTool('probe', config, toolName);
   if (!found) return 1;
   const { tool, all: tools } = found;

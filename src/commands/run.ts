@@ -2,7 +2,6 @@
 // MCP call (argument checks, plan, sandbox, limits, network, teardown), without a daemon. Prints
 // what the host would show, or with --json the structured result; exits with the tool's status.
 import pino from 'pino';
-import { setCloexecFrom3 } from '../../native/libc.js';
 import type { DaemonConfig } from '../config/daemon-config.js';
 import { InvalidArgumentsError, runInvocation } from '../invocation/run-invocation.js';
 import { describeToolResult, isFailure, structuredResult } from '../invocation/tool-result.js';
@@ -35,9 +34,6 @@ export function parseRunArguments(pairs: readonly string[], json: string | undef
 }
 
 export async function runRun(config: DaemonConfig, toolName: string, args: Record<string, unknown>, asJson: boolean): Promise<number> {
-  // Like the daemon: nothing this process inherited may reach the sandbox (bwrap passes every
-  // open descriptor through).
-  setCloexecFrom3();
   const found = await servedTool('run', config, toolName);
   if (!found) return 1;
   const { tool } = found;

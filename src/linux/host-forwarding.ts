@@ -21,7 +21,7 @@ export interface ForwardingChange {
 export async function ensureForwarding(family: Family): Promise<ForwardingChange | undefined> {
   if (readFileSync(FORWARDING[family], 'utf8').trim() === '1') return undefined;
   // The guard first: there is no moment in which the host forwards without it.
-  await nftHost().run('load forwarding guard', forwardingGuard(family));
+  await nftHost('load forwarding guard', forwardingGuard(family));
   const acceptRa: string[] = [];
   if (family === 6) {
     for (const dev of readdirSync('/proc/sys/net/ipv6/conf')) {

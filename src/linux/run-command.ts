@@ -1,4 +1,4 @@
-// Runs ip, nft and nsenter for the network layer: a fixed PATH and no environment of the daemon's,
+// Runs ip (directly, or inside a sandbox's namespace through nsenter) for the network layer: a fixed PATH and no environment of the daemon's,
 // input on stdin, bounded in time, and an error that names the step and what the program said.
 import type { Readable, Writable } from 'node:stream';
 import { spawnProcess, type SpawnedProcess } from './spawn-process.js';

@@ -11,7 +11,7 @@ import { AddressPool, DEFAULT_POOL, type PoolConfig } from '../plan/address-pool
 import { PID_PLACEHOLDER, planNetworkRules, SANDBOX_TABLE, type NetworkSlot, type SandboxNetwork } from '../plan/network-plan.js';
 import { OWNER, ownerAlive } from './process-owner.js';
 import { CommandError, runCommand } from './run-command.js';
-import { nftHost, NftNamespace, NftError } from '../../native/nftables.js';
+import { nftHost, nftIn, NftError } from '../../native/nftables.js';
 import { ensureForwarding, type ForwardingChange } from './host-forwarding.js';
 import type { DeniedEgress } from '../invocation/tool-result.js';
 
@@ -127,12 +127,12 @@ async function flushDeletions(): Promise<void> {
     return batch.map(([name]) => `delete table inet ${name}\n`).join('');
   };
   try {
-    await nftHost().run('delete host tables', take);
+    await nftHost('delete host tables', take);
     for (const [, waiters] of batch) for (const w of waiters) w.resolve();
   } catch {
     // One table already gone fails the whole transaction: then each on its own.
     for (const [name, waiters] of batch) {
-      const outcome = await nftHost().run('delete host table', `delete table inet ${name}`).then(
+      const outcome = await nftHost('delete host table', `delete table inet ${name}`).then(
         () => undefined,
         (e: NftError) => (/No such file or directory/.test(e.detail ?? '') ? undefined : e),
       );
@@ -154,8 +154,6 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
   // sandbox's processes are dead, closing the descriptor frees its namespace and the kernel
   // removes the pair with it. A slot whose old pair is still on its way out is skipped when the
   // next `link add` finds the name taken.
-  // The sandbox's own nftables, through a netlink socket opened inside its namespace.
-  const sandboxNft = new NftNamespace(netns, false);
   const remove = async () => {
     if (removed) return;
     removed = true;
@@ -164,7 +162,6 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
       await deleteHostTable(slot.hostTable).catch((e: Error) => (failure = e.message));
       addresses.release(slot.index);
     }
-    await sandboxNft.close();
     closeSync(netns);
     if (failure) throw new NetworkSetupError(failure);
   };
@@ -192,8 +189,8 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
     // being loaded would delete nothing and leave the table behind.
     const steps = await Promise.allSettled([
       runCommand('configure sandbox link', IP, ['-batch', '-'], { input: rules.sandboxLinks, netnsFd: netns }),
-      sandboxNft.run('load sandbox firewall', rules.sandboxNft),
-      nftHost().run('load host firewall', rules.hostNft),
+      nftIn(netns, 'load sandbox firewall', rules.sandboxNft),
+      nftHost('load host firewall', rules.hostNft),
     ]);
     const failed = steps.find((x): x is PromiseRejectedResult => x.status === 'rejected');
     if (failed) throw failed.reason;
@@ -208,7 +205,7 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
       if (removed) return [];
       // Protocols as numbers, named below (nft would name them from /etc/protocols, which
       // minimal systems lack).
-      return parseDenied(await sandboxNft.run('read denied egress', `list table inet ${SANDBOX_TABLE}`, { json: true, numericProtocols: true, urgent: true }));
+      return parseDenied(await nftIn(netns, 'read denied egress', `list table inet ${SANDBOX_TABLE}`, { json: true, numericProtocols: true, urgent: true }));
     },
     remove,
   };
@@ -241,7 +238,7 @@ export function parseDenied(json: string): DeniedEgress[] {
 export async function sweepStaleNetworks(): Promise<string[]> {
   let out: string;
   try {
-    out = await nftHost().run('list host tables', 'list tables inet', { json: true });
+    out = await nftHost('list host tables', 'list tables inet', { json: true });
   } catch {
     return []; // no nftables on this host: nothing can have been left
   }
@@ -253,6 +250,6 @@ export async function sweepStaleNetworks(): Promise<string[]> {
       const m = /^toolcell_(\d+)_(\d+)_\d+$/.exec(n);
       return m !== null && !ownerAlive(m[1]!, m[2]!);
     });
-  for (const name of stale) await nftHost().run('delete stale host table', `delete table inet ${name}`);
+  for (const name of stale) await nftHost('delete stale host table', `delete table inet ${name}`);
   return stale;
 }

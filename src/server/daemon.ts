@@ -3,11 +3,11 @@
 // drains: no new connections or calls, running calls may finish until drain_timeout, then the
 // rest are killed, their results sent, and the connections closed.
 import type { Server, Socket } from 'node:net';
+import { basename } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { setCloexecFrom3 } from '../../native/libc.js';
 import type { DaemonConfig } from '../config/daemon-config.js';
 import { cgroupParentDirs, cgroupSetup, sweepStaleCgroups } from '../linux/cgroup.js';
-import { basename } from 'node:path';
 import { loadTools, type ServedTool } from '../profile/load-tools.js';
 import { PendingWork } from '../invocation/pending-work.js';
 import { ReadyPool } from '../invocation/ready-pool.js';
@@ -50,8 +50,9 @@ async function loadServed(config: DaemonConfig, logger: Logger, previous: Readon
 }
 
 export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ level: config.log_level })): Promise<RunningDaemon> {
-  // Before anything can spawn: nothing the daemon inherited may reach a sandbox (systemd's
-  // listening socket included; the daemon keeps using it, its children never get it).
+  // Before anything can spawn: nothing the daemon inherited may reach a child (systemd's listening
+  // socket included; the daemon keeps using it). Sandboxes are covered again at each spawn
+  // (native/spawn.ts); this also covers what Node's child_process starts (useradd, getent).
   setCloexecFrom3();
   const listenFd = takeListenFd();
 

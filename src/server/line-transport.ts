@@ -41,6 +41,12 @@ export function nestsDeeperThan(text: string, limit: number): boolean {
   return false;
 }
 
+/** The id to answer a refused message with: its own, when it has a usable one. */
+function requestIdOf(json: unknown): string | number | null {
+  const id = typeof json === 'object' && json !== null && 'id' in json ? (json as { id: unknown }).id : null;
+  return typeof id === 'string' || typeof id === 'number' ? id : null;
+}
+
 export class LineTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
@@ -133,13 +139,11 @@ export class LineTransport implements Transport {
       return this.replyError(PARSE_ERROR, 'message is not valid JSON');
     }
     if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
-      const id = typeof json === 'object' && json !== null && 'id' in json ? (json as { id: unknown }).id : null;
-      return this.replyError(INVALID_REQUEST, `message nested deeper than ${MAX_JSON_DEPTH} levels`, typeof id === 'string' || typeof id === 'number' ? id : null);
+      return this.replyError(INVALID_REQUEST, `message nested deeper than ${MAX_JSON_DEPTH} levels`, requestIdOf(json));
     }
     const parsed = JSONRPCMessageSchema.safeParse(json);
     if (!parsed.success) {
-      const id = typeof json === 'object' && json !== null && 'id' in json ? (json as { id: unknown }).id : null;
-      return this.replyError(INVALID_REQUEST, 'message is not a JSON-RPC 2.0 request, notification or response', typeof id === 'string' || typeof id === 'number' ? id : null);
+      return this.replyError(INVALID_REQUEST, 'message is not a JSON-RPC 2.0 request, notification or response', requestIdOf(json));
     }
     const msg = parsed.data;
     if ('method' in msg && 'id' in msg) this.unanswered.set(msg.id, (this.unanswered.get(msg.id) ?? 0) + 1);

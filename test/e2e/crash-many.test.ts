@@ -13,9 +13,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { cgroupSetup } from '../../src/linux/cgroup.js';
-import { createToolUser, lookupUserRecord, removeUser } from '../../src/linux/users.js';
 import { closeQuietly, connectClient, makeTempDir, makeToolsDir, pollUntil, removeDir, SLOWDOWN, startDaemon, waitForExit, type Daemon, type DirectClient } from '../helpers/daemon.js';
-import { bundledAs, realKernelSkipReason, scriptToolToml } from '../helpers/fixtures.js';
+import { bundledAs, createUsers, realKernelSkipReason, scriptToolToml } from '../helpers/fixtures.js';
 import { invocationCgroupsOf, processesOfUids, sandboxMounts, scratchFilesOfUids, uidOf } from '../helpers/leftovers.js';
 import { killMarked, uniqueMarker, waitForSleep } from '../helpers/processes.js';
 import { createLab, labSkipReason, type Lab } from '../helpers/test-network.js';
@@ -40,7 +39,7 @@ describe(`e2e: kill -9 of the daemon during ${SHELLS + PYTHONS + NETS} concurren
   const daemons: Daemon[] = [];
   const clients: DirectClient[] = [];
   const uids = new Set<number>();
-  const created: string[] = [];
+  let removeUsers = async (): Promise<void> => undefined;
   const markers: string[] = [];
   const inLab = (args: string[]) => spawnSync(lab.inLab[0]!, [...lab.inLab.slice(1), ...args], { encoding: 'utf8', timeout: 20_000 }).stdout ?? '';
   /** Host firewall tables of sandboxes, all or those of one daemon (named toolcell_<daemon pid>_...). */
@@ -64,13 +63,8 @@ describe(`e2e: kill -9 of the daemon during ${SHELLS + PYTHONS + NETS} concurren
 
   before(async () => {
     lab = await createLab();
-    for (const user of Object.values(USERS)) {
-      if (!(await lookupUserRecord(user))) {
-        await createToolUser(user);
-        created.push(user);
-      }
-      uids.add(uidOf(user));
-    }
+    removeUsers = await createUsers(Object.values(USERS));
+    for (const user of Object.values(USERS)) uids.add(uidOf(user));
     tools = makeToolsDir({ 'shell.toml': bundledAs('shell', USERS.shell), 'python.toml': bundledAs('python', USERS.python), 'net.toml': NET(lab.hostA) }, false);
     socketDir = makeTempDir('tc-crash-');
   });
@@ -81,7 +75,7 @@ describe(`e2e: kill -9 of the daemon during ${SHELLS + PYTHONS + NETS} concurren
     await lab?.close();
     removeDir(tools);
     removeDir(socketDir);
-    for (const user of created) await removeUser(user);
+    await removeUsers();
   });
 
   test('every sandbox dies with the daemon; the next start sweeps and serves on the same socket', async () => {

@@ -10,9 +10,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { cgroupSetup } from '../../src/linux/cgroup.js';
-import { createToolUser, lookupUserRecord, removeUser } from '../../src/linux/users.js';
-import { closeQuietly, connectClient, makeToolsDir, removeDir, SLOWDOWN, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
-import { FORK_BOMB_PY, realKernelSkipReason, scriptToolToml } from '../helpers/fixtures.js';
+import { lookupUserRecord } from '../../src/linux/users.js';
+import { callStructured, closeQuietly, connectClient, makeToolsDir, removeDir, SLOWDOWN, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
+import { createUsers, FORK_BOMB_PY, realKernelSkipReason, scriptToolToml } from '../helpers/fixtures.js';
 import { PROFILES } from '../helpers/paths.js';
 
 const skip = realKernelSkipReason();
@@ -49,10 +49,7 @@ describe('e2e: escape battery, part two (shell, python)', { skip, timeout: 240_0
   const hostTmpSocket = `/tmp/tctest-l11-${process.pid}.sock`;
 
   before(async () => {
-    if (!(await lookupUserRecord(LINK_USER))) {
-      await createToolUser(LINK_USER);
-      removeUsers = () => removeUser(LINK_USER);
-    }
+    removeUsers = await createUsers([LINK_USER]);
     const user = await lookupUserRecord(LINK_USER);
     // A host directory the link tool may write, and a host file it must never reach through it.
     hostDir = mkdtempSync('/var/tmp/tc-l11-');
@@ -84,7 +81,7 @@ describe('e2e: escape battery, part two (shell, python)', { skip, timeout: 240_0
   });
 
   const callRaw = async (name: string, args: Record<string, string>) => (await conn.client.callTool({ name, arguments: args })) as CallToolResult;
-  const call = async (name: string, args: Record<string, string>): Promise<Out> => (await callRaw(name, args)).structuredContent as unknown as Out;
+  const call = (name: string, args: Record<string, string>) => callStructured<Out>(conn.client, name, args);
   const shell = (script: string) => call('shell', { script });
   const python = (code: string) => call('python', { code });
 

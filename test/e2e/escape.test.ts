@@ -4,8 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { closeQuietly, connectClient, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
+import { callStructured, closeQuietly, connectClient, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
 import { realKernelSkipReason } from '../helpers/fixtures.js';
 import { PROFILES } from '../helpers/paths.js';
 
@@ -64,8 +63,7 @@ describe('e2e: escape battery through MCP (shell, python)', { skip }, () => {
     abstract?.close();
   });
 
-  const call = async (name: string, args: Record<string, string>): Promise<Out> =>
-    ((await conn.client.callTool({ name, arguments: args })) as CallToolResult).structuredContent as unknown as Out;
+  const call = (name: string, args: Record<string, string>) => callStructured<Out>(conn.client, name, args);
   const shell = (script: string) => call('shell', { script });
 
   test('host secrets are not there: /etc/shadow, /root, other homes, /sys; pid 1 has an empty environment', async () => {

@@ -13,10 +13,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { cgroupSetup } from '../../src/linux/cgroup.js';
-import { createToolUser, lookupUserRecord, removeUser } from '../../src/linux/users.js';
 import { closeQuietly, connectClient, delay, makeToolsDir, pollUntil, removeDir, SLOWDOWN, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
 import { FUZZ_SEED, Prng, RssWatch } from '../helpers/fuzz.js';
-import { bundledAs, realKernelSkipReason } from '../helpers/fixtures.js';
+import { bundledAs, createUsers, realKernelSkipReason } from '../helpers/fixtures.js';
 import { invocationCgroupsOf, processesOfUids, sandboxMounts, scratchFilesOfUids, uidOf } from '../helpers/leftovers.js';
 import { killMarked, uniqueMarker, waitForSleep } from '../helpers/processes.js';
 import { createLab, labSkipReason, type Lab } from '../helpers/test-network.js';
@@ -79,19 +78,14 @@ describe(`e2e: load with faults (${CLIENTS} clients x ${CALLS} calls, 10% hang u
   let daemon: Daemon;
   let tools: string;
   const uids = new Set<number>();
-  const created: string[] = [];
+  let removeUsers = async (): Promise<void> => undefined;
   const markers: string[] = [];
   const inLab = (args: string[]) => spawnSync(lab.inLab[0]!, [...lab.inLab.slice(1), ...args], { encoding: 'utf8', timeout: 20_000 }).stdout ?? '';
 
   before(async () => {
     lab = await createLab();
-    for (const user of Object.values(USERS)) {
-      if (!(await lookupUserRecord(user))) {
-        await createToolUser(user);
-        created.push(user);
-      }
-      uids.add(uidOf(user));
-    }
+    removeUsers = await createUsers(Object.values(USERS));
+    for (const user of Object.values(USERS)) uids.add(uidOf(user));
     tools = makeToolsDir({ 'echo.toml': ECHO, 'shell.toml': bundledAs('shell', USERS.shell), 'python.toml': bundledAs('python', USERS.python), 'web.toml': WEB(lab.hostA) }, false);
     daemon = await startDaemon({
       tools,
@@ -105,7 +99,7 @@ describe(`e2e: load with faults (${CLIENTS} clients x ${CALLS} calls, 10% hang u
     for (const m of markers) killMarked(m);
     await lab?.close();
     removeDir(tools);
-    for (const user of created) await removeUser(user);
+    await removeUsers();
   });
 
   test('every client that stays connected gets every answer; after the stop nothing of any call is left', async (t) => {

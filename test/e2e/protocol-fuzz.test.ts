@@ -7,9 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { closeQuietly, connectClient, makeToolsDir, pollUntil, RawConnection, removeDir, SLOWDOWN, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
-import { createToolUser, lookupUserRecord, removeUser } from '../../src/linux/users.js';
 import { FUZZ_SEED, Prng, RssWatch } from '../helpers/fuzz.js';
-import { realKernelSkipReason } from '../helpers/fixtures.js';
+import { createUsers, realKernelSkipReason } from '../helpers/fixtures.js';
 import { killMarked, uniqueMarker, waitForMarkerGone, waitForSleep } from '../helpers/processes.js';
 
 const skip = realKernelSkipReason();
@@ -96,10 +95,7 @@ describe(`e2e: protocol fuzzing of the socket (seed ${FUZZ_SEED})`, { skip, time
   };
 
   before(async () => {
-    if (!(await lookupUserRecord(OPEN_USER))) {
-      await createToolUser(OPEN_USER);
-      removeOpenUser = () => removeUser(OPEN_USER);
-    }
+    removeOpenUser = await createUsers([OPEN_USER]);
     tools = makeToolsDir({ 'open.toml': OPEN_TOOL });
     daemon = await startDaemon({
       tools,

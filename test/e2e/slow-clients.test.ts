@@ -5,16 +5,14 @@
 // the daemon's memory stays bounded (it stops reading from a peer that does not read), and a stop
 // is not held up by them.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { chmodSync, readdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { createToolUser, lookupUserRecord, removeUser } from '../../src/linux/users.js';
 import { closeQuietly, connectBridge, delay, makeToolsDir, pollUntil, RawConnection, removeDir, SLOWDOWN, startDaemon, type BridgedClient, type Daemon } from '../helpers/daemon.js';
 import { RssWatch } from '../helpers/fuzz.js';
-import { realKernelSkipReason } from '../helpers/fixtures.js';
-import { PROFILES } from '../helpers/paths.js';
+import { bundledAs, createUsers, realKernelSkipReason } from '../helpers/fixtures.js';
 
 const skip = realKernelSkipReason();
 const GROUP = 'tctest-l11clients';
@@ -34,17 +32,13 @@ describe('e2e: slow and half-open clients', { skip, timeout: 240_000 }, () => {
   let tools: string;
   let good: BridgedClient | undefined;
   const raws: RawConnection[] = [];
-  let removeToolUser = async () => undefined as void;
+  let removeToolUser = async (): Promise<void> => undefined;
 
   before(async () => {
     run('groupadd', ['--system', GROUP]);
     run('useradd', ['--system', '-U', '--no-create-home', '--shell', '/usr/sbin/nologin', '-G', GROUP, GOOD]);
-    if (!(await lookupUserRecord(TOOL_USER))) {
-      await createToolUser(TOOL_USER);
-      removeToolUser = () => removeUser(TOOL_USER);
-    }
-    const shell = `${readFileSync(join(PROFILES, 'shell.toml'), 'utf8')}\n[identity]\nuser = "${TOOL_USER}"\n`;
-    tools = makeToolsDir({ 'shell.toml': shell }, false);
+    removeToolUser = await createUsers([TOOL_USER]);
+    tools = makeToolsDir({ 'shell.toml': bundledAs('shell', TOOL_USER) }, false);
     daemon = await startDaemon({
       tools,
       // No sandboxes built ahead: their descriptors would blur the count of what connections hold.

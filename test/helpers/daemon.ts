@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { LineTransport } from '../../src/server/line-transport.js';
 import { BIN, PROFILES } from './paths.js';
 import { DAEMON_ENV, DAEMON_NODE_OPTIONS } from '../../src/server/daemon-runtime.js';
@@ -209,6 +210,11 @@ export function openSocket(path: string, timeoutMs = 5000): Promise<Socket> {
 }
 
 const CLIENT_INFO = { name: 'toolcell-e2e', version: '1.0.0' };
+
+/** A tools/call whose structuredContent (a toolcell result) the test reads. */
+export async function callStructured<T>(client: Client, name: string, args: Record<string, unknown>): Promise<T> {
+  return ((await client.callTool({ name, arguments: args })) as CallToolResult).structuredContent as unknown as T;
+}
 
 export interface DirectClient {
   readonly client: Client;

@@ -88,11 +88,15 @@ export function asNobody(profile: Profile): ServedTool {
  * Creates the tool users (tc-<tool>) that a test's own profiles need and returns the cleanup that
  * removes exactly the ones it created.
  */
-export async function createToolUsers(tools: readonly string[]): Promise<() => Promise<void>> {
+export function createToolUsers(tools: readonly string[]): Promise<() => Promise<void>> {
+  return createUsers(tools.map((tool) => `tc-${tool}`));
+}
+
+/** Creates the tool users that do not exist yet; the function returned removes exactly those. */
+export async function createUsers(names: readonly string[]): Promise<() => Promise<void>> {
   const { createToolUser, lookupUserRecord, removeUser } = await import('../../src/linux/users.js');
   const created: string[] = [];
-  for (const tool of tools) {
-    const name = `tc-${tool}`;
+  for (const name of names) {
     if (await lookupUserRecord(name)) continue;
     await createToolUser(name);
     created.push(name);

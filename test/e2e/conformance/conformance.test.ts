@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeTempDir, makeToolsDir, removeDir, SLOWDOWN, startDaemon, waitForExit, type Daemon } from '../../helpers/daemon.js';
-import { realKernelSkipReason } from '../../helpers/fixtures.js';
+import { createUsers, realKernelSkipReason } from '../../helpers/fixtures.js';
 import { startHttpFront, type HttpFront } from '../../helpers/http-front.js';
 import { runtime, runtimeSkipReason } from '../../helpers/node-runtimes.js';
 import { ROOT } from '../../helpers/paths.js';
@@ -68,16 +68,7 @@ describe('interop: MCP conformance suite, server scenarios, through a Streamable
   let log = '';
 
   before(async () => {
-    const { createToolUser, lookupUserRecord, removeUser } = await import('../../../src/linux/users.js');
-    const created: string[] = [];
-    removeUsers = async () => {
-      for (const name of created) await removeUser(name);
-    };
-    for (const name of CONFORMANCE_USERS) {
-      if (await lookupUserRecord(name)) continue;
-      await createToolUser(name);
-      created.push(name);
-    }
+    removeUsers = await createUsers(CONFORMANCE_USERS);
     tools = makeToolsDir(CONFORMANCE_TOOLS, false);
     // The suite's client opens one session per scenario and never ends it (no DELETE), and every
     // session is a connection of root here: more than the default 16 per caller.
