@@ -111,7 +111,7 @@ class NftContext {
   async run(step: string, commands: string, opts: NftRunOptions = {}): Promise<string> {
     // libnftables waits for the kernel's acknowledgement in select(), which a signal to this
     // thread (SIGCHLD of an `ip` that just ended) interrupts after the batch was sent. Sending it
-    // again gives the same rules: sandbox and host tables are replaced, not added to; the
+    // again gives the same rules: sandbox and host tables are emptied first, not added to; the
     // guard's rule, added twice, drops the same packets; deleting what is gone is ignored by the
     // callers; listing changes nothing.
     for (let attempt = 1; ; attempt++) {
