@@ -1,17 +1,19 @@
 // posix_spawn(3) and pipe2(2) through koffi: how the daemon starts processes without
 // forking itself. Node's child_process forks the whole daemon (libuv's fork, then exec): the page
 // tables of ~100 MiB are copied on the event loop, 3-4 ms per spawn and growing with the heap.
-// glibc's posix_spawn uses clone(CLONE_VM|CLONE_VFORK): nothing is copied, about 0.3 ms whatever
-// the daemon's size. Loaded lazily so that pure code and unit tests never need the FFI.
+// glibc's posix_spawn uses clone(CLONE_VM|CLONE_VFORK): nothing is copied, whatever the daemon's
+// size. It runs on a worker thread: CLONE_VFORK suspends the calling thread until the child has
+// exec'd, 0.3 ms on an idle machine but 2 ms and more when both cores are busy (measured: a
+// quarter of the event loop's time at 16 concurrent calls). Loaded lazily so that pure code and
+// unit tests never need the FFI.
 import koffi from 'koffi';
-import { setCloexecFrom3 } from './libc.js';
 
 interface Spawn {
   pipe2: (fds: number[], flags: number) => number;
   faInit: (fa: Buffer) => number;
   faDestroy: (fa: Buffer) => number;
   faDup2: (fa: Buffer, fd: number, newfd: number) => number;
-  faClose: (fa: Buffer, fd: number) => number;
+  faCloseFrom: (fa: Buffer, from: number) => number;
   faChdir: (fa: Buffer, path: string) => number;
   attrInit: (attr: Buffer) => number;
   attrDestroy: (attr: Buffer) => number;
@@ -20,7 +22,7 @@ interface Spawn {
   attrSetSigMask: (attr: Buffer, set: Buffer) => number;
   sigfillset: (set: Buffer) => number;
   sigemptyset: (set: Buffer) => number;
-  posixSpawn: (pid: number[], path: string, fa: Buffer, attr: Buffer, argv: (string | null)[], envp: (string | null)[]) => number;
+  posixSpawn: { async(pid: Buffer, path: string, fa: Buffer, attr: Buffer, argv: (string | null)[], envp: (string | null)[], done: (err: unknown, rc: number) => void): void };
 }
 
 let api: Spawn | undefined;
@@ -34,7 +36,7 @@ function load(): Spawn {
       faInit: f('int posix_spawn_file_actions_init(void *fa)'),
       faDestroy: f('int posix_spawn_file_actions_destroy(void *fa)'),
       faDup2: f('int posix_spawn_file_actions_adddup2(void *fa, int fd, int newfd)'),
-      faClose: f('int posix_spawn_file_actions_addclose(void *fa, int fd)'),
+      faCloseFrom: f('int posix_spawn_file_actions_addclosefrom_np(void *fa, int from)'),
       faChdir: f('int posix_spawn_file_actions_addchdir_np(void *fa, const char *path)'),
       attrInit: f('int posix_spawnattr_init(void *attr)'),
       attrDestroy: f('int posix_spawnattr_destroy(void *attr)'),
@@ -43,7 +45,7 @@ function load(): Spawn {
       attrSetSigMask: f('int posix_spawnattr_setsigmask(void *attr, const void *set)'),
       sigfillset: f('int sigfillset(void *set)'),
       sigemptyset: f('int sigemptyset(void *set)'),
-      posixSpawn: f('int posix_spawn(_Out_ int *pid, const char *path, const void *fa, const void *attr, const char **argv, const char **envp)'),
+      posixSpawn: f('int posix_spawn(void *pid, const char *path, const void *fa, const void *attr, const char **argv, const char **envp)'),
     };
   }
   return api;
@@ -69,15 +71,21 @@ export function pipe(): [number, number] {
 
 /**
  * Starts `path` with `argv` and `env`, in `cwd`, in a session of its own, with `fds[i]` as its
- * descriptor i (every other descriptor of the daemon is close-on-exec). Returns its pid.
+ * descriptor i and no other descriptor of the daemon. Resolves with its pid once it has exec'd.
+ * The descriptors in `fds` must stay open until then.
  */
-export function posixSpawn(path: string, argv: readonly string[], env: Readonly<Record<string, string>>, fds: readonly number[], cwd: string): number {
+export function posixSpawn(path: string, argv: readonly string[], env: Readonly<Record<string, string>>, fds: readonly number[], cwd: string): Promise<number> {
   const c = load();
   const fa = Buffer.alloc(FA_SIZE);
   const attr = Buffer.alloc(ATTR_SIZE);
   const all = Buffer.alloc(SIGSET_SIZE);
   const none = Buffer.alloc(SIGSET_SIZE);
-  if (c.faInit(fa) !== 0 || c.attrInit(attr) !== 0) throw new Error('posix_spawn: cannot initialise its attributes');
+  const pid = Buffer.alloc(4);
+  if (c.faInit(fa) !== 0 || c.attrInit(attr) !== 0) return Promise.reject(new Error('posix_spawn: cannot initialise its attributes'));
+  const destroy = () => {
+    c.faDestroy(fa);
+    c.attrDestroy(attr);
+  };
   try {
     c.sigfillset(all);
     c.sigemptyset(none);
@@ -89,23 +97,26 @@ export function posixSpawn(path: string, argv: readonly string[], env: Readonly<
     };
     fds.forEach((fd, i) => step(c.faDup2(fa, fd, base + i), `adddup2(${fd}, ${base + i})`));
     fds.forEach((_, i) => step(c.faDup2(fa, base + i, i), `adddup2(${base + i}, ${i})`));
-    fds.forEach((_, i) => step(c.faClose(fa, base + i), `addclose(${base + i})`));
-    if (c.faChdir(fa, cwd) !== 0) throw new Error(`posix_spawn_file_actions_addchdir_np(${cwd}) failed`);
+    // Then every other descriptor closed in the child, whatever its close-on-exec flag: libraries
+    // open some without it (libmnl's netlink socket under libnftables), and other threads of the
+    // daemon may open one at any moment while this spawn runs on its own.
+    step(c.faCloseFrom(fa, fds.length), `addclosefrom_np(${fds.length})`);
+    step(c.faChdir(fa, cwd), `addchdir_np(${cwd})`);
     if (c.attrSetFlags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSID) !== 0) throw new Error('posix_spawnattr_setflags failed');
     c.attrSetSigDefault(attr, all);
     c.attrSetSigMask(attr, none);
-    // Libraries open descriptors without close-on-exec (libmnl's netlink socket under
-    // libnftables), and posix_spawn passes on whatever is not marked: mark everything from 3 up
-    // right before the spawn. Descriptors are only made on this thread, so none can slip in between.
-    setCloexecFrom3();
-    const pid = [0];
-    const envp = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-    const rc = c.posixSpawn(pid, path, fa, attr, [...argv, null], [...envp, null]);
-    // posix_spawn returns the error number itself (exec failures included, with CLONE_VFORK).
-    if (rc !== 0) throw Object.assign(new Error(`posix_spawn ${path}: errno ${rc}`), { errno: rc });
-    return pid[0]!;
-  } finally {
-    c.faDestroy(fa);
-    c.attrDestroy(attr);
+  } catch (e) {
+    destroy();
+    return Promise.reject(e as Error);
   }
+  const envp = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  return new Promise((resolve, reject) => {
+    c.posixSpawn.async(pid, path, fa, attr, [...argv, null], [...envp, null], (err, rc) => {
+      destroy();
+      // posix_spawn returns the error number itself (exec failures included, with CLONE_VFORK).
+      if (err) reject(err as Error);
+      else if (rc !== 0) reject(Object.assign(new Error(`posix_spawn ${path}: errno ${rc}`), { errno: rc }));
+      else resolve(pid.readInt32LE(0));
+    });
+  });
 }

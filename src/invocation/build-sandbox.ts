@@ -64,7 +64,7 @@ export async function buildSandbox(tool: ServedTool, id: string, log: Logger): P
       });
     }
     // bwrap builds the namespaces and mounts, then holds before it starts sandbox-exec.
-    const sandbox = spawnSandbox(toBwrapCommand(enclosure), enclosure.user, toBwrapInputs(tool.seccomp, enclosure, inputs));
+    const sandbox = await spawnSandbox(toBwrapCommand(enclosure), enclosure.user, toBwrapInputs(tool.seccomp, enclosure, inputs));
     teardown.push('kill sandbox', async () => {
       await sandbox.kill();
       await Promise.race([sandbox.exited, new Promise((r) => setTimeout(r, KILL_GRACE_MS).unref())]);

@@ -25,13 +25,13 @@ export interface CommandOptions {
   readonly netnsFd?: number;
 }
 
-export function runCommand(step: string, file: string, args: readonly string[], opts: CommandOptions = {}): Promise<string> {
+export async function runCommand(step: string, file: string, args: readonly string[], opts: CommandOptions = {}): Promise<string> {
   const [cmd, argv] = opts.netnsFd === undefined ? [file, args] : [NSENTER, ['--net=/proc/self/fd/3', '--', file, ...args]];
   let child: SpawnedProcess;
   try {
-    child = spawnProcess(cmd, argv, { env: SYSTEM_ENV, stdio: ['write', 'read', 'read', ...(opts.netnsFd === undefined ? [] : [{ fd: opts.netnsFd }])], timeoutMs: TIMEOUT_MS });
+    child = await spawnProcess(cmd, argv, { env: SYSTEM_ENV, stdio: ['write', 'read', 'read', ...(opts.netnsFd === undefined ? [] : [{ fd: opts.netnsFd }])], timeoutMs: TIMEOUT_MS });
   } catch (e) {
-    return Promise.reject(new CommandError(step, (e as Error).message, null));
+    throw new CommandError(step, (e as Error).message, null);
   }
   const [stdin, out, err] = child.streams as [Writable, Readable, Readable];
   let stdout = '';

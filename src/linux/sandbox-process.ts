@@ -55,13 +55,13 @@ const FIRST_INPUT_FD = 5;
  * `inputs` are written to descriptors 5, 6, ... of bwrap and closed (filter, secret arguments and
  * data); bwrap reads them during setup and closes them before the tool runs.
  */
-export function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs: readonly (Buffer | undefined)[] = []): SandboxProcess {
+export async function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs: readonly (Buffer | undefined)[] = []): Promise<SandboxProcess> {
   if (cmd.fds.info !== 3 || cmd.fds.block !== 4) throw new SpawnError('control fds must be 3 (info) and 4 (block)');
   // bwrap starts as the tool's uid/gid with no supplementary groups (run-as drops them), so it
   // never holds root; it builds the sandbox in a user namespace of its own. Its own session:
   // a Ctrl-C meant for the daemon's terminal must reach the daemon (which then tears down in
   // order), not the sandboxes behind its back.
-  const child = spawnProcess(cmd.file, cmd.argv, {
+  const child = await spawnProcess(cmd.file, cmd.argv, {
     user,
     env: cmd.env,
     stdio: ['write', 'read', 'read', 'read', 'write', ...inputs.map((d) => (d === undefined ? ('null' as const) : ('write' as const)))],

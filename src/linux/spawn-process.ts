@@ -71,7 +71,7 @@ function signalName(n: number): NodeJS.Signals | null {
   return (entry?.[0] as NodeJS.Signals | undefined) ?? null;
 }
 
-export function spawnProcess(file: string, args: readonly string[], opts: SpawnOptions): SpawnedProcess {
+export async function spawnProcess(file: string, args: readonly string[], opts: SpawnOptions): Promise<SpawnedProcess> {
   if (!listening) {
     process.on('SIGCHLD', reapAll);
     listening = true;
@@ -106,7 +106,7 @@ export function spawnProcess(file: string, args: readonly string[], opts: SpawnO
   const [path, argv] = opts.user ? [RUN_AS, [RUN_AS, String(opts.user.uid), String(opts.user.gid), file, ...args]] : [file, [file, ...args]];
   let pid: number;
   try {
-    pid = posixSpawn(path, argv, opts.env ?? {}, childEnds, '/');
+    pid = await posixSpawn(path, argv, opts.env ?? {}, childEnds, '/');
   } catch (e) {
     for (const fd of parentEnds) if (fd !== undefined) closeSync(fd);
     throw new SpawnError(`spawn ${file}${opts.user ? ` as uid ${opts.user.uid}` : ''}: ${(e as Error).message}`);

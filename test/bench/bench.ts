@@ -72,7 +72,7 @@ async function floor(calls: number): Promise<Stats> {
     const start = performance.now();
     // posix_spawn, as the tool's user: what a shell's fork of a small process costs, not the fork
     // of a Node process (the bench's own heap would make the floor slower than bwrap is).
-    const child = spawnProcess(cmd.file, argv, { user, stdio: ['null', 'null', 'null', 'null', 'null', 'write'] });
+    const child = await spawnProcess(cmd.file, argv, { user, stdio: ['null', 'null', 'null', 'null', 'null', 'write'] });
     (child.streams[5] as Writable).end(toBwrapInputs(filter, plan, undefined)[0]);
     const { code } = await child.exited;
     if (code !== 0) errors++;

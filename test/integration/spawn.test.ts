@@ -14,7 +14,7 @@ import { realKernelSkipReason } from '../helpers/fixtures.js';
 const skip = realKernelSkipReason();
 
 async function run(file: string, args: readonly string[], opts: { input?: Buffer | string; stdio?: StdioSpec[]; user?: { uid: number; gid: number }; timeoutMs?: number } = {}) {
-  const child = spawnProcess(file, args, { stdio: opts.stdio ?? ['write', 'read', 'read'], user: opts.user, timeoutMs: opts.timeoutMs, env: { PATH: '/usr/bin:/bin' } });
+  const child = await spawnProcess(file, args, { stdio: opts.stdio ?? ['write', 'read', 'read'], user: opts.user, timeoutMs: opts.timeoutMs, env: { PATH: '/usr/bin:/bin' } });
   let stdout = '';
   let stderr = '';
   (child.streams[1] as Readable).setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -73,7 +73,7 @@ describe('spawning without forking the daemon', { skip }, () => {
   });
 
   test('kill() ends it with SIGKILL; a timeout does the same', async () => {
-    const child = spawnProcess('/bin/sleep', ['30'], { stdio: ['null', 'read', 'read'] });
+    const child = await spawnProcess('/bin/sleep', ['30'], { stdio: ['null', 'read', 'read'] });
     child.kill();
     assert.deepEqual(await child.exited, { code: null, signal: 'SIGKILL' });
     const t0 = Date.now();
@@ -82,8 +82,8 @@ describe('spawning without forking the daemon', { skip }, () => {
     assert.ok(Date.now() - t0 < 10_000);
   });
 
-  test('a program that does not exist is a SpawnError naming it and the errno', () => {
-    assert.throws(() => spawnProcess('/nonexistent/prog', [], { stdio: ['null', 'null', 'null'] }), (e: Error) => e instanceof SpawnError && /\/nonexistent\/prog.*errno 2/.test(e.message));
+  test('a program that does not exist is a SpawnError naming it and the errno', async () => {
+    await assert.rejects(spawnProcess('/nonexistent/prog', [], { stdio: ['null', 'null', 'null'] }), (e: Error) => e instanceof SpawnError && /\/nonexistent\/prog.*errno 2/.test(e.message));
   });
 
   test('run-as: becomes the user with its group only; refuses uid or gid 0', async () => {
