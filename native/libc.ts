@@ -1,6 +1,6 @@
 // libc through koffi: the few calls Node does not offer. Loaded lazily so that pure code and unit
 // tests never need the FFI.
-import { closeSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import koffi from 'koffi';
 
 interface Libc {
@@ -11,6 +11,7 @@ interface Libc {
   sendto: (fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number) => number;
   getsockopt: (fd: number, level: number, name: number, value: Buffer, len: Buffer) => number;
   waitid: (idtype: number, id: number, info: Buffer, options: number) => number;
+  setns: (fd: number, nstype: number) => number;
 }
 
 let libc: Libc | undefined;
@@ -26,6 +27,7 @@ function load(): Libc {
       sendto: lib.func('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)') as unknown as Libc['sendto'],
       getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *value, void *len)') as unknown as Libc['getsockopt'],
       waitid: lib.func('int waitid(int idtype, int id, void *info, int options)') as unknown as Libc['waitid'],
+      setns: lib.func('int setns(int fd, int nstype)') as unknown as Libc['setns'],
     };
   }
   return libc;
@@ -147,4 +149,30 @@ export function peerCredentials(fd: number): PeerCredentials {
   len.writeUInt32LE(ucred.length);
   if (load().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, ucred, len) !== 0) throw new Error(`getsockopt(SO_PEERCRED) failed (errno ${koffi.errno()})`);
   return { pid: ucred.readInt32LE(0), uid: ucred.readUInt32LE(4), gid: ucred.readUInt32LE(8) };
+}
+
+const CLONE_NEWNET = 0x40000000;
+
+/** The daemon's own network namespace, opened once (close-on-exec, as every fd Node opens). */
+let ownNetns: number | undefined;
+
+/**
+ * Runs `open` with the calling thread in the network namespace `netnsFd` holds, and switches
+ * straight back: for making a netlink socket that belongs to a sandbox's namespace (a socket
+ * stays with the namespace it was made in, so nothing later needs another switch).
+ */
+export function inNetworkNamespace<T>(netnsFd: number, open: () => T): T {
+  const c = load();
+  ownNetns ??= openSync('/proc/thread-self/ns/net', 'r');
+  if (c.setns(netnsFd, CLONE_NEWNET) !== 0) throw new Error(`setns(sandbox network namespace) failed (errno ${koffi.errno()})`);
+  try {
+    return open();
+  } finally {
+    // Ordering: back into the daemon's namespace before anything else runs on this thread. A
+    // thread left in a sandbox's namespace must not go on serving: end the process instead.
+    if (c.setns(ownNetns, CLONE_NEWNET) !== 0) {
+      process.stderr.write(`toolcell: setns back into the daemon's network namespace failed (errno ${koffi.errno()}); aborting\n`);
+      process.abort();
+    }
+  }
 }

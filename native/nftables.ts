@@ -6,8 +6,8 @@
 // thread into the sandbox's namespace (setns), making the context, and switching straight back:
 // the daemon's thread is in the sandbox's namespace for the duration of one nft_ctx_new, and every
 // later command goes through the socket without another switch.
-import { openSync } from 'node:fs';
 import koffi from 'koffi';
+import { inNetworkNamespace } from './libc.js';
 
 interface Nft {
   ctxNew: (flags: number) => unknown;
@@ -18,7 +18,6 @@ interface Nft {
   run: { async(ctx: unknown, buf: string, done: (err: unknown, rc: number) => void): void };
   output: (ctx: unknown) => string | null;
   error: (ctx: unknown) => string | null;
-  setns: (fd: number, nstype: number) => number;
 }
 
 let api: Nft | undefined;
@@ -26,7 +25,6 @@ let api: Nft | undefined;
 function load(): Nft {
   if (!api) {
     const lib = koffi.load('libnftables.so.1');
-    const libc = koffi.load('libc.so.6');
     const f = <T>(l: ReturnType<typeof koffi.load>, decl: string) => l.func(decl) as unknown as T;
     api = {
       ctxNew: f(lib, 'void *nft_ctx_new(uint32_t flags)'),
@@ -37,20 +35,15 @@ function load(): Nft {
       run: f(lib, 'int nft_run_cmd_from_buffer(void *ctx, const char *buf)'),
       output: f(lib, 'const char *nft_ctx_get_output_buffer(void *ctx)'),
       error: f(lib, 'const char *nft_ctx_get_error_buffer(void *ctx)'),
-      setns: f(libc, 'int setns(int fd, int nstype)'),
     };
   }
   return api;
 }
 
-const CLONE_NEWNET = 0x40000000;
 const EINTR_ATTEMPTS = 3;
 // nftables.h: output flags.
 const OUTPUT_JSON = 1 << 4;
 const OUTPUT_NUMERIC_PROTO = 1 << 7;
-
-/** The daemon's own network namespace, opened once (close-on-exec, as every fd Node opens). */
-let ownNetns: number | undefined;
 
 export class NftError extends Error {
   constructor(
@@ -77,21 +70,7 @@ class NftContext {
   /** A context in the daemon's namespace, or in the namespace `netnsFd` holds. */
   static open(netnsFd?: number): NftContext {
     const n = load();
-    if (netnsFd === undefined) return NftContext.wrap(n.ctxNew(0));
-    ownNetns ??= openSync('/proc/thread-self/ns/net', 'r');
-    if (n.setns(netnsFd, CLONE_NEWNET) !== 0) throw new Error(`setns(sandbox network namespace) failed (errno ${koffi.errno()})`);
-    let ctx: unknown;
-    try {
-      ctx = n.ctxNew(0);
-    } finally {
-      // Ordering: back into the daemon's namespace before anything else runs on this thread. A
-      // thread left in a sandbox's namespace must not go on serving: end the process instead.
-      if (n.setns(ownNetns, CLONE_NEWNET) !== 0) {
-        process.stderr.write(`toolcell: setns back into the daemon's network namespace failed (errno ${koffi.errno()}); aborting\n`);
-        process.abort();
-      }
-    }
-    return NftContext.wrap(ctx);
+    return NftContext.wrap(netnsFd === undefined ? n.ctxNew(0) : inNetworkNamespace(netnsFd, () => n.ctxNew(0)));
   }
 
   private static wrap(ctx: unknown): NftContext {

@@ -1,11 +1,10 @@
-// Runs ip (directly, or inside a sandbox's namespace through nsenter) for the network layer: a fixed PATH and no environment of the daemon's,
+// Runs ip for the network layer (reading the host's routes and addresses once): a fixed PATH and no environment of the daemon's,
 // input on stdin, bounded in time, and an error that names the step and what the program said.
 import type { Readable, Writable } from 'node:stream';
 import { spawnProcess, type SpawnedProcess } from './spawn-process.js';
 
 /** What every system program toolcell runs gets: the sbin paths, and nothing of the daemon's environment. */
 export const SYSTEM_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
-const NSENTER = '/usr/bin/nsenter';
 const TIMEOUT_MS = 10_000;
 
 export class CommandError extends Error {
@@ -19,17 +18,14 @@ export class CommandError extends Error {
 }
 
 export interface CommandOptions {
-  /** Written to the program's stdin (ip -batch -, nft -f -). */
+  /** Written to the program's stdin. */
   readonly input?: string;
-  /** Run inside the network namespace this descriptor holds (through nsenter, as its fd 3). */
-  readonly netnsFd?: number;
 }
 
 export async function runCommand(step: string, file: string, args: readonly string[], opts: CommandOptions = {}): Promise<string> {
-  const [cmd, argv] = opts.netnsFd === undefined ? [file, args] : [NSENTER, ['--net=/proc/self/fd/3', '--', file, ...args]];
   let child: SpawnedProcess;
   try {
-    child = await spawnProcess(cmd, argv, { env: SYSTEM_ENV, stdio: ['write', 'read', 'read', ...(opts.netnsFd === undefined ? [] : [{ fd: opts.netnsFd }])], timeoutMs: TIMEOUT_MS });
+    child = await spawnProcess(file, args, { env: SYSTEM_ENV, stdio: ['write', 'read', 'read'], timeoutMs: TIMEOUT_MS });
   } catch (e) {
     throw new CommandError(step, (e as Error).message, null);
   }

@@ -8,15 +8,18 @@ import { closeSync, openSync } from 'node:fs';
 import type { AddressBlock, Family } from '../plan/egress-allow.js';
 import { fromBigInt, parseBlock, prefixMask, toBigInt } from '../plan/egress-allow.js';
 import { AddressPool, DEFAULT_POOL, type PoolConfig } from '../plan/address-pool.js';
-import { PID_PLACEHOLDER, planNetworkRules, SANDBOX_TABLE, type NetworkSlot, type SandboxNetwork } from '../plan/network-plan.js';
+import { planNetworkRules, planSandboxFirewall, SANDBOX_TABLE, type NetworkSlot, type SandboxNetwork, type VethLinks } from '../plan/network-plan.js';
 import { OWNER, ownerAlive } from './process-owner.js';
-import { CommandError, runCommand } from './run-command.js';
+import { runCommand } from './run-command.js';
 import { nftHost, nftIn, NftError } from '../../native/nftables.js';
+import { NetlinkError, RouteSocket } from '../../native/netlink.js';
+import { getLink, linkUp, newAddress, newDefaultRoute, newVethPair } from './rtnetlink-messages.js';
 import { ensureForwarding, type ForwardingChange } from './host-forwarding.js';
 import type { DeniedEgress } from '../invocation/tool-result.js';
 
 const IP = '/usr/bin/ip';
 const LINK_ATTEMPTS = 8;
+const EEXIST = 17;
 
 export interface WiredNetwork {
   readonly slot: NetworkSlot;
@@ -141,6 +144,38 @@ async function flushDeletions(): Promise<void> {
   }
 }
 
+/** In the daemon's namespace: the veth pair, both ends up, the peer made in the sandbox's namespace; the host end's addresses. */
+async function hostEnd(links: VethLinks, netns: number): Promise<void> {
+  const sock = RouteSocket.open();
+  try {
+    await sock.request('create veth pair', (seq) => newVethPair(seq, links.hostIf, links.sandboxIf, netns));
+    await configure(sock, 'host', links.hostIf, links.hostAddresses.map((a) => (seq, index) => newAddress(seq, index, a)));
+  } finally {
+    sock.close();
+  }
+}
+
+/** Inside the sandbox's namespace: its end up, its addresses and default routes. */
+async function sandboxEnd(links: VethLinks, netns: number): Promise<void> {
+  const sock = RouteSocket.open(netns);
+  try {
+    await configure(sock, 'sandbox', links.sandboxIf, [
+      linkUp,
+      ...links.sandboxAddresses.map((a) => (seq: number, index: number) => newAddress(seq, index, a)),
+      ...links.gateways.map((g) => (seq: number, index: number) => newDefaultRoute(seq, index, g.family, g.address)),
+    ]);
+  } finally {
+    sock.close();
+  }
+}
+
+/** Looks up the link `name` and sends each request for it, in order. */
+async function configure(sock: RouteSocket, side: string, name: string, requests: ((seq: number, index: number) => Buffer)[]): Promise<void> {
+  const link = await sock.request(`find ${side} link ${name}`, (seq) => getLink(seq, name));
+  if (link.kind !== 'link') throw new Error(`find ${side} link ${name}: no link in the kernel's answer`);
+  for (const build of requests) await sock.request(`configure ${side} link ${name}`, (seq) => build(seq, link.index));
+}
+
 /** Wires the held sandbox `pid`; on any failure what was made is removed again before the error is thrown. */
 export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Promise<WiredNetwork> {
   const addresses = await addressPool();
@@ -165,6 +200,11 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
     closeSync(netns);
     if (failure) throw new NetworkSetupError(failure);
   };
+  // The sandbox's own firewall names no address of the veth: loaded while the pair is made. (A
+  // handler at once, so a failure is not an unhandled rejection while the pair is still made;
+  // every path below waits for it before the namespace's descriptor is closed.)
+  const sandboxFirewall = nftIn(netns, 'load sandbox firewall', planSandboxFirewall(net, v6, addresses.cidrs));
+  sandboxFirewall.catch(() => undefined);
   try {
     let rules;
     for (let attempt = 1; ; attempt++) {
@@ -172,11 +212,11 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
       const s = v6 ? candidate : { ...candidate, v6: undefined };
       rules = planNetworkRules(net, s, addresses.cidrs);
       try {
-        await runCommand('create veth pair', IP, ['-batch', '-'], { input: rules.hostLinks.replace(PID_PLACEHOLDER, String(pid)) });
+        await hostEnd(rules.links, netns);
         slot = s;
         break;
       } catch (e) {
-        const taken = e instanceof CommandError && /File exists/.test(e.stderr) && attempt < LINK_ATTEMPTS;
+        const taken = e instanceof NetlinkError && e.errno === EEXIST && e.step === 'create veth pair' && attempt < LINK_ATTEMPTS;
         // A half-made pair (link made, address failed) goes with the sandbox's namespace.
         if (!taken) slot = s;
         else addresses.release(s.index);
@@ -184,19 +224,16 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
         skip.add(s.index); // another daemon in this namespace holds that interface name
       }
     }
-    // Both firewalls in-process (libnftables, no spawn) while `ip` configures the sandbox's end.
-    // All three settle before a failure is acted on: removing while the host table is still
-    // being loaded would delete nothing and leave the table behind.
-    const steps = await Promise.allSettled([
-      runCommand('configure sandbox link', IP, ['-batch', '-'], { input: rules.sandboxLinks, netnsFd: netns }),
-      nftIn(netns, 'load sandbox firewall', rules.sandboxNft),
-      nftHost('load host firewall', rules.hostNft),
-    ]);
+    // The host's firewall while the sandbox's end is configured. All three settle before a
+    // failure is acted on: removing while the host table is still being loaded would delete
+    // nothing and leave the table behind.
+    const steps = await Promise.allSettled([sandboxEnd(rules.links, netns), sandboxFirewall, nftHost('load host firewall', rules.hostNft)]);
     const failed = steps.find((x): x is PromiseRejectedResult => x.status === 'rejected');
     if (failed) throw failed.reason;
   } catch (e) {
+    await sandboxFirewall.catch(() => undefined);
     await remove().catch(() => undefined);
-    throw e instanceof CommandError || e instanceof NftError ? new NetworkSetupError(`sandbox network: ${e.message}`) : e;
+    throw e instanceof NetlinkError || e instanceof NftError ? new NetworkSetupError(`sandbox network: ${e.message}`) : e;
   }
   const wired = slot!;
   return {
@@ -204,8 +241,9 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
     async denied() {
       if (removed) return [];
       // Protocols as numbers, named below (nft would name them from /etc/protocols, which
-      // minimal systems lack).
-      return parseDenied(await nftIn(netns, 'read denied egress', `list table inet ${SANDBOX_TABLE}`, { json: true, numericProtocols: true, urgent: true }));
+      // minimal systems lack). The sets only: listing the whole table (its rules too) takes
+      // twice as long, while the call waits.
+      return parseDenied(await nftIn(netns, 'read denied egress', `list sets table inet ${SANDBOX_TABLE}`, { json: true, numericProtocols: true, urgent: true }));
     },
     remove,
   };
@@ -217,7 +255,7 @@ interface NftSetElement {
 
 const PROTOCOLS: Readonly<Record<number, string>> = { 1: 'icmp', 2: 'igmp', 6: 'tcp', 17: 'udp', 47: 'gre', 50: 'esp', 51: 'ah', 58: 'ipv6-icmp', 132: 'sctp', 136: 'udplite' };
 
-/** The counters of the sandbox's deny sets (nft -j -p list table), largest first. */
+/** The counters of the sandbox's deny sets (nft -j -p list sets table), largest first. */
 export function parseDenied(json: string): DeniedEgress[] {
   const doc = JSON.parse(json) as { nftables?: { set?: { name: string; elem?: NftSetElement[] } }[] };
   const out: DeniedEgress[] = [];

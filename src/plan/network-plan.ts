@@ -36,11 +36,24 @@ export interface NetworkSlot {
   readonly v6?: { readonly host: string; readonly sandbox: string; readonly prefix: number };
 }
 
+export interface InterfaceAddress {
+  readonly family: Family;
+  readonly address: string;
+  readonly prefix: number;
+}
+
+/** The veth pair: the host end in the daemon's namespace, the peer made directly in the sandbox's. */
+export interface VethLinks {
+  readonly hostIf: string;
+  readonly sandboxIf: string;
+  readonly hostAddresses: readonly InterfaceAddress[];
+  readonly sandboxAddresses: readonly InterfaceAddress[];
+  /** The sandbox's default routes, one per family: through the host end. */
+  readonly gateways: readonly { readonly family: Family; readonly address: string }[];
+}
+
 export interface NetworkRules {
-  /** `ip -batch` lines run in the daemon's namespace: the veth pair (peer made inside the sandbox's namespace), host end up. */
-  readonly hostLinks: string;
-  /** `ip -batch` lines run inside the sandbox's namespace. */
-  readonly sandboxLinks: string;
+  readonly links: VethLinks;
   readonly sandboxNft: string;
   readonly hostNft: string;
 }
@@ -48,8 +61,6 @@ export interface NetworkRules {
 /** The sandbox's end of the veth pair; its namespace holds nothing else but lo. */
 export const SANDBOX_IF = 'eth0';
 export const SANDBOX_TABLE = 'toolcell';
-/** Placeholder in hostLinks for the pid of the held sandbox (known only once bwrap reports it). */
-export const PID_PLACEHOLDER = '{pid}';
 
 /** Never reachable from a sandbox, whatever its allowlist says. */
 export const ALWAYS_DENIED: Record<Family, readonly string[]> = {
@@ -70,23 +81,13 @@ function deniedRules(pools: Readonly<Record<Family, string | undefined>>): strin
   return ([4, 6] as const).map((f) => `${daddr(f)} { ${[...ALWAYS_DENIED[f], ...(pools[f] ? [pools[f]] : [])].join(', ')} } goto deny`);
 }
 
-export function planNetworkRules(net: SandboxNetwork, slot: NetworkSlot, pools: Readonly<Record<Family, string | undefined>>): NetworkRules {
-  const v6 = slot.v6;
-  const hostLinks = [
-    `link add ${slot.hostIf} type veth peer name ${SANDBOX_IF} netns ${PID_PLACEHOLDER}`,
-    `addr add ${slot.v4.host}/${slot.v4.prefix} dev ${slot.hostIf}`,
-    ...(v6 ? [`addr add ${v6.host}/${v6.prefix} dev ${slot.hostIf} nodad`] : []),
-    `link set ${slot.hostIf} up`,
-  ];
-  const sandboxLinks = [
-    `addr add ${slot.v4.sandbox}/${slot.v4.prefix} dev ${SANDBOX_IF}`,
-    ...(v6 ? [`addr add ${v6.sandbox}/${v6.prefix} dev ${SANDBOX_IF} nodad`] : []),
-    `link set ${SANDBOX_IF} up`,
-    `route add default via ${slot.v4.host} dev ${SANDBOX_IF}`,
-    ...(v6 ? [`route add default via ${v6.host} dev ${SANDBOX_IF}`] : []),
-  ];
+/**
+ * The sandbox's own firewall: the same for every slot (it names no address of the veth), so it can
+ * be loaded while the veth pair is still being made.
+ */
+export function planSandboxFirewall(net: SandboxNetwork, v6: boolean, pools: Readonly<Record<Family, string | undefined>>): string {
   const set = (name: string, type: string) => [`  set ${name} {`, `    type ${type}`, '    flags dynamic', '    counter', '    size 4096', '  }'];
-  const sandboxNft = [
+  return [
     ...emptiedTable(SANDBOX_TABLE),
     `table inet ${SANDBOX_TABLE} {`,
     ...set('denied4', 'ipv4_addr . inet_proto . inet_service'),
@@ -122,6 +123,22 @@ export function planNetworkRules(net: SandboxNetwork, slot: NetworkSlot, pools: 
     '}',
     '',
   ].join('\n');
+}
+
+export function planNetworkRules(net: SandboxNetwork, slot: NetworkSlot, pools: Readonly<Record<Family, string | undefined>>): NetworkRules {
+  const v6 = slot.v6;
+  const families = [
+    { family: 4 as const, ...slot.v4 },
+    ...(v6 ? [{ family: 6 as const, ...v6 }] : []),
+  ];
+  const links: VethLinks = {
+    hostIf: slot.hostIf,
+    sandboxIf: SANDBOX_IF,
+    hostAddresses: families.map((f) => ({ family: f.family, address: f.host, prefix: f.prefix })),
+    sandboxAddresses: families.map((f) => ({ family: f.family, address: f.sandbox, prefix: f.prefix })),
+    gateways: families.map((f) => ({ family: f.family, address: f.host })),
+  };
+  const sandboxNft = planSandboxFirewall(net, v6 !== undefined, pools);
   const hostNft = [
     ...emptiedTable(slot.hostTable),
     `table inet ${slot.hostTable} {`,
@@ -152,7 +169,7 @@ export function planNetworkRules(net: SandboxNetwork, slot: NetworkSlot, pools: 
     '}',
     '',
   ].join('\n');
-  return { hostLinks: `${hostLinks.join('\n')}\n`, sandboxLinks: `${sandboxLinks.join('\n')}\n`, sandboxNft, hostNft };
+  return { links, sandboxNft, hostNft };
 }
 
 export const GUARD_TABLE = 'toolcell_guard';

@@ -5,18 +5,27 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AddressPool, AddressPoolError } from '../../../src/plan/address-pool.js';
 import { parseAllowEntry, parseBlock } from '../../../src/plan/egress-allow.js';
-import { hostsFileFor, planNetworkRules, resolveAllow } from '../../../src/plan/network-plan.js';
+import { hostsFileFor, planNetworkRules, resolveAllow, type InterfaceAddress, type VethLinks } from '../../../src/plan/network-plan.js';
 import { checkGolden } from '../../helpers/golden.js';
 
 const CONFIG = { v4: parseBlock('10.213.0.0/16'), v6: parseBlock('fd74:6f6f:6c63::/64') };
 const POOLS = { 4: '10.213.0.0/16', 6: 'fd74:6f6f:6c63::/64' };
 const entries = (texts: string[]) => texts.map(parseAllowEntry);
 
+/** The veth pair as the `ip` commands that would make it (the daemon sends netlink requests instead). */
+function asIpCommands(l: VethLinks): [string, string] {
+  const addr = (a: InterfaceAddress, dev: string) => `addr add ${a.address}/${a.prefix} dev ${dev}${a.family === 6 ? ' nodad' : ''}\n`;
+  const host = [`link add ${l.hostIf} up type veth peer name ${l.sandboxIf} netns <sandbox>\n`, ...l.hostAddresses.map((a) => addr(a, l.hostIf))];
+  const sandbox = [`link set ${l.sandboxIf} up\n`, ...l.sandboxAddresses.map((a) => addr(a, l.sandboxIf)), ...l.gateways.map((g) => `route add default via ${g.address} dev ${l.sandboxIf}\n`)];
+  return [host.join(''), sandbox.join('')];
+}
+
 function render(texts: string[], resolved: Record<string, string[]>, v6: boolean): string {
   const slot = new AddressPool(CONFIG, [], '4242.777').slot(5);
   const net = { allow: resolveAllow(entries(texts), resolved), hostsFile: hostsFileFor('toolcell', resolved) };
   const r = planNetworkRules(net, v6 ? slot : { ...slot, v6: undefined }, POOLS);
-  return [`# ip -batch (host)\n${r.hostLinks}`, `# ip -batch (sandbox)\n${r.sandboxLinks}`, `# nft -f (sandbox)\n${r.sandboxNft}`, `# nft -f (host)\n${r.hostNft}`, `# /etc/hosts\n${net.hostsFile}`].join('\n');
+  const [host, sandbox] = asIpCommands(r.links);
+  return [`# veth pair, as ip commands (host)\n${host}`, `# veth pair, as ip commands (sandbox)\n${sandbox}`, `# nft -f (sandbox)\n${r.sandboxNft}`, `# nft -f (host)\n${r.hostNft}`, `# /etc/hosts\n${net.hostsFile}`].join('\n');
 }
 
 describe('network plan', () => {
