@@ -3,6 +3,7 @@
 // by exactly one call or torn down. Only tools that were called recently get any: taking one
 // builds its replacement, and one not taken within max age is torn down and not replaced.
 import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import type { ServedTool } from '../profile/load-tools.js';
 import { buildSandbox, runTeardown, type BuiltSandbox } from './build-sandbox.js';
@@ -12,6 +13,8 @@ export interface ReadyPoolOptions {
   /** Ready sandboxes kept per tool; 0 turns the pool off. */
   readonly perTool: number;
   readonly maxAgeMs: number;
+  /** Builds under way at once, over all tools (default: twice the CPUs, at least 4). */
+  readonly maxBuilds?: number;
   readonly logger: Logger;
   /** How a sandbox is built; tests replace it. */
   readonly build?: typeof buildSandbox;
@@ -26,6 +29,7 @@ interface Ready {
 interface Slot {
   /** What the ready sandboxes were built from; another version of the tool gets a new slot. */
   readonly key: string;
+  readonly tool: ServedTool;
   readonly ready: Ready[];
   building: number;
   /** After a failed build the tool gets no ready sandboxes until then; its calls build their own. */
@@ -41,10 +45,14 @@ export class ReadyPool {
   private readonly pending = new PendingWork();
   private readonly build: typeof buildSandbox;
   private readonly log: Logger;
+  private readonly maxBuilds: number;
+  /** Builds under way, over all slots. */
+  private building = 0;
   private closed = false;
 
   constructor(private readonly opts: ReadyPoolOptions) {
     this.build = opts.build ?? buildSandbox;
+    this.maxBuilds = opts.maxBuilds ?? Math.max(4, 2 * availableParallelism());
     this.log = opts.logger.child({ component: 'ready-pool' });
   }
 
@@ -106,7 +114,7 @@ export class ReadyPool {
     const existing = this.slots.get(name);
     if (existing?.key === key) return existing;
     if (existing) this.drop(name, existing);
-    const slot: Slot = { key, ready: [], building: 0, pausedUntil: 0, waiters: [] };
+    const slot: Slot = { key, tool, ready: [], building: 0, pausedUntil: 0, waiters: [] };
     this.slots.set(name, slot);
     return slot;
   }
@@ -121,17 +129,24 @@ export class ReadyPool {
   }
 
   private refill(tool: ServedTool, slot: Slot): void {
-    if (Date.now() < slot.pausedUntil) return;
+    if (Date.now() < slot.pausedUntil) {
+      // No more builds for this tool for now: the calls no build under way will serve build their own.
+      for (const w of slot.waiters.splice(slot.building)) w(undefined);
+      return;
+    }
     // Each waiting call has a build of its own under way besides the perTool kept ready, so
-    // builds run in parallel as if the calls built their own (a network build is mostly waiting
-    // for the kernel); a call gets whichever finishes first.
-    while (slot.ready.length + slot.building < this.opts.perTool + slot.waiters.length) {
+    // builds run in parallel as if the calls built their own; a call gets whichever finishes
+    // first. But no more than maxBuilds at once over all tools: the CPUs are busy with that many
+    // (the network's part of a build waits for the kernel's rtnl lock, one at a time), and each
+    // build under way holds memory (64 at once took the daemon from 100 to 170 MiB).
+    while (slot.ready.length + slot.building < this.opts.perTool + slot.waiters.length && this.building < this.maxBuilds) {
       slot.building++;
+      this.building++;
       const id = randomUUID();
       this.track(
         this.build(tool, id, this.log).then(
           (sandbox) => {
-            slot.building--;
+            this.finished(slot);
             const current = this.slots.get(tool.profile.name) === slot;
             if (sandbox.failed) {
               slot.pausedUntil = Date.now() + this.opts.maxAgeMs;
@@ -151,7 +166,7 @@ export class ReadyPool {
             slot.ready.push(r);
           },
           (e: Error) => {
-            slot.building--;
+            this.finished(slot);
             slot.waiters.shift()?.(undefined);
             slot.pausedUntil = Date.now() + this.opts.maxAgeMs;
             this.log.warn({ tool: tool.profile.name, err: e }, 'a ready sandbox could not be built; calls build their own for now');
@@ -159,6 +174,15 @@ export class ReadyPool {
         ),
       );
     }
+  }
+
+  /** A build ended: its place goes to the calls that wait, of this tool first. */
+  private finished(slot: Slot): void {
+    slot.building--;
+    this.building--;
+    queueMicrotask(() => {
+      for (const s of [slot, ...this.slots.values()]) if (s.waiters.length > 0 && this.slots.get(s.tool.profile.name) === s) this.refill(s.tool, s);
+    });
   }
 
   private expire(slot: Slot, r: Ready): void {

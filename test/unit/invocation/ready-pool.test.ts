@@ -142,3 +142,54 @@ test('a failed build pauses the tool for max age (its calls build their own) and
   assert.deepEqual(pool.counts(), { t: 0, u: 0 });
   await pool.close();
 });
+
+/** A fake build that finishes only when told to, to count the builds under way. */
+function heldBuilds() {
+  const f = fakeBuilds();
+  const held: (() => void)[] = [];
+  let underWay = 0;
+  let most = 0;
+  const build = async (t: ServedTool, id: string): Promise<BuiltSandbox> => {
+    underWay++;
+    most = Math.max(most, underWay);
+    await new Promise<void>((r) => held.push(r));
+    underWay--;
+    return f.build(t, id);
+  };
+  return { ...f, build, held, most: () => most };
+}
+
+test('no more than maxBuilds builds at once, over all tools; every waiting call is served in turn', async () => {
+  const f = heldBuilds();
+  const pool = new ReadyPool({ perTool: 1, maxAgeMs: 60_000, maxBuilds: 2, logger: silentLogger, build: f.build });
+  const calls = [pool.take(tool('a')), pool.take(tool('a')), pool.take(tool('a')), pool.take(tool('b')), pool.take(tool('b'))];
+  const got: (BuiltSandbox | undefined)[] = [];
+  calls.forEach((c, i) => void c.then((s) => (got[i] = s)));
+  for (let round = 0; round < 20 && got.filter(Boolean).length < calls.length; round++) {
+    await settle();
+    assert.ok(f.held.length <= 2, `${f.held.length} builds under way`);
+    for (const release of f.held.splice(0)) release();
+  }
+  assert.equal(f.most(), 2);
+  const sandboxes = await Promise.all(calls);
+  assert.equal(new Set(sandboxes.map((s) => s?.id)).size, 5, 'each call got a sandbox of its own');
+  assert.deepEqual(sandboxes.map((s) => s?.tool.profile.name), ['a', 'a', 'a', 'b', 'b']);
+  for (let round = 0; round < 5; round++) {
+    await settle();
+    for (const release of f.held.splice(0)) release();
+  }
+  await pool.close();
+});
+
+test('calls waiting beyond the builds under way when a build fails build their own', async () => {
+  const f = heldBuilds();
+  const pool = new ReadyPool({ perTool: 1, maxAgeMs: 60_000, maxBuilds: 1, logger: silentLogger, build: f.build });
+  const t = tool();
+  const calls = [pool.take(t), pool.take(t), pool.take(t)];
+  await settle();
+  assert.equal(f.held.length, 1);
+  f.setFail('bwrap');
+  f.held.shift()!();
+  assert.deepEqual(await Promise.all(calls), [undefined, undefined, undefined], 'paused: every waiting call builds its own');
+  await pool.close();
+});
