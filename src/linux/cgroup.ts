@@ -250,9 +250,10 @@ function handle(id: string, layout: Layout): InvocationCgroup {
   return {
     // On the worker pool: moving a process between v1 cgroups waits for an RCU grace period in
     // the kernel, tens of ms while network namespaces are being freed, which must not stall the
-    // event loop.
+    // event loop. All hierarchies at once: the waits overlap (a build's median 2.2 ms against
+    // 4.9 ms one after the other); the process is held until every one is done.
     async place(pid) {
-      for (const dir of layout.dirs) await writeFile(join(dir, 'cgroup.procs'), String(pid));
+      await Promise.all(layout.dirs.map((dir) => writeFile(join(dir, 'cgroup.procs'), String(pid))));
     },
     usage: layout.usage,
     async killAll() {
