@@ -4,7 +4,7 @@
 // glibc's posix_spawn uses clone(CLONE_VM|CLONE_VFORK): nothing is copied, whatever the daemon's
 // size. It runs on a worker thread: CLONE_VFORK suspends the calling thread until the child has
 // exec'd, 0.3 ms on an idle machine but 2 ms and more when both cores are busy (measured: a
-// quarter of the event loop's time at 16 concurrent calls). Loaded lazily so that pure code and
+// fifth of the event loop's time at 16 concurrent calls). Loaded lazily so that pure code and
 // unit tests never need the FFI.
 import koffi from 'koffi';
 

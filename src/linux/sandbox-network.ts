@@ -144,7 +144,7 @@ async function flushDeletions(): Promise<void> {
   }
 }
 
-/** In the daemon's namespace: the veth pair, both ends up, the peer made in the sandbox's namespace; the host end's addresses. */
+/** In the daemon's namespace: the veth pair (the peer made in the sandbox's namespace), the host end up and addressed. */
 async function hostEnd(links: VethLinks, netns: number): Promise<void> {
   const sock = RouteSocket.open();
   try {
