@@ -1,5 +1,6 @@
-// The network of one sandbox with an allowlist: its veth pair (names, addresses, routes) and its two firewalls as text for `nft -f`. Pure: the
-// same allowlist, addresses and slot give the same plan byte for byte (golden-tested).
+// The network of one sandbox with an allowlist: its veth pair (names, addresses, routes) and its
+// two firewalls as text for `nft -f`. Pure: the same allowlist, addresses and slot give the same
+// plan byte for byte (golden-tested).
 //
 // Two walls, both owned by root and out of the tool's reach (it has no capability in any user
 // namespace that owns these network namespaces):
