@@ -80,11 +80,11 @@ export class ReadyPool {
       if (r.dead) this.discard(r.sandbox);
       else found = r.sandbox;
     }
-    this.refill(tool, slot);
+    this.refill(slot);
     if (found || Date.now() < slot.pausedUntil) return found;
     return new Promise((resolve) => {
       slot.waiters.push(resolve);
-      this.refill(tool, slot);
+      this.refill(slot);
     });
   }
 
@@ -128,7 +128,8 @@ export class ReadyPool {
     }
   }
 
-  private refill(tool: ServedTool, slot: Slot): void {
+  private refill(slot: Slot): void {
+    const { tool } = slot;
     if (Date.now() < slot.pausedUntil) {
       // No more builds for this tool for now: the calls no build under way will serve build their own.
       for (const w of slot.waiters.splice(slot.building)) w(undefined);
@@ -159,7 +160,7 @@ export class ReadyPool {
             const waiter = slot.waiters.shift();
             if (waiter) {
               waiter(sandbox);
-              return this.refill(tool, slot);
+              return this.refill(slot);
             }
             const r: Ready = { sandbox, dead: false, timer: setTimeout(() => this.expire(slot, r), this.opts.maxAgeMs).unref() };
             void sandbox.process.exited.then(() => (r.dead = true));
@@ -181,7 +182,7 @@ export class ReadyPool {
     slot.building--;
     this.building--;
     queueMicrotask(() => {
-      for (const s of [slot, ...this.slots.values()]) if (s.waiters.length > 0 && this.slots.get(s.tool.profile.name) === s) this.refill(s.tool, s);
+      for (const s of new Set([slot, ...this.slots.values()])) if (s.waiters.length > 0 && this.slots.get(s.tool.profile.name) === s) this.refill(s);
     });
   }
 

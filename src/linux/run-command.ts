@@ -1,6 +1,7 @@
-// Runs ip for the network layer (reading the host's routes and addresses once): a fixed PATH and no environment of the daemon's,
-// input on stdin, bounded in time, and an error that names the step and what the program said.
-import type { Readable, Writable } from 'node:stream';
+// Runs ip for the network layer (reading the host's routes and addresses, once): a fixed PATH and
+// no environment of the daemon's, nothing on stdin, bounded in time, and an error that names the
+// step and what the program said.
+import type { Readable } from 'node:stream';
 import { spawnProcess, type SpawnedProcess } from './spawn-process.js';
 
 /** What every system program toolcell runs gets: the sbin paths, and nothing of the daemon's environment. */
@@ -17,24 +18,18 @@ export class CommandError extends Error {
   }
 }
 
-export interface CommandOptions {
-  /** Written to the program's stdin. */
-  readonly input?: string;
-}
-
-export async function runCommand(step: string, file: string, args: readonly string[], opts: CommandOptions = {}): Promise<string> {
+export async function runCommand(step: string, file: string, args: readonly string[]): Promise<string> {
   let child: SpawnedProcess;
   try {
-    child = await spawnProcess(file, args, { env: SYSTEM_ENV, stdio: ['write', 'read', 'read'], timeoutMs: TIMEOUT_MS });
+    child = await spawnProcess(file, args, { env: SYSTEM_ENV, stdio: ['null', 'read', 'read'], timeoutMs: TIMEOUT_MS });
   } catch (e) {
     throw new CommandError(step, (e as Error).message, null);
   }
-  const [stdin, out, err] = child.streams as [Writable, Readable, Readable];
+  const [, out, err] = child.streams as [undefined, Readable, Readable];
   let stdout = '';
   let stderr = '';
   out.setEncoding('utf8').on('data', (c: string) => (stdout += c));
   err.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  stdin.end(opts.input ?? '');
   return child.exited.then(({ code, signal }) => {
     if (code === 0) return stdout;
     throw new CommandError(step, signal ? `${stderr}killed by ${signal}` : stderr, code);

@@ -3,9 +3,8 @@
 import { closeSync, openSync } from 'node:fs';
 import koffi from 'koffi';
 import type { Readable, Writable } from 'node:stream';
-import { before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setCloexecFrom3 } from '../../native/libc.js';
 import { EXEC_HELPER } from '../../src/linux/gather-host-facts.js';
 import { RUN_AS, spawnProcess, SpawnError, type StdioSpec } from '../../src/linux/spawn-process.js';
 import { encodeArgv } from '../../src/plan/bwrap-command.js';
@@ -25,9 +24,6 @@ async function run(file: string, args: readonly string[], opts: { input?: Buffer
 }
 
 describe('spawning without forking the daemon', { skip }, () => {
-  // As the daemon does at start: what this test process inherited is not passed on.
-  before(() => setCloexecFrom3());
-
   test('stdout and stderr arrive whole before the exit is reported; the exit status is exact', async () => {
     const r = await run('/bin/sh', ['-c', 'head -c 300000 /dev/zero | tr "\\0" x; echo err >&2; exit 7']);
     assert.equal(r.code, 7);
