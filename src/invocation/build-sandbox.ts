@@ -56,7 +56,7 @@ export async function buildSandbox(tool: ServedTool, id: string, log: Logger): P
   try {
     // The cgroup first, so that the sandbox can join it while bwrap holds it.
     const cgSetup = cgroupSetup();
-    const cgroup = cgSetup.mode !== 'none' ? createInvocationCgroup(cgSetup, id, planCgroupLimits(tool.profile)) : undefined;
+    const cgroup = cgSetup.mode !== 'none' ? await createInvocationCgroup(cgSetup, planCgroupLimits(tool.profile)) : undefined;
     if (cgroup) {
       teardown.push('remove cgroup', async () => {
         await cgroup.killAll();

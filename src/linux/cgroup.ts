@@ -2,8 +2,8 @@
 // released and killed and removed at teardown. Mechanism only; the limits come from
 // plan/cgroup-limits. Both hierarchies: cgroup v2 (the daemon's delegated subtree, systemd
 // Delegate=yes) and the legacy v1 controllers (memory, pids, cpu, cpuacct).
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, write, writeFileSync } from 'node:fs';
+import { mkdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CgroupLimits } from '../plan/cgroup-limits.js';
 import { toV1Writes, toV2Writes } from '../plan/cgroup-limits.js';
@@ -214,13 +214,61 @@ function limitFile(setup: ActiveSetup, id: string, controller: string, file: str
   return setup.mode === 'v2' ? join(setup.parent, id, file) : join(setup.parents[controller as V1Controller], id, file);
 }
 
-export function createInvocationCgroup(setup: ActiveSetup, invocationId: string, limits: CgroupLimits): InvocationCgroup {
-  const id = `${CGROUP_OWNER}-${invocationId}`;
+/**
+ * mkdir, rmdir and writes to cgroup.procs and cgroup.kill take the kernel's cgroup mutex, which a
+ * move into a v1 cgroup holds while it waits for an RCU grace period (tens of ms on a busy host):
+ * they run on the worker pool, never on the event loop, which would stall every call meanwhile.
+ * The limits' files take no such lock and are written directly.
+ */
+function writeOffLoop(file: string, value: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let fd: number;
+    try {
+      fd = openSync(file, 'w');
+    } catch (e) {
+      return reject(e as Error);
+    }
+    // One request on the pool (fs/promises' writeFile takes three, and a FileHandle).
+    write(fd, value, (err) => {
+      closeSync(fd);
+      if (err) reject(err);
+      else resolve();
+    });
+  });
+}
+
+/**
+ * Invocation cgroups are named OWNER-N, N the lowest number this daemon has free, not after the
+ * invocation: the kernel keeps a dentry for every name removed from a cgroup directory (four per
+ * call with cgroup v1), reclaimed only under memory pressure. 2.5 million of them (some 600,000
+ * calls) slowed every path lookup on the host: bare bwrap went from 178 to 138 per second.
+ * A name is taken again only after its cgroup was removed, so no cgroup is ever reused.
+ */
+class CgroupNames {
+  private readonly used = new Set<number>();
+
+  take(): number {
+    let n = 0;
+    while (this.used.has(n)) n++;
+    this.used.add(n);
+    return n;
+  }
+
+  free(n: number): void {
+    this.used.delete(n);
+  }
+}
+
+const names = new CgroupNames();
+
+export async function createInvocationCgroup(setup: ActiveSetup, limits: CgroupLimits): Promise<InvocationCgroup> {
+  const n = names.take();
+  const id = `${CGROUP_OWNER}-${n}`;
   const layout = layoutFor(setup, id);
   const created: string[] = [];
   try {
     for (const dir of layout.dirs) {
-      writeDir(dir);
+      await mkdir(dir);
       created.push(dir);
     }
     for (const w of setup.mode === 'v2' ? toV2Writes(limits) : toV1Writes(limits)) {
@@ -229,13 +277,15 @@ export function createInvocationCgroup(setup: ActiveSetup, invocationId: string,
       writeFileSync(file, w.value);
     }
   } catch (e) {
-    for (const dir of created.reverse()) rmdirQuiet(dir);
+    const left = await Promise.all(created.reverse().map((dir) => rmdir(dir).then(() => false, () => true)));
+    // A cgroup that could not be removed keeps its name taken.
+    if (!left.includes(true)) names.free(n);
     throw new Error(`creating cgroup ${id}: ${(e as Error).message}`);
   }
-  return handle(id, layout);
+  return handle(id, layout, () => names.free(n));
 }
 
-function handle(id: string, layout: Layout): InvocationCgroup {
+function handle(id: string, layout: Layout, removed?: () => void): InvocationCgroup {
   const procs = () => {
     const pids = new Set<number>();
     for (const dir of layout.dirs) {
@@ -248,16 +298,15 @@ function handle(id: string, layout: Layout): InvocationCgroup {
     return pids;
   };
   return {
-    // On the worker pool: moving a process between v1 cgroups waits for an RCU grace period in
-    // the kernel, tens of ms while network namespaces are being freed, which must not stall the
-    // event loop. All hierarchies at once: the waits overlap (a build's median 2.2 ms against
-    // 4.9 ms one after the other); the process is held until every one is done.
+    // All hierarchies at once: each move waits for its grace period, and the waits overlap (a
+    // build's median 2.2 ms against 4.9 ms one after the other); the process is held until every
+    // one is done.
     async place(pid) {
-      await Promise.all(layout.dirs.map((dir) => writeFile(join(dir, 'cgroup.procs'), String(pid))));
+      await Promise.all(layout.dirs.map((dir) => writeOffLoop(join(dir, 'cgroup.procs'), String(pid))));
     },
     usage: layout.usage,
     async killAll() {
-      if (layout.killFile && existsSync(layout.killFile)) writeFileSync(layout.killFile, '1');
+      if (layout.killFile && existsSync(layout.killFile)) await writeOffLoop(layout.killFile, '1');
       // Every pid listed is in a cgroup this daemon created, so it is one of a sandbox's processes.
       for (let round = 0; round < 100; round++) {
         const left = procs();
@@ -275,25 +324,23 @@ function handle(id: string, layout: Layout): InvocationCgroup {
       }
       throw new Error(`processes still in cgroup ${id} after 100 kill rounds`);
     },
+    // EBUSY while the kernel still counts a process that is gone: retried for up to half a second.
     async remove() {
       for (const dir of layout.dirs) {
-        for (let attempt = 0; attempt < 50 && existsSync(dir); attempt++) {
-          if (rmdirQuiet(dir)) break;
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await rmdir(dir);
+            break;
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code === 'ENOENT') break;
+            if (attempt === 50) throw new Error(`cannot remove ${dir}: ${(e as Error).message}`);
+          }
           await new Promise((r) => setTimeout(r, 10));
         }
-        if (existsSync(dir)) throw new Error(`cannot remove ${dir}`);
       }
+      removed?.();
     },
   };
-}
-
-function rmdirQuiet(dir: string): boolean {
-  try {
-    rmdirSync(dir);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The directories invocation cgroups are created in: one for v2, one per v1 controller. */

@@ -72,6 +72,37 @@ print("survived")'`;
     assert.deepEqual(invocationCgroups(), []);
   });
 
+  test('a cgroup name is taken again only once its cgroup is gone, and the new cgroup starts empty', async () => {
+    assert.ok(setup !== undefined && setup.mode !== 'none');
+    const limits = { memoryBytes: 64 << 20, swapBytes: 0, pids: 8, cpuQuotaUs: 50_000, cpuPeriodUs: 100_000 };
+    // One name per cgroup, whatever the number of hierarchies.
+    const names = () => [...new Set(invocationCgroups().map((dir) => dir.slice(dir.lastIndexOf('/') + 1)))];
+    const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const a = await createInvocationCgroup(setup, limits);
+      const [nameA] = names();
+      const b = await createInvocationCgroup(setup, limits);
+      assert.equal(names().length, 2);
+      await a.place(sleeper.pid!);
+      // The kernel refuses to remove a cgroup a process is in, and its name stays taken.
+      await assert.rejects(a.remove(), /cannot remove .*: EBUSY/);
+      const c = await createInvocationCgroup(setup, limits);
+      assert.equal(names().length, 3);
+      await a.killAll();
+      await a.remove();
+      await c.remove();
+      const d = await createInvocationCgroup(setup, limits);
+      assert.equal(names().length, 2);
+      assert.ok(names().includes(nameA!), `${nameA} not taken again: ${names().join(', ')}`);
+      for (const dir of invocationCgroups().filter((dir) => dir.endsWith(`/${nameA}`))) assert.equal(readFileSync(join(dir, 'cgroup.procs'), 'utf8'), '', dir);
+      await b.remove();
+      await d.remove();
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
+    assert.deepEqual(invocationCgroups(), []);
+  });
+
   test('a configured cgroup_root holds the invocation cgroups; a bad one is refused with its reason', async () => {
     assert.ok(setup !== undefined && setup.mode !== 'none');
     // Below this process's own cgroup: the v2 parent it already set up, or its v1 memory cgroup
@@ -85,10 +116,10 @@ print("survived")'`;
       assert.ok(configured.mode !== 'none', configured.mode === 'none' ? configured.why : '');
       assert.equal(configured.mode, setup.mode);
       for (const dir of cgroupParentDirs(configured)) assert.ok(dir.endsWith(root), dir);
-      const cg = createInvocationCgroup(configured, 'root-test', { memoryBytes: 64 << 20, swapBytes: 0, pids: 8, cpuQuotaUs: 50_000, cpuPeriodUs: 100_000 });
+      const cg = await createInvocationCgroup(configured, { memoryBytes: 64 << 20, swapBytes: 0, pids: 8, cpuQuotaUs: 50_000, cpuPeriodUs: 100_000 });
       await cg.place(sleeper.pid!);
       const placed = readFileSync(`/proc/${sleeper.pid}/cgroup`, 'utf8');
-      assert.match(placed, new RegExp(`${root}/\\d+\\.\\d+-root-test$`, 'm'));
+      assert.match(placed, new RegExp(`${root}/\\d+\\.\\d+-\\d+$`, 'm'));
       await cg.killAll();
       await cg.remove();
       assert.equal(sleeper.signalCode ?? (await new Promise((r) => sleeper.once('exit', (_c, sig) => r(sig)))), 'SIGKILL');
