@@ -80,8 +80,16 @@ export class ReadyPool {
       if (r.dead) this.discard(r.sandbox);
       else found = r.sandbox;
     }
+    if (found) {
+      // The replacement starts on the next turn of the event loop, once the call has handed over
+      // its argv: a build's first steps run on this thread and would otherwise delay the tool.
+      setImmediate(() => {
+        if (!this.closed && this.slots.get(tool.profile.name) === slot) this.refill(slot);
+      });
+      return found;
+    }
     this.refill(slot);
-    if (found || Date.now() < slot.pausedUntil) return found;
+    if (Date.now() < slot.pausedUntil) return undefined;
     return new Promise((resolve) => {
       slot.waiters.push(resolve);
       this.refill(slot);
