@@ -183,9 +183,11 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
     ...(plan.network ? { deniedEgress: deniedEgress ?? [] } : {}),
   };
   // Teardown: the sandbox is dead (bwrap exited, and its pid namespace with it); what is left is
-  // its cgroup, network and descriptors. The audit line waits for their receipt.
+  // its cgroup, network and descriptors. The audit line waits for their receipt. It starts on the
+  // next turn of the event loop, so that the answer goes out first.
   const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
-  const finished = runTeardown(built.teardown, log).then((receipt) => {
+  const finished = new Promise((resolve) => setImmediate(resolve)).then(async () => {
+    const receipt = await runTeardown(built.teardown, log);
     log.info(
       {
         durationMs: result.durationMs,
