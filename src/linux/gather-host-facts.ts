@@ -22,7 +22,7 @@ function pathFact(path: string): PathFact {
     try {
       real = realpathSync.native(path);
     } catch {
-      real = undefined;
+      // a dangling symlink: no real path
     }
     if (st.isSymbolicLink()) return { type: 'symlink', target: readlinkSync(path), real };
     return { type: st.isDirectory() ? 'directory' : st.isFile() ? 'file' : 'other', real: real ?? path };
