@@ -12,6 +12,7 @@ interface Libc {
   getsockopt: (fd: number, level: number, name: number, value: Buffer, len: Buffer) => number;
   waitid: (idtype: number, id: number, info: Buffer, options: number) => number;
   setns: (fd: number, nstype: number) => number;
+  prctl: (option: number, a2: number, a3: number, a4: number, a5: number) => number;
 }
 
 let libc: Libc | undefined;
@@ -28,6 +29,7 @@ function load(): Libc {
       getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *value, void *len)') as unknown as Libc['getsockopt'],
       waitid: lib.func('int waitid(int idtype, int id, void *info, int options)') as unknown as Libc['waitid'],
       setns: lib.func('int setns(int fd, int nstype)') as unknown as Libc['setns'],
+      prctl: lib.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)') as unknown as Libc['prctl'],
     };
   }
   return libc;
@@ -47,15 +49,37 @@ export function setCloexecFrom3(): void {
   if (rc !== 0) throw new Error(`close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) failed (errno ${koffi.errno()})`);
 }
 
+const PR_SET_CHILD_SUBREAPER = 36;
+
+/**
+ * Orphans of the daemon's children become the daemon's children, not the host init's. bwrap's
+ * outer process exits as soon as the sandbox's pid 1 reports the tool's exit, before that pid 1 is
+ * gone; so the daemon can reap it itself and know that nothing of the sandbox is left, whatever
+ * the host's init does (or, as a container's PID 1, does not do) with orphans.
+ */
+export function becomeChildSubreaper(): void {
+  if (load().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) !== 0) throw new Error(`prctl(PR_SET_CHILD_SUBREAPER) failed (errno ${koffi.errno()})`);
+}
+
+const ECHILD = 10;
 const P_PIDFD = 3;
 const WEXITED = 4;
 const WNOHANG = 1;
 const CLD_EXITED = 1;
 
+/** waitid(P_PIDFD, WEXITED | WNOHANG): the siginfo (si_pid 0 while it runs); undefined for a process that is no child of ours. */
+function waitPidfd(pidfd: number): Buffer | undefined {
+  const info = Buffer.alloc(128); // siginfo_t: si_code at 8, si_pid at 16, si_status at 24
+  if (load().waitid(P_PIDFD, pidfd, info, WEXITED | WNOHANG) === 0) return info;
+  const errno = koffi.errno();
+  if (errno === ECHILD) return undefined;
+  throw new Error(`waitid(P_PIDFD) failed (errno ${errno})`);
+}
+
 /** The exit of the process behind a pidfd, reaping it; undefined while it runs. */
 function reapPidfd(pidfd: number): { code: number | null; signal: number | null } | undefined {
-  const info = Buffer.alloc(128); // siginfo_t: si_code at 8, si_pid at 16, si_status at 24
-  if (load().waitid(P_PIDFD, pidfd, info, WEXITED | WNOHANG) !== 0) throw new Error(`waitid(P_PIDFD) failed (errno ${koffi.errno()})`);
+  const info = waitPidfd(pidfd);
+  if (!info) throw new Error(`waitid(P_PIDFD) failed (errno ${ECHILD}: not a child of the daemon)`);
   if (info.readInt32LE(16) === 0) return undefined;
   const status = info.readInt32LE(24);
   return info.readInt32LE(8) === CLD_EXITED ? { code: status, signal: null } : { code: null, signal: status };
@@ -92,6 +116,16 @@ export class Pidfd {
   reap(): { code: number | null; signal: number | null } | undefined {
     if (this.fd === undefined) throw new Error('reap on a closed pidfd');
     return reapPidfd(this.fd);
+  }
+
+  /**
+   * For a process the daemon may have adopted as a subreaper: 'gone' once reaped here, or when it
+   * is no child of the daemon (so another process reaps it); 'running' until it exits.
+   */
+  reapAdopted(): 'gone' | 'running' {
+    if (this.fd === undefined) throw new Error('reap on a closed pidfd');
+    const info = waitPidfd(this.fd);
+    return info && info.readInt32LE(16) === 0 ? 'running' : 'gone';
   }
 
   close(): void {

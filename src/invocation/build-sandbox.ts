@@ -67,7 +67,7 @@ export async function buildSandbox(tool: ServedTool, id: string, log: Logger): P
     const sandbox = await spawnSandbox(toBwrapCommand(enclosure), enclosure.user, toBwrapInputs(tool.seccomp, enclosure, inputs));
     teardown.push('kill sandbox', async () => {
       await sandbox.kill();
-      await Promise.race([sandbox.exited, new Promise((r) => setTimeout(r, KILL_GRACE_MS).unref())]);
+      await Promise.race([sandbox.gone, new Promise((r) => setTimeout(r, KILL_GRACE_MS).unref())]);
     });
 
     let failed = false;

@@ -5,7 +5,7 @@ import type { Readable, Writable } from 'node:stream';
 import { Pidfd } from '../../native/libc.js';
 import type { BwrapCommand } from '../plan/bwrap-command.js';
 import type { SandboxUser } from '../plan/host-facts.js';
-import { SpawnError, spawnProcess, type ChildExit } from './spawn-process.js';
+import { awaitAdopted, SpawnError, spawnProcess, type ChildExit } from './spawn-process.js';
 
 export type SandboxExit = ChildExit;
 
@@ -16,6 +16,11 @@ export interface SandboxProcess {
   readonly started: Promise<number | undefined>;
   /** Resolves once bwrap has exited and its output streams are closed. */
   readonly exited: Promise<SandboxExit>;
+  /**
+   * Resolves once the sandbox's pid 1 is gone too: bwrap exits as soon as that pid 1 reports the
+   * tool's exit, and the daemon (a subreaper) reaps it after (see becomeChildSubreaper).
+   */
+  readonly gone: Promise<void>;
   /** Lets the held sandbox start sandbox-exec, which then waits for its argv. */
   release(): void;
   /** Hands sandbox-exec the tool's argv (encoded by encodeArgv); it execs the tool at once. */
@@ -82,15 +87,20 @@ export async function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs:
     return pid;
   });
   let ended = false;
-  void exited.then(() => {
-    ended = true;
-    pidfd?.close();
-  });
+  const gone = exited
+    .then(async () => {
+      ended = true;
+      if (pidfd) await awaitAdopted(pidfd);
+    })
+    // Only an unexpected waitid error lands here; the teardown still goes on, bounded by its own wait.
+    .catch(() => undefined)
+    .finally(() => pidfd?.close());
   return {
     stdout: child.streams[1] as Readable,
     stderr: child.streams[2] as Readable,
     started,
     exited,
+    gone,
     release: () => {
       block.end('x');
     },

@@ -43,6 +43,8 @@ export interface SpawnedProcess {
 export class SpawnError extends Error {}
 
 const live = new Map<Pidfd, (exit: ChildExit) => void>();
+/** Processes the daemon may have adopted (see becomeChildSubreaper), each until it is gone. */
+const adopted = new Map<Pidfd, () => void>();
 let listening = false;
 /**
  * Node's signal handles do not keep the event loop alive: without this, a command that waits only
@@ -60,10 +62,33 @@ function reapAll(): void {
     pidfd.close();
     done({ code: exit.code, signal: exit.signal === null ? null : signalName(exit.signal) });
   }
-  if (live.size === 0 && keepAlive) {
+  for (const [pidfd, done] of adopted) {
+    if (pidfd.reapAdopted() === 'running') continue;
+    adopted.delete(pidfd);
+    done();
+  }
+  if (live.size === 0 && adopted.size === 0 && keepAlive) {
     clearInterval(keepAlive);
     keepAlive = undefined;
   }
+}
+
+function listen(): void {
+  if (!listening) {
+    process.on('SIGCHLD', reapAll);
+    listening = true;
+  }
+}
+
+/**
+ * Resolves once the process behind `pidfd` is gone: reaped here if the daemon has adopted it (a
+ * sandbox's pid 1 once its bwrap has exited), at once if it is no child of the daemon.
+ */
+export function awaitAdopted(pidfd: Pidfd): Promise<void> {
+  if (pidfd.reapAdopted() === 'gone') return Promise.resolve();
+  listen();
+  keepAlive ??= setInterval(reapAll, KEEPALIVE_MS);
+  return new Promise((resolve) => adopted.set(pidfd, resolve));
 }
 
 function signalName(n: number): NodeJS.Signals | null {
@@ -72,10 +97,7 @@ function signalName(n: number): NodeJS.Signals | null {
 }
 
 export async function spawnProcess(file: string, args: readonly string[], opts: SpawnOptions): Promise<SpawnedProcess> {
-  if (!listening) {
-    process.on('SIGCHLD', reapAll);
-    listening = true;
-  }
+  listen();
   const parentEnds: (number | undefined)[] = [];
   const childEnds: number[] = [];
   const closeAfterSpawn: number[] = [];

@@ -5,7 +5,7 @@
 import type { Server, Socket } from 'node:net';
 import { basename } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { setCloexecFrom3 } from '../../native/libc.js';
+import { becomeChildSubreaper, setCloexecFrom3 } from '../../native/libc.js';
 import type { DaemonConfig } from '../config/daemon-config.js';
 import { cgroupParentDirs, cgroupSetup, sweepStaleCgroups } from '../linux/cgroup.js';
 import { loadTools, type ServedTool } from '../profile/load-tools.js';
@@ -54,6 +54,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
   // socket included; the daemon keeps using it). Sandboxes are covered again at each spawn
   // (native/spawn.ts); this also covers what Node's child_process starts (useradd, getent).
   setCloexecFrom3();
+  becomeChildSubreaper();
   const listenFd = takeListenFd();
 
   const cgroups = cgroupSetup(config.cgroup_root);

@@ -17,6 +17,8 @@ import {
   type DirectClient,
 } from '../helpers/daemon.js';
 import { describeMarked, killMarked, pidsWithMarker, uniqueMarker, waitForMarker, waitForMarkerGone, waitForSleep } from '../helpers/processes.js';
+import { uidOf, zombiesOfUids } from '../helpers/leftovers.js';
+import { pollUntil } from '../helpers/daemon.js';
 
 const skip = realKernelSkipReason();
 
@@ -154,6 +156,20 @@ describe('e2e: teardown of running sandboxes', { skip }, () => {
     );
     const gone = await waitForMarkerGone(marker, 5000);
     assert.equal(gone, true, `processes left after the output cap:\n${describeMarked(marker)}`);
+  });
+
+  test("finished sandboxes leave no exited process: the daemon adopts and reaps each sandbox's pid 1", async () => {
+    // bwrap exits as soon as the sandbox's pid 1 reports the tool's exit; that pid 1 would be the
+    // host init's to reap (this machine's init takes its time), but the daemon is a subreaper.
+    const uids = new Set([uidOf('tc-slow')]);
+    const { client } = await connect();
+    for (let i = 0; i < 10; i++) {
+      const r = (await client.callTool({ name: 'slow', arguments: { script: 'true' } })) as CallToolResult;
+      assert.equal((r.structuredContent as { exitCode: number }).exitCode, 0);
+    }
+    // Each call's teardown waits for its pid 1 to be reaped; this machine's init reaps orphans only
+    // every 1-2 s, so without the daemon's own reaping the last calls' would still be here.
+    assert.equal(await pollUntil(() => zombiesOfUids(uids).length === 0, 300, 20), true, `not reaped:\n${zombiesOfUids(uids).join('\n')}`);
   });
 
   test('no sandbox of this suite is left on the host', () => {

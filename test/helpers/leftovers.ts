@@ -24,6 +24,22 @@ export function processesOfUids(uids: ReadonlySet<number>): string[] {
   return found;
 }
 
+/** Exited processes of one of `uids` that nobody has reaped yet, with their parent, for a message. */
+export function zombiesOfUids(uids: ReadonlySet<number>): string[] {
+  const found: string[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const status = readFileSync(`/proc/${name}/status`, 'latin1');
+      const real = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
+      if (/^State:\s+Z/m.test(status) && uids.has(real)) found.push(`${name} ${/^Name:\s+(.*)$/m.exec(status)?.[1] ?? '?'} (uid ${real}, parent ${/^PPid:\s+(\d+)/m.exec(status)?.[1] ?? '?'})`);
+    } catch {
+      // reaped meanwhile
+    }
+  }
+  return found;
+}
+
 /** The invocation cgroups (one directory per hierarchy in v1) of the daemon with this pid. */
 export function invocationCgroupsOf(setup: CgroupSetup | undefined, daemonPid: number): string[] {
   if (!setup || setup.mode === 'none') return [];

@@ -1,12 +1,13 @@
 // How the daemon starts processes: posix_spawn with descriptors placed exactly, exits reaped
 // through pidfds, run-as dropping to a tool's user, and sandbox-exec taking its argv on stdin.
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import koffi from 'koffi';
 import type { Readable, Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EXEC_HELPER } from '../../src/linux/gather-host-facts.js';
-import { RUN_AS, spawnProcess, SpawnError, type StdioSpec } from '../../src/linux/spawn-process.js';
+import { awaitAdopted, RUN_AS, spawnProcess, SpawnError, type StdioSpec } from '../../src/linux/spawn-process.js';
+import { becomeChildSubreaper, Pidfd } from '../../native/libc.js';
 import { encodeArgv } from '../../src/plan/bwrap-command.js';
 import { realKernelSkipReason } from '../helpers/fixtures.js';
 
@@ -102,5 +103,26 @@ describe('spawning without forking the daemon', { skip }, () => {
     assert.deepEqual([missing.code, missing.stderr], [127, 'sandbox-exec: exec /nonexistent/tool: No such file or directory\n']);
     const discarded = await run(EXEC_HELPER, [], { input: '' });
     assert.deepEqual([discarded.code, discarded.stderr], [0, '']);
+  });
+  test("as a subreaper, what a child leaves running becomes ours, and awaitAdopted reaps it once it exits", async () => {
+    // This test file's own process, as the daemon is at its start.
+    becomeChildSubreaper();
+    const r = await run('/bin/sh', ['-c', 'sleep 0.3 >/dev/null 2>&1 & echo $!']);
+    const orphan = Number(r.stdout.trim());
+    const pidfd = Pidfd.open(orphan);
+    assert.ok(pidfd, 'the orphan still runs');
+    assert.equal(Number(readFileSync(`/proc/${orphan}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]), process.pid, 'adopted by this process');
+    assert.equal(pidfd.reapAdopted(), 'running');
+    await awaitAdopted(pidfd);
+    pidfd.close();
+    assert.equal(existsSync(`/proc/${orphan}`), false, 'reaped, not left a zombie');
+  });
+
+  test('a process that is no child of ours counts as gone at once: another process reaps it', async () => {
+    const parent = Pidfd.open(process.ppid)!;
+    assert.equal(parent.reapAdopted(), 'gone');
+    await awaitAdopted(parent);
+    parent.close();
+    assert.equal(existsSync(`/proc/${process.ppid}`), true, 'and it is left alone');
   });
 });
