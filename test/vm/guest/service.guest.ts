@@ -142,7 +142,7 @@ describe('the installed service under systemd (cgroup v2)', { timeout: 900_000 }
     assert.equal(systemctl('is-active', 'toolcell.service').stdout.trim(), 'inactive');
     assert.equal(existsSync(SOCKET), false);
     assert.equal(existsSync(SERVICE_CGROUP), false);
-    assert.equal(sh('ps -eo user= | grep -c "^tc-" || true').stdout.trim(), '0');
+    assert.equal(sh('ps -eo user= | grep -c "^tc-" || true').stdout.trim(), '0', sh('ps -eo pid,ppid,user,stat,wchan:24,cgroup:70,args | grep -E "^ *[0-9]+ +[0-9]+ tc-" || true').stdout);
     assert.doesNotMatch(sh('nft list tables').stdout, /toolcell_\d/);
     assert.match(sh('journalctl -u toolcell.service -o cat').stdout, /switched IPv4 forwarding on for sandbox networks/);
   });
