@@ -6,38 +6,38 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cgroupParentDirs, type CgroupSetup } from '../../src/linux/cgroup.js';
 
-/** Host pids whose real or effective uid is one of `uids`, with their command, for a message. */
-export function processesOfUids(uids: ReadonlySet<number>): string[] {
-  const found: string[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
+/** /proc/PID/status of every process whose real or effective uid is one of `uids`. */
+function statusesOfUids(uids: ReadonlySet<number>): { pid: string; status: string }[] {
+  const found: { pid: string; status: string }[] = [];
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
     try {
-      const status = readFileSync(`/proc/${name}/status`, 'latin1');
+      const status = readFileSync(`/proc/${pid}/status`, 'latin1');
       const [real, effective] = (/^Uid:\s+(\d+)\s+(\d+)/m.exec(status) ?? []).slice(1).map(Number);
-      // A zombie has released everything but its pid: only its parent can reap it, and it is not running.
-      if (/^State:\s+Z/m.test(status)) continue;
-      if (uids.has(real!) || uids.has(effective!)) found.push(`${name} ${/^Name:\s+(.*)$/m.exec(status)?.[1] ?? '?'} (uid ${real})`);
+      if (uids.has(real!) || uids.has(effective!)) found.push({ pid, status });
     } catch {
-      // exited meanwhile
+      // exited (or was reaped) meanwhile
     }
   }
   return found;
 }
 
+const field = (status: string, name: string) => new RegExp(`^${name}:\\s+(\\S+)`, 'm').exec(status)?.[1] ?? '?';
+const isZombie = (status: string) => /^State:\s+Z/m.test(status);
+
+/** Host pids whose real or effective uid is one of `uids`, with their command, for a message. */
+export function processesOfUids(uids: ReadonlySet<number>): string[] {
+  // A zombie has released everything but its pid: only its parent can reap it, and it is not running.
+  return statusesOfUids(uids)
+    .filter((p) => !isZombie(p.status))
+    .map((p) => `${p.pid} ${field(p.status, 'Name')} (uid ${field(p.status, 'Uid')})`);
+}
+
 /** Exited processes of one of `uids` that nobody has reaped yet, with their parent, for a message. */
 export function zombiesOfUids(uids: ReadonlySet<number>): string[] {
-  const found: string[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const status = readFileSync(`/proc/${name}/status`, 'latin1');
-      const real = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
-      if (/^State:\s+Z/m.test(status) && uids.has(real)) found.push(`${name} ${/^Name:\s+(.*)$/m.exec(status)?.[1] ?? '?'} (uid ${real}, parent ${/^PPid:\s+(\d+)/m.exec(status)?.[1] ?? '?'})`);
-    } catch {
-      // reaped meanwhile
-    }
-  }
-  return found;
+  return statusesOfUids(uids)
+    .filter((p) => isZombie(p.status))
+    .map((p) => `${p.pid} ${field(p.status, 'Name')} (uid ${field(p.status, 'Uid')}, parent ${field(p.status, 'PPid')})`);
 }
 
 /** The invocation cgroups (one directory per hierarchy in v1) of the daemon with this pid. */
