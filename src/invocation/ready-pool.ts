@@ -84,7 +84,7 @@ export class ReadyPool {
       // The replacement starts on the next turn of the event loop, once the call has handed over
       // its argv: a build's first steps run on this thread and would otherwise delay the tool.
       setImmediate(() => {
-        if (!this.closed && this.slots.get(tool.profile.name) === slot) this.refill(slot);
+        if (!this.closed && this.isCurrent(slot)) this.refill(slot);
       });
       return found;
     }
@@ -127,6 +127,11 @@ export class ReadyPool {
     return slot;
   }
 
+  /** A slot is dropped when its tool goes or changes (retain, slotFor); a dropped one gets no more builds. */
+  private isCurrent(slot: Slot): boolean {
+    return this.slots.get(slot.tool.profile.name) === slot;
+  }
+
   private drop(name: string, slot: Slot): void {
     this.slots.delete(name);
     for (const w of slot.waiters.splice(0)) w(undefined);
@@ -156,12 +161,11 @@ export class ReadyPool {
         this.build(tool, id, this.log).then(
           (sandbox) => {
             this.finished(slot);
-            const current = this.slots.get(tool.profile.name) === slot;
             if (sandbox.failed) {
               slot.pausedUntil = Date.now() + this.opts.maxAgeMs;
               this.log.warn({ tool: tool.profile.name, invocation: id }, 'a ready sandbox could not be built; calls build their own for now');
             }
-            if (this.closed || !current || sandbox.failed) {
+            if (this.closed || !this.isCurrent(slot) || sandbox.failed) {
               slot.waiters.shift()?.(undefined);
               return this.discard(sandbox);
             }
@@ -190,7 +194,7 @@ export class ReadyPool {
     slot.building--;
     this.building--;
     queueMicrotask(() => {
-      for (const s of new Set([slot, ...this.slots.values()])) if (s.waiters.length > 0 && this.slots.get(s.tool.profile.name) === s) this.refill(s);
+      for (const s of new Set([slot, ...this.slots.values()])) if (s.waiters.length > 0 && this.isCurrent(s)) this.refill(s);
     });
   }
 

@@ -2,6 +2,7 @@
 // that orders a call's side effects; it reads as a checklist. Isolate is build-sandbox (now, or
 // ahead of demand by the ready pool), whose teardown stack this call runs at the end.
 import { createHash, randomUUID } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { encodeArgv } from '../plan/bwrap-command.js';
 import { ArgumentError } from '../plan/command-template.js';
@@ -186,7 +187,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
   // its cgroup, network and descriptors. The audit line waits for their receipt. It starts on the
   // next turn of the event loop, so that the answer goes out first.
   const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
-  const finished = new Promise((resolve) => setImmediate(resolve)).then(async () => {
+  const finished = nextTurn().then(async () => {
     const receipt = await runTeardown(built.teardown, log);
     log.info(
       {

@@ -11,6 +11,7 @@ import {
   delay,
   connectClient,
   makeToolsDir,
+  pollUntil,
   removeDir,
   startDaemon,
   type Daemon,
@@ -18,7 +19,6 @@ import {
 } from '../helpers/daemon.js';
 import { describeMarked, killMarked, pidsWithMarker, uniqueMarker, waitForMarker, waitForMarkerGone, waitForSleep } from '../helpers/processes.js';
 import { uidOf, zombiesOfUids } from '../helpers/leftovers.js';
-import { pollUntil } from '../helpers/daemon.js';
 
 const skip = realKernelSkipReason();
 

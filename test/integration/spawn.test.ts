@@ -6,8 +6,8 @@ import type { Readable, Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EXEC_HELPER } from '../../src/linux/gather-host-facts.js';
-import { awaitAdopted, RUN_AS, spawnProcess, SpawnError, type StdioSpec } from '../../src/linux/spawn-process.js';
 import { becomeChildSubreaper, Pidfd } from '../../native/libc.js';
+import { awaitAdopted, RUN_AS, spawnProcess, SpawnError, type StdioSpec } from '../../src/linux/spawn-process.js';
 import { encodeArgv } from '../../src/plan/bwrap-command.js';
 import { realKernelSkipReason } from '../helpers/fixtures.js';
 
@@ -104,6 +104,7 @@ describe('spawning without forking the daemon', { skip }, () => {
     const discarded = await run(EXEC_HELPER, [], { input: '' });
     assert.deepEqual([discarded.code, discarded.stderr], [0, '']);
   });
+
   test("as a subreaper, what a child leaves running becomes ours, and awaitAdopted reaps it once it exits", async () => {
     // This test file's own process, as the daemon is at its start.
     becomeChildSubreaper();
