@@ -25,6 +25,16 @@ const BIG_CALLS = 80;
 const RSS_BOUND_MIB = 250;
 
 const openFds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+
+/** For a failure message: the daemon's threads and children (state, wait channel, age) and its last log lines. */
+function daemonState(daemon: Daemon): string {
+  const ps = (args: string[]) => spawnSync('ps', args, { encoding: 'utf8', timeout: 5000 }).stdout;
+  return [
+    `daemon threads:\n${ps(['-L', '-o', 'tid,stat,wchan:32,pcpu,comm', '-p', String(daemon.pid)])}`,
+    `daemon children:\n${ps(['--ppid', String(daemon.pid), '-o', 'pid,stat,wchan:32,etimes,args'])}`,
+    `daemon log (last 30 lines):\n${daemon.stdout.split('\n').slice(-30).join('\n')}`,
+  ].join('\n');
+}
 const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
 
 describe('e2e: slow and half-open clients', { skip, timeout: 240_000 }, () => {
@@ -90,7 +100,11 @@ describe('e2e: slow and half-open clients', { skip, timeout: 240_000 }, () => {
 
     // The quota is full: one more connection of the same caller gets one error line and is closed.
     const extra = await open();
-    assert.deepEqual(await extra.next(5000 * SLOWDOWN), { jsonrpc: '2.0', id: null, error: { code: -32029, message: `root has ${QUOTA} connections open already (max_connections_per_caller)` } });
+    const refusal = await extra.next(5000 * SLOWDOWN).catch((e: Error) => {
+      // Intermittent here under a full parallel test run: say what the daemon was doing.
+      throw new Error(`${e.message}\n${daemonState(daemon)}`);
+    });
+    assert.deepEqual(refusal, { jsonrpc: '2.0', id: null, error: { code: -32029, message: `root has ${QUOTA} connections open already (max_connections_per_caller)` } });
     assert.equal(await pollUntil(() => extra.closed, 5000), true);
     // 50 more that never close their side: the daemon closes each, so they hold no descriptor of it.
     const refused = await Promise.all(Array.from({ length: 50 }, () => open()));

@@ -1,6 +1,7 @@
 // The syscall filter inside real sandboxes: try-syscall (native/try-syscall.c) makes one call per
 // probe; outside a filter each probe succeeds or fails with something other than EPERM, so an
 // EPERM (action errno) or a SIGSYS kill (action kill) is the filter's doing.
+import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runInvocation } from '../../src/invocation/run-invocation.js';
@@ -16,9 +17,12 @@ function tool(seccomp: string): ReturnType<typeof profileFrom> {
   return profileFrom('probe', toml);
 }
 
-/** Runs each probe; a probe killed by SIGSYS shows as "NAME killed". */
+/**
+ * Runs each probe; a probe killed by SIGSYS shows as "NAME killed", one ended by another signal
+ * as "NAME signal-N" (so a failure says what happened instead of leaving the probe out).
+ */
 async function probe(seccomp: string, names: readonly string[]): Promise<Record<string, string>> {
-  const script = `for p in ${names.join(' ')}; do /probe $p 2>/dev/null; rc=$?; [ $rc = 159 ] && echo "$p killed"; done; true`;
+  const script = `for p in ${names.join(' ')}; do /probe $p 2>/dev/null; rc=$?; if [ $rc = 159 ]; then echo "$p killed"; elif [ $rc -gt 128 ]; then echo "$p signal-$((rc - 128))"; fi; done; true`;
   const r = await runInvocation(asNobody(tool(seccomp)), { script }, { logger: silentLogger });
   assert.equal(r.exitCode, 0, r.stderr);
   return Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split(' ') as [string, string]));
@@ -56,9 +60,22 @@ describe('seccomp (real bwrap, real filters)', { skip }, () => {
     assert.deepEqual(got, Object.fromEntries([...DENIED.map((n) => [n, 'killed']), ['getpid', 'ok'], ['clone3', 'ENOSYS']]));
   });
 
-  test('foreign ABIs are killed in every mode: i386 int 0x80 and x32', async () => {
+  test('foreign ABIs are killed in every mode: x32', async () => {
     for (const action of ['errno', 'kill', 'log']) {
-      assert.deepEqual(await probe(`action = "${action}"`, ['int80', 'x32-getpid']), { int80: 'killed', 'x32-getpid': 'killed' }, action);
+      assert.deepEqual(await probe(`action = "${action}"`, ['x32-getpid']), { 'x32-getpid': 'killed' }, action);
+    }
+  });
+
+  test('foreign ABIs are killed in every mode: i386 int 0x80', async (t) => {
+    // Some hosts (kernels booted with ia32_emulation=0, some hypervisors) have no i386 entry at
+    // all: int 0x80 faults with SIGSEGV before any filter sees it, so there is nothing to kill.
+    const bare = spawnSync(`${ROOT}dist/native/try-syscall`, ['int80'], { encoding: 'utf8' });
+    if (bare.status !== 0) {
+      t.skip(`this host has no i386 syscall entry: int 0x80 outside any filter ends with ${bare.signal ?? `exit status ${bare.status}`}`);
+      return;
+    }
+    for (const action of ['errno', 'kill', 'log']) {
+      assert.deepEqual(await probe(`action = "${action}"`, ['int80']), { int80: 'killed' }, action);
     }
   });
 
