@@ -39,12 +39,40 @@ interface Stats {
   readonly p99: number;
   readonly perSecond: number;
   readonly errors: number;
+  /** CPU time of the whole machine per call, less this process's own (the clients, the spawns). */
+  readonly cpuMs: number;
 }
 
-function stats(latencies: number[], wallMs: number, errors: number): Stats {
-  const sorted = [...latencies].sort((a, b) => a - b);
+/** Busy CPU time of the whole machine (every CPU, steal left out) and of this process, in ms. */
+function cpuNow(): { machine: number; own: number } {
+  const [user, nice, system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const own = process.cpuUsage();
+  return { machine: (user! + nice! + system! + irq! + softirq!) * (1000 / 100), own: (own.user + own.system) / 1000 };
+}
+
+/** Runs `one` `calls` times, `concurrency` at a time, and times each. */
+async function measure(calls: number, concurrency: number, one: (worker: number) => Promise<boolean>): Promise<Stats> {
+  const latencies: number[] = [];
+  let next = 0;
+  let errors = 0;
+  const cpu0 = cpuNow();
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      while (next < calls) {
+        next++;
+        const start = performance.now();
+        if (!(await one(worker))) errors++;
+        latencies.push(performance.now() - start);
+      }
+    }),
+  );
+  const wallMs = performance.now() - t0;
+  const cpu1 = cpuNow();
+  const sorted = latencies.sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-  return { p50: at(0.5), p99: at(0.99), perSecond: (latencies.length / wallMs) * 1000, errors };
+  const cpuMs = (cpu1.machine - cpu0.machine - (cpu1.own - cpu0.own)) / calls;
+  return { p50: at(0.5), p99: at(0.99), perSecond: (calls / wallMs) * 1000, errors, cpuMs };
 }
 
 /** VmRSS and VmHWM (peak) of a process, in MiB. */
@@ -54,8 +82,11 @@ function memory(pid: number): { rss: number; peak: number } {
   return { rss: kb('VmRSS'), peak: kb('VmHWM') };
 }
 
-/** The floor: bwrap with the argv, binds and seccomp filter toolcell builds, started directly, one at a time. */
-async function floor(calls: number): Promise<Stats> {
+/**
+ * The floor: bwrap with the argv, binds and seccomp filter toolcell builds, started directly,
+ * `concurrency` at a time (what the machine gives without toolcell at the same parallelism).
+ */
+async function floor(calls: number, concurrency: number): Promise<Stats> {
   const profile = profileFrom('noop', NOOP(''));
   const record = await lookupUserRecord('tc-noop');
   const user = { name: record!.name, uid: record!.uid, gid: record!.gid };
@@ -65,43 +96,24 @@ async function floor(calls: number): Promise<Stats> {
   // The tool directly in place of sandbox-exec: bare bwrap runs /bin/true itself.
   const argv = [...cmd.argv.slice(0, -1).filter((a, i, all) => !['--info-fd', '--block-fd'].includes(a) && !['--info-fd', '--block-fd'].includes(all[i - 1] ?? '')), ...plan.argv];
   const filter = compileSeccomp(planSeccomp(profile.seccomp), profile.seccomp);
-  const latencies: number[] = [];
-  const t0 = performance.now();
-  let errors = 0;
-  for (let i = 0; i < calls; i++) {
-    const start = performance.now();
+  const input = toBwrapInputs(filter, plan, undefined)[0];
+  return measure(calls, concurrency, async () => {
     // posix_spawn, as the tool's user: what a shell's fork of a small process costs, not the fork
     // of a Node process (the bench's own heap would make the floor slower than bwrap is).
     const child = await spawnProcess(cmd.file, argv, { user, stdio: ['null', 'null', 'null', 'null', 'null', 'write'] });
-    (child.streams[5] as Writable).end(toBwrapInputs(filter, plan, undefined)[0]);
-    const { code } = await child.exited;
-    if (code !== 0) errors++;
-    latencies.push(performance.now() - start);
-  }
-  return stats(latencies, performance.now() - t0, errors);
+    (child.streams[5] as Writable).end(input);
+    return (await child.exited).code === 0;
+  });
 }
 
 async function drive(clients: DirectClient[], tool: string, calls: number, concurrency: number): Promise<Stats> {
-  const latencies: number[] = [];
-  let next = 0;
   let errors = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async (_, w) => {
-      const client = clients[w % clients.length]!.client;
-      while (next < calls) {
-        next++;
-        const start = performance.now();
-        const r = await client.callTool({ name: tool, arguments: {} }).catch((e: Error) => ({ isError: true, content: [{ type: 'text', text: e.message }] }));
-        if (r.isError) {
-          errors++;
-          if (errors === 1) process.stderr.write(`bench: first error (${tool}, concurrency ${concurrency}): ${JSON.stringify(r.content).slice(0, 400)}\n`);
-        }
-        latencies.push(performance.now() - start);
-      }
-    }),
-  );
-  return stats(latencies, performance.now() - t0, errors);
+  return measure(calls, concurrency, async (worker) => {
+    const client = clients[worker % clients.length]!.client;
+    const r = await client.callTool({ name: tool, arguments: {} }).catch((e: Error) => ({ isError: true, content: [{ type: 'text', text: e.message }] }));
+    if (r.isError && ++errors === 1) process.stderr.write(`bench: first error (${tool}, concurrency ${concurrency}): ${JSON.stringify(r.content).slice(0, 400)}\n`);
+    return !r.isError;
+  });
 }
 
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
@@ -115,20 +127,30 @@ async function main(): Promise<void> {
   const clients: DirectClient[] = [];
   try {
     for (let i = 0; i < Math.max(...LEVELS); i++) clients.push(await connectClient(daemon.socket));
-    const base = await floor(CALLS);
     const host = `${process.version}, ${readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m)?.[1] ?? 'cpu'} x${readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm)?.length ?? '?'}`;
     const rows: string[] = [];
     rows.push(`toolcell bench: ${CALLS} calls per row, ${host}`);
-    rows.push(`floor: bare bwrap (same argv, binds and seccomp), started one at a time as the tool user (posix_spawn): p50 ${f1(base.p50)} ms, p99 ${f1(base.p99)} ms`);
     rows.push('');
-    rows.push('| case | concurrency | p50 ms | p99 ms | p50 / floor | p99 / floor | calls/s | errors | daemon peak RSS MiB |');
-    rows.push('|---|---|---|---|---|---|---|---|---|');
+    // The floor at each concurrency: p50 and p99 of a call are compared with the floor's p50 at
+    // the same concurrency, calls per second with the floor's.
+    rows.push('| floor: bare bwrap (same argv, binds and seccomp), as the tool user (posix_spawn) | concurrency | p50 ms | p99 ms | calls/s | CPU ms per call | errors |');
+    rows.push('|---|---|---|---|---|---|---|');
+    const base = new Map<number, Stats>();
+    for (const level of LEVELS) {
+      const s = await floor(CALLS, level);
+      base.set(level, s);
+      rows.push(`| floor | ${level} | ${f1(s.p50)} | ${f1(s.p99)} | ${f1(s.perSecond)} | ${f1(s.cpuMs)} | ${s.errors} |`);
+    }
+    rows.push('');
+    rows.push('| case | concurrency | p50 ms | p99 ms | p50 / floor | p99 / floor p50 | calls/s | calls/s / floor | CPU ms per call | errors | daemon peak RSS MiB |');
+    rows.push('|---|---|---|---|---|---|---|---|---|---|---|');
     for (const [label, tool] of [['(a) no network', 'noop'], ['(b) one-entry allowlist', 'noopnet']] as const) {
       await drive(clients, tool, Math.min(20, CALLS), 1); // warm-up
       for (const level of LEVELS) {
         const s = await drive(clients, tool, CALLS, level);
+        const b = base.get(level)!;
         const m = memory(daemon.pid);
-        rows.push(`| ${label} | ${level} | ${f1(s.p50)} | ${f1(s.p99)} | ${f1(s.p50 / base.p50)}x | ${f1(s.p99 / base.p50)}x | ${f1(s.perSecond)} | ${s.errors} | ${f1(m.peak)} |`);
+        rows.push(`| ${label} | ${level} | ${f1(s.p50)} | ${f1(s.p99)} | ${f1(s.p50 / b.p50)}x | ${f1(s.p99 / b.p50)}x | ${f1(s.perSecond)} | ${f1(s.perSecond / b.perSecond)}x | ${f1(s.cpuMs)} | ${s.errors} | ${f1(m.peak)} |`);
       }
     }
     process.stdout.write(`${rows.join('\n')}\n\n`);

@@ -10,7 +10,9 @@ import { ROOT } from '../helpers/paths.js';
 test('npm run bench runs end to end (3 calls a row) and leaves nothing behind', { skip: realKernelSkipReason() ?? labSkipReason(), timeout: 180_000 }, () => {
   const r = spawnSync(process.execPath, [join(ROOT, 'dist/test/bench/bench.js'), '--calls', '3', '--levels', '1,2', '--leak', '6'], { encoding: 'utf8', timeout: 170_000 });
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /^\| case \| concurrency \| p50 ms \| p99 ms \| p50 \/ floor \| p99 \/ floor \| calls\/s \| errors \| daemon peak RSS MiB \|$/m);
+  assert.match(r.stdout, /^\| case \| concurrency \| p50 ms \| p99 ms \| p50 \/ floor \| p99 \/ floor p50 \| calls\/s \| calls\/s \/ floor \| CPU ms per call \| errors \| daemon peak RSS MiB \|$/m);
+  // The floor at each concurrency, without an error.
+  assert.equal(r.stdout.match(/^\| floor \| (1|2) \| [\d.]+ \| [\d.]+ \| [\d.]+ \| -?[\d.]+ \| 0 \|$/gm)?.length, 2, r.stdout);
   assert.equal(r.stdout.match(/^\| \((a|b)\) .* \| 0 \| [\d.]+ \|$/gm)?.length, 4, r.stdout);
   assert.match(r.stdout, /^leak check: 6 calls at concurrency 16, 0 errors/m);
   assert.match(r.stdout, /^left behind: 0 veth, 0 host tables, 0 processes of the tool user \(and \d+ exited ones the host.s init has not reaped yet\)$/m);
