@@ -2,7 +2,7 @@
 // released and killed and removed at teardown. Mechanism only; the limits come from
 // plan/cgroup-limits. Both hierarchies: cgroup v2 (the daemon's delegated subtree, systemd
 // Delegate=yes) and the legacy v1 controllers (memory, pids, cpu, cpuacct).
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, write, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, write, writeFileSync } from 'node:fs';
 import { mkdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CgroupLimits } from '../plan/cgroup-limits.js';
@@ -116,7 +116,9 @@ function detectV1(root: string | undefined): CgroupSetup {
       // v1 hierarchies need no controller hand-over, so a configured root may be several levels deep.
       const dir = root === undefined ? join(`/sys/fs/cgroup/${c}`, own[c]!, PARENT) : join(`/sys/fs/cgroup/${c}`, root);
       if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
-      parents[c] = dir;
+      // Co-mounted controllers (systemd mounts cpu,cpuacct together; /sys/fs/cgroup/cpu and
+      // /sys/fs/cgroup/cpuacct are symlinks to it) share one directory: the same real path.
+      parents[c] = realpathSync(dir);
     }
   } catch (e) {
     return { mode: 'none', why: `cannot create cgroups${root === undefined ? '' : ` at cgroup_root ${root}`}: ${(e as Error).message}` };
@@ -165,6 +167,14 @@ const readKey = (file: string, key: string): number => {
 };
 
 type V1Dirs = Readonly<Record<V1Controller, string>>;
+
+/**
+ * One directory per v1 hierarchy: controllers mounted together (cpu,cpuacct) have the same one,
+ * which is made, joined and removed once (a second mkdir would fail with EEXIST).
+ */
+export function v1Hierarchies(dirs: V1Dirs): string[] {
+  return [...new Set(Object.values(dirs))];
+}
 type ActiveSetup = Exclude<CgroupSetup, { mode: 'none' }>;
 
 /** Where one invocation's cgroup lives: one directory (v2) or one per controller (v1). */
@@ -195,7 +205,7 @@ function layoutFor(setup: ActiveSetup, id: string): Layout {
   }
   const dirs = Object.fromEntries(V1_CONTROLLERS.map((c) => [c, join(setup.parents[c], id)])) as V1Dirs;
   return {
-    dirs: Object.values(dirs),
+    dirs: v1Hierarchies(dirs),
     usage: () => {
       const cpuNs = readNumber(join(dirs.cpuacct, 'cpuacct.usage'));
       return {
@@ -349,7 +359,7 @@ function handle(id: string, layout: Layout, removed?: () => void): InvocationCgr
 /** The directories invocation cgroups are created in: one for v2, one per v1 controller. */
 export function cgroupParentDirs(setup: CgroupSetup): string[] {
   if (setup.mode === 'none') return [];
-  return setup.mode === 'v2' ? [setup.parent] : Object.values(setup.parents);
+  return setup.mode === 'v2' ? [setup.parent] : v1Hierarchies(setup.parents);
 }
 
 /** Invocation cgroups of daemons that are gone (crashed): kill what is in them, remove them. */

@@ -103,6 +103,28 @@ print("survived")'`;
     assert.deepEqual(invocationCgroups(), []);
   });
 
+  test('cgroup v1 controllers mounted together (cpu,cpuacct) share one cgroup: made, joined and removed once', async (t) => {
+    if (setup?.mode !== 'v1') {
+      t.skip(`cgroup ${setup?.mode ?? 'none'} here: co-mounted v1 controllers do not apply`);
+      return;
+    }
+    // As systemd mounts them: cpuacct's directory is cpu's (here they are separate hierarchies, so
+    // the cpu one stands in for the shared one).
+    const coMounted = { ...setup, parents: { ...setup.parents, cpuacct: setup.parents.cpu } };
+    assert.equal(cgroupParentDirs(coMounted).length, 3);
+    const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const cg = await createInvocationCgroup(coMounted, { memoryBytes: 64 << 20, swapBytes: 0, pids: 8, cpuQuotaUs: 50_000, cpuPeriodUs: 100_000 });
+      await cg.place(sleeper.pid!);
+      assert.match(readFileSync(`/proc/${sleeper.pid}/cgroup`, 'utf8'), /^\d+:cpu:.*\/\d+\.\d+-\d+$/m);
+      await cg.killAll();
+      await cg.remove();
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
+    assert.deepEqual(invocationCgroups(), []);
+  });
+
   test('a configured cgroup_root holds the invocation cgroups; a bad one is refused with its reason', async () => {
     assert.ok(setup !== undefined && setup.mode !== 'none');
     // Below this process's own cgroup: the v2 parent it already set up, or its v1 memory cgroup
