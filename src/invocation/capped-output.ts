@@ -1,5 +1,6 @@
 // Collects one output stream up to a byte cap. Past the cap nothing more is kept, so the daemon's
-// memory never follows a tool's output; the caller decides what overflow means (it kills).
+// memory never follows a tool's output, and nothing more is read at all: the caller decides
+// what overflow means (it kills).
 import type { Readable } from 'node:stream';
 
 export class CappedOutput {
@@ -21,6 +22,10 @@ export class CappedOutput {
       if (this.total > this.cap && !this.truncated) {
         this.truncated = true;
         onOverflow();
+        // Nothing more is read: the tool blocks on the full pipe (or gets EPIPE) until the kill
+        // lands. Reading on let it go on while the kill waited for the sandbox's init to run its
+        // exit: on a busy machine a tool wrote 7 MB more and ran its next command meanwhile.
+        stream.destroy();
       }
     });
     stream.on('error', () => {});

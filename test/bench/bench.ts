@@ -47,6 +47,7 @@ interface Stats {
 function cpuNow(): { machine: number; own: number } {
   const [user, nice, system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   const own = process.cpuUsage();
+  // /proc/stat counts in USER_HZ ticks, 100 a second on Linux.
   return { machine: (user! + nice! + system! + irq! + softirq!) * (1000 / 100), own: (own.user + own.system) / 1000 };
 }
 
