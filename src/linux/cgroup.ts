@@ -175,6 +175,7 @@ type V1Dirs = Readonly<Record<V1Controller, string>>;
 export function v1Hierarchies(dirs: V1Dirs): string[] {
   return [...new Set(Object.values(dirs))];
 }
+
 type ActiveSetup = Exclude<CgroupSetup, { mode: 'none' }>;
 
 /** Where one invocation's cgroup lives: one directory (v2) or one per controller (v1). */
@@ -356,7 +357,7 @@ function handle(id: string, layout: Layout, removed?: () => void): InvocationCgr
   };
 }
 
-/** The directories invocation cgroups are created in: one for v2, one per v1 controller. */
+/** The directories invocation cgroups are created in: one for v2, one per v1 hierarchy. */
 export function cgroupParentDirs(setup: CgroupSetup): string[] {
   if (setup.mode === 'none') return [];
   return setup.mode === 'v2' ? [setup.parent] : v1Hierarchies(setup.parents);

@@ -35,6 +35,7 @@ function daemonState(daemon: Daemon): string {
     `daemon log (last 30 lines):\n${daemon.stdout.split('\n').slice(-30).join('\n')}`,
   ].join('\n');
 }
+
 const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
 
 describe('e2e: slow and half-open clients', { skip, timeout: 240_000 }, () => {
