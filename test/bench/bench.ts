@@ -9,72 +9,17 @@ import { spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { compileSeccomp } from '../../src/linux/compile-seccomp.js';
-import { gatherHostFacts } from '../../src/linux/gather-host-facts.js';
 import { lookupUserRecord } from '../../src/linux/users.js';
 import { spawnProcess } from '../../src/linux/spawn-process.js';
-import { toBwrapCommand, toBwrapInputs } from '../../src/plan/bwrap-command.js';
-import { planSandbox } from '../../src/plan/sandbox-plan.js';
-import { planSeccomp } from '../../src/plan/seccomp-policy.js';
 import { closeQuietly, connectClient, makeToolsDir, removeDir, startDaemon, type DirectClient } from '../helpers/daemon.js';
-import { createToolUsers, profileFrom } from '../helpers/fixtures.js';
+import { createToolUsers } from '../helpers/fixtures.js';
 import { createLab } from '../helpers/test-network.js';
+import { f1, measure, NOOP, noopSandbox, type Stats } from './measure.js';
 
 const { values } = parseArgs({ options: { calls: { type: 'string', default: '300' }, levels: { type: 'string', default: '1,4,16,64' }, leak: { type: 'string', default: '10000' } } });
 const CALLS = Number(values.calls);
 const LEVELS = values.levels!.split(',').map(Number);
 const LEAK_CALLS = Number(values.leak);
-
-const NOOP = (allow: string) => `description = "does nothing"
-command = ["/bin/true"]
-[filesystem]
-read_only = ["/usr", "/lib", "/lib64", "/bin"]
-tmpfs = ["/tmp:1M"]
-[network]
-allow = [${allow}]
-`;
-
-interface Stats {
-  readonly p50: number;
-  readonly p99: number;
-  readonly perSecond: number;
-  readonly errors: number;
-  /** CPU time of the whole machine per call, less this process's own (the clients, the spawns). */
-  readonly cpuMs: number;
-}
-
-/** Busy CPU time of the whole machine (every CPU, steal left out) and of this process, in ms. */
-function cpuNow(): { machine: number; own: number } {
-  const [user, nice, system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const own = process.cpuUsage();
-  // /proc/stat counts in USER_HZ ticks, 100 a second on Linux.
-  return { machine: (user! + nice! + system! + irq! + softirq!) * (1000 / 100), own: (own.user + own.system) / 1000 };
-}
-
-/** Runs `one` `calls` times, `concurrency` at a time, and times each. */
-async function measure(calls: number, concurrency: number, one: (worker: number) => Promise<boolean>): Promise<Stats> {
-  const latencies: number[] = [];
-  let next = 0;
-  let errors = 0;
-  const cpu0 = cpuNow();
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async (_, worker) => {
-      while (next < calls) {
-        next++;
-        const start = performance.now();
-        if (!(await one(worker))) errors++;
-        latencies.push(performance.now() - start);
-      }
-    }),
-  );
-  const wallMs = performance.now() - t0;
-  const cpu1 = cpuNow();
-  const sorted = latencies.sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-  const cpuMs = (cpu1.machine - cpu0.machine - (cpu1.own - cpu0.own)) / calls;
-  return { p50: at(0.5), p99: at(0.99), perSecond: (calls / wallMs) * 1000, errors, cpuMs };
-}
 
 /** VmRSS and VmHWM (peak) of a process, in MiB. */
 function memory(pid: number): { rss: number; peak: number } {
@@ -88,21 +33,12 @@ function memory(pid: number): { rss: number; peak: number } {
  * `concurrency` at a time (what the machine gives without toolcell at the same parallelism).
  */
 async function floor(calls: number, concurrency: number): Promise<Stats> {
-  const profile = profileFrom('noop', NOOP(''));
-  const record = await lookupUserRecord('tc-noop');
-  const user = { name: record!.name, uid: record!.uid, gid: record!.gid };
-  const plan = planSandbox(profile, {}, await gatherHostFacts(profile, user));
-  const cmd = toBwrapCommand(plan);
-  // Without the hold: nothing releases bwrap here, so --info-fd/--block-fd are left out.
-  // The tool directly in place of sandbox-exec: bare bwrap runs /bin/true itself.
-  const argv = [...cmd.argv.slice(0, -1).filter((a, i, all) => !['--info-fd', '--block-fd'].includes(a) && !['--info-fd', '--block-fd'].includes(all[i - 1] ?? '')), ...plan.argv];
-  const filter = compileSeccomp(planSeccomp(profile.seccomp), profile.seccomp);
-  const input = toBwrapInputs(filter, plan, undefined)[0];
+  const { tool, cmd, bareArgv, inputs } = await noopSandbox();
   return measure(calls, concurrency, async () => {
     // posix_spawn, as the tool's user: what a shell's fork of a small process costs, not the fork
     // of a Node process (the bench's own heap would make the floor slower than bwrap is).
-    const child = await spawnProcess(cmd.file, argv, { user, stdio: ['null', 'null', 'null', 'null', 'null', 'write'] });
-    (child.streams[5] as Writable).end(input);
+    const child = await spawnProcess(cmd.file, bareArgv, { user: tool.user, stdio: ['null', 'null', 'null', 'null', 'null', 'write'] });
+    (child.streams[5] as Writable).end(inputs[0]);
     return (await child.exited).code === 0;
   });
 }
@@ -116,8 +52,6 @@ async function drive(clients: DirectClient[], tool: string, calls: number, concu
     return !r.isError;
   });
 }
-
-const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
 
 async function main(): Promise<void> {
   const lab = await createLab();

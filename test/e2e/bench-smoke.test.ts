@@ -17,3 +17,9 @@ test('npm run bench runs end to end (3 calls a row) and leaves nothing behind', 
   assert.match(r.stdout, /^leak check: 6 calls at concurrency 16, 0 errors/m);
   assert.match(r.stdout, /^left behind: 0 veth, 0 host tables, 0 processes of the tool user \(and \d+ exited ones the host.s init has not reaped yet\)$/m);
 });
+
+test('the steps benchmark runs each step (3 calls) without an error', { skip: realKernelSkipReason(), timeout: 60_000 }, () => {
+  const r = spawnSync(process.execPath, [join(ROOT, 'dist/test/bench/steps.js'), '--calls', '3', '--rounds', '1'], { encoding: 'utf8', timeout: 50_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.match(/^\| \d\. .* \| [\d.]+ \| [\d.]+ \| -?[\d.]+ \| -?[\d.]+ \| 0 \|$/gm)?.length, 4, r.stdout);
+});
