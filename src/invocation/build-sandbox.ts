@@ -35,6 +35,11 @@ export interface BuiltSandbox {
 
 const KILL_GRACE_MS = 5_000;
 
+/** The sandbox's pid 1 gone after a kill, or the grace for that over: whichever comes first. */
+export function goneOrGrace(sandbox: SandboxProcess): Promise<unknown> {
+  return Promise.race([sandbox.gone, new Promise((r) => setTimeout(r, KILL_GRACE_MS).unref())]);
+}
+
 /** Runs a teardown and logs what it could not undo; returns the receipt for the audit record. */
 export async function runTeardown(teardown: TeardownStack, log: Logger): Promise<Record<string, string>> {
   const receipt = await teardown.run();
@@ -67,7 +72,7 @@ export async function buildSandbox(tool: ServedTool, id: string, log: Logger): P
     const sandbox = await spawnSandbox(toBwrapCommand(enclosure), enclosure.user, toBwrapInputs(tool.seccomp, enclosure, inputs));
     teardown.push('kill sandbox', async () => {
       await sandbox.kill();
-      await Promise.race([sandbox.gone, new Promise((r) => setTimeout(r, KILL_GRACE_MS).unref())]);
+      await goneOrGrace(sandbox);
     });
 
     let failed = false;

@@ -1,17 +1,19 @@
 // Collects one output stream up to a byte cap. Past the cap nothing more is kept, so the daemon's
-// memory never follows a tool's output, and nothing more is read at all: the caller decides
-// what overflow means (it kills).
+// memory never follows a tool's output, and nothing more is read until the writers are dead: the
+// caller decides what overflow means (it kills).
 import type { Readable } from 'node:stream';
 
 export class CappedOutput {
   private readonly chunks: Buffer[] = [];
   private kept = 0;
-  /** Every byte the tool wrote, kept or not. */
+  /** Every byte the tool wrote up to the chunk that crossed the cap, kept or not. */
   total = 0;
   truncated = false;
 
-  constructor(stream: Readable, private readonly cap: number, onOverflow: () => void) {
+  /** `writersGone()` resolves once nothing can write to the stream any more (the sandbox is dead). */
+  constructor(stream: Readable, private readonly cap: number, onOverflow: () => void, writersGone: () => Promise<unknown>) {
     stream.on('data', (chunk: Buffer) => {
+      if (this.truncated) return;
       this.total += chunk.length;
       const room = this.cap - this.kept;
       if (room > 0) {
@@ -19,13 +21,14 @@ export class CappedOutput {
         this.chunks.push(part);
         this.kept += part.length;
       }
-      if (this.total > this.cap && !this.truncated) {
+      if (this.total > this.cap) {
         this.truncated = true;
+        // Ordering: the pipe stays open but unread, so the tool blocks on it until the kill lands.
+        // Reading on let it write megabytes more while the kill waited for the sandbox's init;
+        // closing the pipe gave it EPIPE, and a script went on to its next command.
+        stream.pause();
         onOverflow();
-        // Nothing more is read: the tool blocks on the full pipe (or gets EPIPE) until the kill
-        // lands. Reading on let it go on while the kill waited for the sandbox's init to run its
-        // exit: on a busy machine a tool wrote 7 MB more and ran its next command meanwhile.
-        stream.destroy();
+        void writersGone().then(() => stream.destroy());
       }
     });
     stream.on('error', () => {});

@@ -12,7 +12,7 @@ import type { SandboxExit } from '../linux/sandbox-process.js';
 import { readSeccompLog } from '../linux/read-seccomp-log.js';
 import type { CgroupUsage } from '../linux/cgroup.js';
 import { syscallName } from '../../native/seccomp.js';
-import { buildSandbox, runTeardown } from './build-sandbox.js';
+import { buildSandbox, goneOrGrace, runTeardown } from './build-sandbox.js';
 import { CappedOutput } from './capped-output.js';
 import { maskSecrets } from './mask-secrets.js';
 import type { ReadyPool } from './ready-pool.js';
@@ -113,8 +113,8 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
       reason ??= why;
       void sandbox.kill();
     };
-    stdout = new CappedOutput(sandbox.stdout, plan.outputBytes, () => killFor('output'));
-    stderr = new CappedOutput(sandbox.stderr, plan.outputBytes, () => killFor('output'));
+    stdout = new CappedOutput(sandbox.stdout, plan.outputBytes, () => killFor('output'), () => goneOrGrace(sandbox));
+    stderr = new CappedOutput(sandbox.stderr, plan.outputBytes, () => killFor('output'), () => goneOrGrace(sandbox));
     const timer = setTimeout(() => killFor('timeout'), plan.timeoutMs);
     teardown.push('clear timer', () => clearTimeout(timer));
     if (opts.onProgress) {

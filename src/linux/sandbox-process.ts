@@ -87,7 +87,8 @@ export async function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs:
     return pid;
   });
   let ended = false;
-  const gone = exited
+  // Not behind the drained pipes: a capped output is not read again until the sandbox is gone.
+  const gone = child.reaped
     .then(async () => {
       ended = true;
       if (pidfd) await awaitAdopted(pidfd);

@@ -34,6 +34,8 @@ export interface SpawnedProcess {
   readonly pid: number;
   /** The daemon's end per descriptor: a Readable for 'read' (the child writes), a Writable for 'write'. */
   readonly streams: readonly (Readable | Writable | undefined)[];
+  /** Once the child is reaped, whether or not its pipes are drained. */
+  readonly reaped: Promise<ChildExit>;
   /** Once the child is reaped and every pipe it wrote to is drained and closed. */
   readonly exited: Promise<ChildExit>;
   /** SIGKILL through the pidfd: never a later process that reuses the pid. */
@@ -160,6 +162,7 @@ export async function spawnProcess(file: string, args: readonly string[], opts: 
   return {
     pid,
     streams,
+    reaped,
     exited,
     kill: () => {
       if (!done) pidfd.kill();
