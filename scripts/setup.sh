@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 # System packages: bubblewrap builds the sandboxes, libseccomp2 compiles their syscall filters,
 # nftables/iproute2 wire sandbox networks, python3 backs the bundled `python` tool, passwd has
-# useradd for the tool users, gcc and libc6-dev build the static helpers in native/.
-PACKAGES="bubblewrap libseccomp2 nftables iproute2 python3 passwd gcc libc6-dev"
+# useradd for the tool users, gcc and libc6-dev build the static helpers in native/, musl-tools
+# those that every call starts (see below).
+PACKAGES="bubblewrap libseccomp2 nftables iproute2 python3 passwd gcc libc6-dev musl-tools"
 missing=""
 for p in $PACKAGES; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
@@ -44,10 +45,19 @@ rm -f node_modules/.bin/node
 node_modules/.bin/tsc -p tsconfig.json
 
 # Native helpers that run inside sandboxes: static, so they work whatever a profile binds.
+# The ones every call execs (run-as, sandbox-exec, pty-exec) are linked against musl: a 48 KB
+# static binary, where glibc's is 750 KB and its start-up faults in far more pages. Measured at 16
+# concurrent calls: 2 ms less machine CPU per call and 7% more calls per second. The others need
+# kernel headers that musl-gcc does not search, and run once per daemon or test.
 mkdir -p dist/native
 for src in native/*.c; do
-  out="dist/native/$(basename "$src" .c)"
-  if [ ! -x "$out" ] || [ "$src" -nt "$out" ]; then
-    gcc -O2 -Wall -Wextra -Werror -static -o "$out" "$src"
+  name=$(basename "$src" .c)
+  out="dist/native/$name"
+  case "$name" in
+    run-as | sandbox-exec | pty-exec) cc=musl-gcc ;;
+    *) cc=gcc ;;
+  esac
+  if [ ! -x "$out" ] || [ "$src" -nt "$out" ] || [ scripts/setup.sh -nt "$out" ]; then
+    "$cc" -O2 -Wall -Wextra -Werror -static -o "$out" "$src"
   fi
 done
