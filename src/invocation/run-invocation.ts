@@ -113,8 +113,9 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
       reason ??= why;
       void sandbox.kill();
     };
-    stdout = new CappedOutput(sandbox.stdout, plan.outputBytes, () => killFor('output'), () => goneOrGrace(sandbox));
-    stderr = new CappedOutput(sandbox.stderr, plan.outputBytes, () => killFor('output'), () => goneOrGrace(sandbox));
+    const capOutput = (stream: typeof sandbox.stdout) => new CappedOutput(stream, plan.outputBytes, () => killFor('output'), () => goneOrGrace(sandbox));
+    stdout = capOutput(sandbox.stdout);
+    stderr = capOutput(sandbox.stderr);
     const timer = setTimeout(() => killFor('timeout'), plan.timeoutMs);
     teardown.push('clear timer', () => clearTimeout(timer));
     if (opts.onProgress) {
