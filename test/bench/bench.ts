@@ -2,7 +2,10 @@
 // one run on this machine. Not a test (timings are noisy); test/e2e/bench-smoke runs it tiny.
 //
 //   node dist/test/bench/bench.js [--calls N] [--levels 1,4,16,64] [--leak N]
+//                                 [--node-option FLAG]... [--env NAME=VALUE]...
 //
+// --node-option and --env change how the daemon is started (after src/server/daemon-runtime.ts's
+// options: --node-option=--no-optimize-for-size undoes one), for A/B runs of those options.
 // The daemon runs in a private network namespace (the test lab), so the allowlist case wires its
 // veths and tables there and nothing of the machine's own network changes.
 import { spawn } from 'node:child_process';
@@ -11,21 +14,49 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { lookupUserRecord } from '../../src/linux/users.js';
 import { spawnProcess } from '../../src/linux/spawn-process.js';
+import { DAEMON_ENV } from '../../src/server/daemon-runtime.js';
 import { closeQuietly, connectClient, makeToolsDir, removeDir, startDaemon, type DirectClient } from '../helpers/daemon.js';
 import { createToolUsers } from '../helpers/fixtures.js';
 import { createLab } from '../helpers/test-network.js';
 import { f1, measure, NOOP, noopSandbox, type Stats } from './measure.js';
 
-const { values } = parseArgs({ options: { calls: { type: 'string', default: '300' }, levels: { type: 'string', default: '1,4,16,64' }, leak: { type: 'string', default: '10000' } } });
+const { values } = parseArgs({
+  options: {
+    calls: { type: 'string', default: '300' },
+    levels: { type: 'string', default: '1,4,16,64' },
+    leak: { type: 'string', default: '10000' },
+    'node-option': { type: 'string', multiple: true, default: [] },
+    env: { type: 'string', multiple: true, default: [] },
+  },
+});
 const CALLS = Number(values.calls);
 const LEVELS = values.levels!.split(',').map(Number);
 const LEAK_CALLS = Number(values.leak);
+const DAEMON_ENV_EXTRA = Object.fromEntries(
+  values.env!.map((e) => {
+    const at = e.indexOf('=');
+    if (at < 1) {
+      process.stderr.write(`bench: --env ${e}: expected NAME=VALUE\n`);
+      process.exit(2);
+    }
+    return [e.slice(0, at), e.slice(at + 1)];
+  }),
+);
 
 /** VmRSS and VmHWM (peak) of a process, in MiB. */
 function memory(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) / 1024;
   return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+/** How the daemon was started, as its process says: node's options and the environment it was given. */
+function daemonStart(pid: number): string {
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  const options = argv.slice(1, argv.findIndex((a, i) => i > 0 && !a.startsWith('-')));
+  const given = new Set([...Object.keys(DAEMON_ENV), ...Object.keys(DAEMON_ENV_EXTRA)]);
+  const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((e) => given.has(e.slice(0, e.indexOf('='))));
+  return `node ${options.join(' ')}${env.length ? `, ${env.join(' ')}` : ''}`;
 }
 
 /**
@@ -58,13 +89,14 @@ async function main(): Promise<void> {
   const removeUsers = await createToolUsers(['noop', 'noopnet']);
   const tools = makeToolsDir({ 'noop.toml': NOOP(''), 'noopnet.toml': NOOP(`"${lab.hostA}:8080"`) }, false);
   const config = 'max_calls = 64\nmax_calls_per_caller = 256\nmax_connections_per_caller = 256\nmax_messages_per_second = 100000\n';
-  const daemon = await startDaemon({ tools, configToml: config, wrap: [...lab.inLab, '--'] });
+  const daemon = await startDaemon({ tools, configToml: config, wrap: [...lab.inLab, '--'], nodeOptions: values['node-option'], env: DAEMON_ENV_EXTRA });
   const clients: DirectClient[] = [];
   try {
     for (let i = 0; i < Math.max(...LEVELS); i++) clients.push(await connectClient(daemon.socket));
     const host = `${process.version}, ${readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m)?.[1] ?? 'cpu'} x${readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm)?.length ?? '?'}`;
     const rows: string[] = [];
     rows.push(`toolcell bench: ${CALLS} calls per row, ${host}`);
+    rows.push(`daemon: ${daemonStart(daemon.pid)}`);
     rows.push('');
     // The floor at each concurrency: p50 and p99 of a call are compared with the floor's p50 at
     // the same concurrency, calls per second with the floor's.

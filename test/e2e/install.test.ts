@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { judgeNode } from '../../src/runtime/node-support.js';
+import { DAEMON_NODE_OPTIONS } from '../../src/server/daemon-runtime.js';
 import { makeTempDir, removeDir } from '../helpers/daemon.js';
 import { runtime, runtimeSkipReason } from '../helpers/node-runtimes.js';
 import { PROFILES, ROOT } from '../helpers/paths.js';
@@ -26,7 +27,7 @@ const PINNED = '/usr/lib/toolcell/node/bin/node';
 /** The unit's command lines with a given runtime. */
 const execLines = (node: string) => [
   `ExecStartPre=+${node} /usr/lib/toolcell/bin/toolcell.js users sync`,
-  `ExecStart=${node} /usr/lib/toolcell/bin/toolcell.js serve`,
+  `ExecStart=${node} ${DAEMON_NODE_OPTIONS.join(' ')} /usr/lib/toolcell/bin/toolcell.js serve`,
   `ExecReload=+${node} /usr/lib/toolcell/bin/toolcell.js users sync`,
   'ExecReload=/bin/kill -HUP $MAINPID',
 ];

@@ -114,6 +114,8 @@ export interface DaemonOptions {
   readonly configToml?: string;
   /** Extra environment for the daemon (on top of this process's). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Node options after DAEMON_NODE_OPTIONS (a later V8 flag overrides an earlier one). */
+  readonly nodeOptions?: readonly string[];
   /** Extra descriptors handed to the daemon beyond 0-2 (each becomes an inherited pipe). */
   readonly extraFds?: number;
   /**
@@ -163,7 +165,7 @@ export class Daemon {
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const ownDir = makeTempDir('tc-d-');
   const socket = opts.socket ?? join(ownDir, 'mcp.sock');
-  const args = [...DAEMON_NODE_OPTIONS, BIN, 'serve', '--tools', opts.tools, '--socket', socket];
+  const args = [...DAEMON_NODE_OPTIONS, ...(opts.nodeOptions ?? []), BIN, 'serve', '--tools', opts.tools, '--socket', socket];
   if (opts.configToml !== undefined) {
     const configFile = join(ownDir, 'toolcell.toml');
     writeFileSync(configFile, opts.configToml);
