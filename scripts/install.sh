@@ -149,7 +149,8 @@ chmod 0755 "$DESTDIR$PREFIX/bin/toolcell"
 # systemd units (the launcher's path in them follows PREFIX), sysusers.d and tmpfiles.d.
 mkdir -p "$DESTDIR$UNITS" "$DESTDIR$PREFIX/lib/sysusers.d" "$DESTDIR$PREFIX/lib/tmpfiles.d"
 # The service runs the runtime itself (systemctl cat toolcell shows which one), not the launcher.
-sed -e "s|/usr/bin/node |$NODE |g" -e "s|/usr/lib/toolcell/|$LIB/|g" "$SRC/systemd/toolcell.service" >"$DESTDIR$UNITS/toolcell.service"
+# PREFIX first: a runtime chosen with --node may itself lie below /usr/lib/toolcell.
+sed -e "s|/usr/lib/toolcell/|$LIB/|g" -e "s|/usr/bin/node |$NODE |g" "$SRC/systemd/toolcell.service" >"$DESTDIR$UNITS/toolcell.service"
 sed "s|/usr/bin/toolcell|$PREFIX/bin/toolcell|g" "$SRC/systemd/toolcell.socket" >"$DESTDIR$UNITS/toolcell.socket"
 chmod 0644 "$DESTDIR$UNITS/toolcell.service" "$DESTDIR$UNITS/toolcell.socket"
 install -m 0644 "$SRC/systemd/sysusers.d/toolcell.conf" "$DESTDIR$PREFIX/lib/sysusers.d/toolcell.conf"
