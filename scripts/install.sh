@@ -146,7 +146,7 @@ exec $NODE $LIB/bin/toolcell.js "\$@"
 LAUNCHER
 chmod 0755 "$DESTDIR$PREFIX/bin/toolcell"
 
-# systemd units (the launcher's path in them follows PREFIX), sysusers.d and tmpfiles.d.
+# systemd units (their paths follow PREFIX), sysusers.d and tmpfiles.d.
 mkdir -p "$DESTDIR$UNITS" "$DESTDIR$PREFIX/lib/sysusers.d" "$DESTDIR$PREFIX/lib/tmpfiles.d"
 # The service runs the runtime itself (systemctl cat toolcell shows which one), not the launcher.
 # PREFIX first: a runtime chosen with --node may itself lie below /usr/lib/toolcell.

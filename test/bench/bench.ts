@@ -55,7 +55,7 @@ function daemonStart(pid: number): string {
   const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
   const options = argv.slice(1, argv.findIndex((a, i) => i > 0 && !a.startsWith('-')));
   const given = new Set([...Object.keys(DAEMON_ENV), ...Object.keys(DAEMON_ENV_EXTRA)]);
-  const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((e) => given.has(e.slice(0, e.indexOf('='))));
+  const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((e) => given.has(e.slice(0, e.indexOf('=')))).sort();
   return `node ${options.join(' ')}${env.length ? `, ${env.join(' ')}` : ''}`;
 }
 
