@@ -140,17 +140,26 @@ mv "$DESTDIR$LIB.new" "$DESTDIR$LIB"
 rm -rf "$DESTDIR$LIB.old"
 
 mkdir -p "$DESTDIR$PREFIX/bin"
+# The admin's commands read the service's config: outside /etc, the launcher names it.
+if [ "$SYSCONFDIR" = /etc ]; then
+  CONFIG_LINE=
+else
+  CONFIG_LINE="export TOOLCELL_CONFIG=\"\${TOOLCELL_CONFIG:-$SYSCONFDIR/toolcell/toolcell.toml}\"
+"
+fi
 cat >"$DESTDIR$PREFIX/bin/toolcell" <<LAUNCHER
 #!/bin/sh
-exec $NODE $LIB/bin/toolcell.js "\$@"
+${CONFIG_LINE}exec $NODE $LIB/bin/toolcell.js "\$@"
 LAUNCHER
 chmod 0755 "$DESTDIR$PREFIX/bin/toolcell"
 
 # systemd units (their paths follow PREFIX), sysusers.d and tmpfiles.d.
 mkdir -p "$DESTDIR$UNITS" "$DESTDIR$PREFIX/lib/sysusers.d" "$DESTDIR$PREFIX/lib/tmpfiles.d"
-# The service runs the runtime itself (systemctl cat toolcell shows which one), not the launcher.
+# The service runs the runtime itself (systemctl cat toolcell shows which one), not the launcher,
+# with the config named: the one below SYSCONFDIR, never a default of its own.
 # PREFIX first: a runtime chosen with --node may itself lie below /usr/lib/toolcell.
-sed -e "s|/usr/lib/toolcell/|$LIB/|g" -e "s|/usr/bin/node |$NODE |g" "$SRC/systemd/toolcell.service" >"$DESTDIR$UNITS/toolcell.service"
+sed -e "s|/usr/lib/toolcell/|$LIB/|g" -e "s|/usr/bin/node |$NODE |g" -e "s|/etc/toolcell/|$SYSCONFDIR/toolcell/|g" \
+  "$SRC/systemd/toolcell.service" >"$DESTDIR$UNITS/toolcell.service"
 sed "s|/usr/bin/toolcell|$PREFIX/bin/toolcell|g" "$SRC/systemd/toolcell.socket" >"$DESTDIR$UNITS/toolcell.socket"
 chmod 0644 "$DESTDIR$UNITS/toolcell.service" "$DESTDIR$UNITS/toolcell.socket"
 install -m 0644 "$SRC/systemd/sysusers.d/toolcell.conf" "$DESTDIR$PREFIX/lib/sysusers.d/toolcell.conf"

@@ -87,18 +87,26 @@ export type DaemonConfig = z.output<typeof DaemonConfigSchema> & { readonly tool
 export class ConfigError extends Error {}
 
 /**
- * Reads the config. Without --config and without an installed config, defaults apply; the tools
- * directory falls back to the profiles bundled with this checkout when none is installed.
+ * Names the config file in place of DEFAULT_CONFIG_FILE: the launcher of a tree installed with
+ * another --sysconfdir sets it, so that the admin's commands read the config the service reads.
  */
-export async function loadDaemonConfig(file: string | undefined): Promise<DaemonConfig> {
-  const path = file ?? DEFAULT_CONFIG_FILE;
+export const CONFIG_ENV = 'TOOLCELL_CONFIG';
+
+/**
+ * Reads the config: --config, else $TOOLCELL_CONFIG (either must exist), else the installed one
+ * when it exists. Without any, defaults apply; the tools directory falls back to the profiles
+ * bundled with this checkout when none is installed.
+ */
+export async function loadDaemonConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<DaemonConfig> {
+  const chosen = file ?? (env[CONFIG_ENV] || undefined);
+  const path = chosen ?? DEFAULT_CONFIG_FILE;
   let raw: unknown = {};
-  if (file !== undefined || existsSync(path)) {
+  if (chosen !== undefined || existsSync(path)) {
     let source: string;
     try {
       source = await readFile(path, 'utf8');
     } catch (e) {
-      throw new ConfigError(`${path}: cannot read: ${(e as Error).message}`);
+      throw new ConfigError(`${path}${file === undefined && chosen !== undefined ? ` (named by $${CONFIG_ENV})` : ''}: cannot read: ${(e as Error).message}`);
     }
     try {
       raw = parseToml(source);

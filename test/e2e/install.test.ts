@@ -24,14 +24,15 @@ const systemNode = spawnSync('sh', ['-c', 'command -v node'], { encoding: 'utf8'
 const systemVersion = systemNode ? spawnSync(systemNode, ['-p', 'process.version'], { encoding: 'utf8' }).stdout.trim() : '';
 const systemSupported = systemNode !== '' && judgeNode(systemVersion, new Date()).supported;
 const PINNED = '/usr/lib/toolcell/node/bin/node';
-/** The unit's command lines with a given runtime. */
-const execLines = (node: string) => [
-  `ExecStartPre=+${node} /usr/lib/toolcell/bin/toolcell.js users sync`,
-  `ExecStart=${node} ${DAEMON_NODE_OPTIONS.join(' ')} /usr/lib/toolcell/bin/toolcell.js serve`,
-  `ExecReload=+${node} /usr/lib/toolcell/bin/toolcell.js users sync`,
+/** The unit's command lines with a given runtime, program directory and config. */
+const execLines = (node: string, lib = '/usr/lib/toolcell', config = '/etc/toolcell/toolcell.toml') => [
+  `ExecStartPre=+${node} ${lib}/bin/toolcell.js users sync --config ${config}`,
+  `ExecStart=${node} ${DAEMON_NODE_OPTIONS.join(' ')} ${lib}/bin/toolcell.js serve --config ${config}`,
+  `ExecReload=+${node} ${lib}/bin/toolcell.js users sync --config ${config}`,
   'ExecReload=/bin/kill -HUP $MAINPID',
 ];
-const unitExecLines = (dest: string) => readFileSync(join(dest, 'usr/lib/systemd/system/toolcell.service'), 'utf8').split('\n').filter((l) => l.startsWith('Exec'));
+const unitExecLines = (dest: string, prefix = '/usr') =>
+  readFileSync(join(dest, prefix, 'lib/systemd/system/toolcell.service'), 'utf8').split('\n').filter((l) => l.startsWith('Exec'));
 const version = (bin: string) => spawnSync(bin, ['-p', 'process.version'], { encoding: 'utf8' }).stdout.trim();
 
 describe('install.sh / uninstall.sh (DESTDIR)', { skip }, () => {
@@ -127,6 +128,53 @@ describe('install.sh / uninstall.sh (DESTDIR)', { skip }, () => {
     r = script('uninstall.sh', dest, '--purge');
     assert.equal(r.status, 0, r.stderr);
     assert.equal(existsSync(join(dest, 'etc/toolcell')), false);
+  });
+});
+
+describe('install.sh --prefix /usr/local --sysconfdir /usr/local/etc (DESTDIR)', { skip }, () => {
+  let dest: string;
+  before(() => {
+    dest = makeTempDir('tc-destdir-');
+  });
+  after(() => removeDir(dest));
+  const options = ['--prefix', '/usr/local', '--sysconfdir', '/usr/local/etc'];
+  const lib = '/usr/local/lib/toolcell';
+  const config = '/usr/local/etc/toolcell/toolcell.toml';
+
+  test('the program, launcher and units follow PREFIX; the service and the launcher name the config below SYSCONFDIR', () => {
+    const r = script('install.sh', dest, ...options);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual([readdirSync(dest), readdirSync(join(dest, 'usr'))], [['usr'], ['local']], 'nothing outside PREFIX and SYSCONFDIR');
+    assert.equal(existsSync(join(dest, lib, 'bin/toolcell.js')), true);
+    const node = systemSupported ? systemNode : `${lib}/node/bin/node`;
+    assert.deepEqual(unitExecLines(dest, '/usr/local'), execLines(node, lib, config));
+    const unit = readFileSync(join(dest, 'usr/local/lib/systemd/system/toolcell.service'), 'utf8');
+    assert.match(unit, /^Documentation=file:\/\/\/usr\/local\/lib\/toolcell\/README\.md$/m);
+    const directives = unit.split('\n').filter((l) => !l.startsWith('#'));
+    assert.deepEqual(directives.filter((l) => /(?<![\w/])\/(usr\/lib|etc)\/toolcell/.test(l)), [], 'no default path left in a directive');
+    assert.equal(readFileSync(join(dest, 'usr/local/bin/toolcell'), 'utf8'), `#!/bin/sh\nexport TOOLCELL_CONFIG="\${TOOLCELL_CONFIG:-${config}}"\nexec ${node} ${lib}/bin/toolcell.js "$@"\n`);
+    assert.match(readFileSync(join(dest, config), 'utf8'), /^tools_dir = "\/usr\/local\/etc\/toolcell\/tools"$/m);
+    assert.deepEqual(readdirSync(join(dest, 'usr/local/etc/toolcell/tools')).sort(), readdirSync(PROFILES).filter((f) => f.endsWith('.toml')).sort());
+    const tmpfiles = readFileSync(join(dest, 'usr/local/lib/tmpfiles.d/toolcell.conf'), 'utf8').split('\n').filter((l) => l.startsWith('d '));
+    assert.deepEqual(tmpfiles, ['d /run/toolcell 0755 root root -', 'd /usr/local/etc/toolcell 0755 root root -', 'd /usr/local/etc/toolcell/tools 0755 root root -']);
+  });
+
+  test('the CLI reads the config that $TOOLCELL_CONFIG names, and says so when it cannot', () => {
+    const missing = join(dest, 'missing.toml');
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin/toolcell.js'), 'check'], { env: { ...process.env, TOOLCELL_CONFIG: missing }, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, new RegExp(`^toolcell: ${missing.replaceAll('.', '\\.')} \\(named by \\$TOOLCELL_CONFIG\\): cannot read: ENOENT`));
+  });
+
+  test('uninstall with the same options removes all but SYSCONFDIR/toolcell; --purge removes that too', () => {
+    let r = script('uninstall.sh', dest, ...options);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(readdirSync(join(dest, 'usr/local/lib')).sort(), ['systemd', 'sysusers.d', 'tmpfiles.d']);
+    assert.deepEqual(readdirSync(join(dest, 'usr/local/bin')), []);
+    assert.equal(existsSync(join(dest, config)), true);
+    r = script('uninstall.sh', dest, ...options, '--purge');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(existsSync(join(dest, 'usr/local/etc/toolcell')), false);
   });
 });
 

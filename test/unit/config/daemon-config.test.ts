@@ -36,6 +36,18 @@ describe('toolcell.toml', () => {
     assert.equal((await loadDaemonConfig(configFile('cgroup_root = "/toolcell.slice/x"\n'))).cgroup_root, '/toolcell.slice/x');
   });
 
+  test('$TOOLCELL_CONFIG names the file when --config does not; --config wins', async () => {
+    const named = configFile('log_level = "debug"\n');
+    assert.equal((await loadDaemonConfig(undefined, { TOOLCELL_CONFIG: named })).log_level, 'debug');
+    assert.equal((await loadDaemonConfig(configFile(''), { TOOLCELL_CONFIG: named })).log_level, 'info');
+  });
+
+  test('a file $TOOLCELL_CONFIG names must exist: the error says where the name came from', async () => {
+    const missing = join(dir, 'missing.toml');
+    await assert.rejects(loadDaemonConfig(undefined, { TOOLCELL_CONFIG: missing }), (e: Error) => e instanceof ConfigError && e.message.startsWith(`${missing} (named by $TOOLCELL_CONFIG): cannot read: ENOENT`));
+    await assert.rejects(loadDaemonConfig(missing, {}), (e: Error) => e instanceof ConfigError && e.message.startsWith(`${missing}: cannot read: ENOENT`));
+  });
+
   for (const [text, message] of [
     ['log_level = "info"\ncgroup_root = "toolcell"\n', ':2: cgroup_root: expected an absolute cgroup path like "/toolcell"'],
     ['cgroup_root = "/a/../b"\n', ':1: cgroup_root: may not contain ".."'],

@@ -17,6 +17,6 @@ test('npm start serves with the daemon options', () => {
 
 test('the systemd unit sets them for its daemon', () => {
   const unit = readFileSync(join(ROOT, 'systemd/toolcell.service'), 'utf8');
-  assert.deepEqual(unit.match(/^ExecStart=.*$/gm), [`ExecStart=/usr/bin/node ${flags} /usr/lib/toolcell/bin/toolcell.js serve`]);
+  assert.deepEqual(unit.match(/^ExecStart=.*$/gm), [`ExecStart=/usr/bin/node ${flags} /usr/lib/toolcell/bin/toolcell.js serve --config /etc/toolcell/toolcell.toml`]);
   assert.deepEqual(unit.match(/^Environment=.*$/gm), env.map((e) => `Environment=${e}`));
 });

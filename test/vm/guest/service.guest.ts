@@ -62,7 +62,7 @@ describe('the installed service under systemd (cgroup v2)', { timeout: 900_000 }
     // then installs the pinned runtime from the checkout's node_modules, offline, and the unit runs it.
     const systemNode = sh('command -v node').stdout.trim();
     const expected = judgeNode(process.version, new Date()).supported ? systemNode : '/usr/lib/toolcell/node/bin/node';
-    assert.match(systemctl('show', '-p', 'ExecStart', '--value', 'toolcell.service').stdout, new RegExp(`path=${expected} ; argv\\[\\]=${expected} ${DAEMON_NODE_OPTIONS.join(' ')} /usr/lib/toolcell/bin/toolcell.js serve`));
+    assert.match(systemctl('show', '-p', 'ExecStart', '--value', 'toolcell.service').stdout, new RegExp(`path=${expected} ; argv\\[\\]=${expected} ${DAEMON_NODE_OPTIONS.join(' ')} /usr/lib/toolcell/bin/toolcell.js serve --config /etc/toolcell/toolcell.toml ;`));
     const doctor = sh('/usr/bin/toolcell doctor').stdout;
     console.log(doctor.split('\n').find((l) => l.includes(' runtime: ')));
     assert.match(doctor, new RegExp(`^ok {3}runtime: ${expected} v\\d+\\.\\d+\\.\\d+: LTS, supported until `, 'm'));
