@@ -1,14 +1,20 @@
 /*
- * run-as: becomes UID:GID with no supplementary groups, then execs PROGRAM. Usage:
- *   run-as UID GID PROGRAM [ARG...]
+ * run-as: joins cgroups, becomes UID:GID with no supplementary groups, then execs PROGRAM. Usage:
+ *   run-as UID GID [--cgroup /PATH/cgroup.procs]... /PROGRAM [ARG...]
  *
  * Why: the daemon starts processes with posix_spawn (no fork of the daemon; see native/spawn.ts),
  * which cannot change identity. This is the privilege transition for bwrap: root starts it, it
  * drops to the tool's user for good (groups first, then gid, then uid, each checked), so bwrap
  * never holds root. It refuses uid or gid 0. Built static: it runs before anything is loaded.
+ *
+ * --cgroup: joined while still root (the tool's user may not write there), before PROGRAM starts,
+ * so that PROGRAM and everything it clones is in that cgroup from its first instruction. The daemon
+ * uses it so that no process of a sandbox under construction can outlive it unseen (see
+ * src/linux/cgroup.ts, the spawn cgroup).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,10 +40,35 @@ static int parse_id(const char *s, unsigned long *out) {
   return 0;
 }
 
+static const char PROCS[] = "/cgroup.procs";
+
+static int is_procs_file(const char *path) {
+  size_t n = strlen(path), k = sizeof(PROCS) - 1;
+  return path[0] == '/' && n > k && strcmp(path + n - k, PROCS) == 0;
+}
+
+/* Moves this process into the cgroup whose cgroup.procs file is `path`; -1 with errno on failure. */
+static int join_cgroup(const char *path) {
+  char pid[24];
+  int len = snprintf(pid, sizeof pid, "%ld", (long)getpid());
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t w = write(fd, pid, (size_t)len);
+  int saved = errno;
+  close(fd);
+  if (w != len) {
+    errno = w < 0 ? saved : EIO;
+    return -1;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   unsigned long uid, gid;
-  if (argc < 4 || parse_id(argv[1], &uid) != 0 || parse_id(argv[2], &gid) != 0 || argv[3][0] != '/') {
-    fprintf(stderr, "run-as: usage: run-as UID GID /PROGRAM [ARG...] (UID and GID not 0)\n");
+  int prog = 3;
+  while (prog + 1 < argc && strcmp(argv[prog], "--cgroup") == 0 && is_procs_file(argv[prog + 1])) prog += 2;
+  if (argc < prog + 1 || parse_id(argv[1], &uid) != 0 || parse_id(argv[2], &gid) != 0 || argv[prog][0] != '/') {
+    fprintf(stderr, "run-as: usage: run-as UID GID [--cgroup /PATH/cgroup.procs]... /PROGRAM [ARG...] (UID and GID not 0)\n");
     return 127;
   }
   /*
@@ -50,6 +81,12 @@ int main(int argc, char **argv) {
     struct kernel_sigaction dfl = {.handler = SIG_DFL};
     syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(unsigned long));
   }
+  for (int i = 3; i < prog; i += 2) {
+    if (join_cgroup(argv[i + 1]) != 0) {
+      fprintf(stderr, "run-as: joining cgroup %s: %s\n", argv[i + 1], strerror(errno));
+      return 127;
+    }
+  }
   if (setgroups(0, NULL) != 0 || setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) != 0 || setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) != 0) {
     fprintf(stderr, "run-as: cannot become %lu:%lu: %s\n", uid, gid, strerror(errno));
     return 127;
@@ -61,7 +98,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "run-as: identity not dropped as asked\n");
     return 127;
   }
-  execv(argv[3], argv + 3);
-  fprintf(stderr, "run-as: exec %s: %s\n", argv[3], strerror(errno));
+  execv(argv[prog], argv + prog);
+  fprintf(stderr, "run-as: exec %s: %s\n", argv[prog], strerror(errno));
   return 127;
 }

@@ -9,7 +9,7 @@ import { planCgroupLimits } from '../plan/cgroup-limits.js';
 import { planEnclosure, type SandboxEnclosure } from '../plan/sandbox-plan.js';
 import { toSecretInputs } from '../plan/secret-args.js';
 import type { ServedTool } from '../profile/load-tools.js';
-import { cgroupSetup, createInvocationCgroup, type InvocationCgroup } from '../linux/cgroup.js';
+import { cgroupSetup, createInvocationCgroup, spawnCgroupProcs, type InvocationCgroup } from '../linux/cgroup.js';
 import { gatherHostFacts } from '../linux/gather-host-facts.js';
 import { spawnSandbox, type SandboxProcess } from '../linux/sandbox-process.js';
 import { wireSandboxNetwork, type WiredNetwork } from '../linux/sandbox-network.js';
@@ -68,8 +68,10 @@ export async function buildSandbox(tool: ServedTool, id: string, log: Logger): P
         await cgroup.remove();
       });
     }
-    // bwrap builds the namespaces and mounts, then holds before it starts sandbox-exec.
-    const sandbox = await spawnSandbox(toBwrapCommand(enclosure), enclosure.user, toBwrapInputs(tool.seccomp, enclosure, inputs));
+    // bwrap builds the namespaces and mounts, then holds before it starts sandbox-exec. It starts
+    // in the spawn cgroup (see spawnCgroupProcs), so nothing it clones can outlive it unseen.
+    const joins = cgSetup.mode !== 'none' ? [await spawnCgroupProcs(cgSetup)] : [];
+    const sandbox = await spawnSandbox(toBwrapCommand(enclosure), enclosure.user, toBwrapInputs(tool.seccomp, enclosure, inputs), joins);
     teardown.push('kill sandbox', async () => {
       await sandbox.kill();
       await goneOrGrace(sandbox);

@@ -2,9 +2,9 @@
 // released and killed and removed at teardown. Mechanism only; the limits come from
 // plan/cgroup-limits. Both hierarchies: cgroup v2 (the daemon's delegated subtree, systemd
 // Delegate=yes) and the legacy v1 controllers (memory, pids, cpu, cpuacct).
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, write, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, rmdirSync, write, writeFileSync } from 'node:fs';
 import { mkdir, rmdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { CgroupLimits } from '../plan/cgroup-limits.js';
 import { toV1Writes, toV2Writes } from '../plan/cgroup-limits.js';
 import { OWNER, ownerAlive } from './process-owner.js';
@@ -355,6 +355,64 @@ function handle(id: string, layout: Layout, removed?: () => void): InvocationCgr
       removed?.();
     },
   };
+}
+
+/**
+ * The spawn cgroup (OWNER-spawn, in the pids hierarchy with v1): run-as joins it before it execs
+ * bwrap, so every process of a sandbox under construction is in a cgroup of this daemon from its
+ * first instruction. Why: bwrap's --die-with-parent has a window (bubblewrap issue 633). The
+ * sandbox's pid 1, cloned by bwrap, arms its parent-death signal only after bwrap has written its
+ * uid map; a bwrap killed before that (its daemon killed at that moment) leaves that pid 1 waiting
+ * for the map forever, outside every invocation cgroup, with a whole set of namespaces. Born here,
+ * it is killed when this cgroup is removed (removeSpawnCgroup), or by the next daemon's sweep. The
+ * pid 1 moves on to its invocation cgroup when placed; bwrap's monitor stays here until it exits.
+ */
+let spawnCgroup: { readonly dir: string; readonly made: Promise<string> } | undefined;
+
+/** The cgroup.procs file of this process's spawn cgroup, made on first use. */
+export function spawnCgroupProcs(setup: ActiveSetup): Promise<string> {
+  if (!spawnCgroup) {
+    const dir = join(setup.mode === 'v2' ? setup.parent : setup.parents.pids, `${CGROUP_OWNER}-spawn`);
+    const made = mkdir(dir)
+      .catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EEXIST') throw e;
+      })
+      .then(
+        () => {
+          // A process that never calls removeSpawnCgroup (toolcell run, a test) leaves none behind.
+          process.once('exit', () => removeNow(dir));
+          return join(dir, 'cgroup.procs');
+        },
+        (e: Error) => {
+          spawnCgroup = undefined;
+          throw new Error(`creating the spawn cgroup ${dir}: ${e.message}`);
+        },
+      );
+    spawnCgroup = { dir, made };
+  }
+  return spawnCgroup.made;
+}
+
+/** At exit, where nothing can be awaited: kill what is in the spawn cgroup, remove it if it is empty by then. */
+function removeNow(dir: string): void {
+  try {
+    for (const pid of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (pid) process.kill(Number(pid), 'SIGKILL');
+    rmdirSync(dir);
+  } catch {
+    // gone already, or still busy: the next daemon's sweep removes it (its owner is gone).
+  }
+}
+
+/** Kills what is left in the spawn cgroup (a pid 1 that bwrap never released) and removes it. */
+export async function removeSpawnCgroup(): Promise<void> {
+  const made = spawnCgroup;
+  if (!made || setup === undefined || setup.mode === 'none') return;
+  spawnCgroup = undefined;
+  if ((await made.made.catch(() => undefined)) === undefined) return;
+  const id = basename(made.dir);
+  const cg = handle(id, layoutFor(setup, id));
+  await cg.killAll();
+  await cg.remove();
 }
 
 /** The directories invocation cgroups are created in: one for v2, one per v1 hierarchy. */

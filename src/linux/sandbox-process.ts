@@ -58,9 +58,10 @@ const FIRST_INPUT_FD = 5;
 
 /**
  * `inputs` are written to descriptors 5, 6, ... of bwrap and closed (filter, secret arguments and
- * data); bwrap reads them during setup and closes them before the tool runs.
+ * data); bwrap reads them during setup and closes them before the tool runs. bwrap starts in the
+ * `cgroups` (their cgroup.procs files).
  */
-export async function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs: readonly (Buffer | undefined)[] = []): Promise<SandboxProcess> {
+export async function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs: readonly (Buffer | undefined)[] = [], cgroups: readonly string[] = []): Promise<SandboxProcess> {
   if (cmd.fds.info !== 3 || cmd.fds.block !== 4) throw new SpawnError('control fds must be 3 (info) and 4 (block)');
   // bwrap starts as the tool's uid/gid with no supplementary groups (run-as drops them), so it
   // never holds root; it builds the sandbox in a user namespace of its own. Its own session:
@@ -68,6 +69,7 @@ export async function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs:
   // order), not the sandboxes behind its back.
   const child = await spawnProcess(cmd.file, cmd.argv, {
     user,
+    cgroups,
     env: cmd.env,
     stdio: ['write', 'read', 'read', 'read', 'write', ...inputs.map((d) => (d === undefined ? ('null' as const) : ('write' as const)))],
   });

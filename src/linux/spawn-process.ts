@@ -21,6 +21,8 @@ export interface SpawnOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Run as this user (through run-as); without it, as the daemon. */
   readonly user?: { readonly uid: number; readonly gid: number };
+  /** cgroup.procs files that run-as joins, as root, before it drops to `user` (needs `user`). */
+  readonly cgroups?: readonly string[];
   /** SIGKILL after this long. */
   readonly timeoutMs?: number;
 }
@@ -99,6 +101,7 @@ function signalName(n: number): NodeJS.Signals | null {
 }
 
 export async function spawnProcess(file: string, args: readonly string[], opts: SpawnOptions): Promise<SpawnedProcess> {
+  if (opts.cgroups?.length && !opts.user) throw new SpawnError(`spawn ${file}: cgroups are joined by run-as, which needs a user`);
   listen();
   const parentEnds: (number | undefined)[] = [];
   const childEnds: number[] = [];
@@ -125,9 +128,10 @@ export async function spawnProcess(file: string, args: readonly string[], opts: 
     throw new SpawnError(`spawn ${file}: ${(e as Error).message}`);
   }
 
-  // Privilege transition: a process for a tool starts as root only long enough for run-as to drop
-  // to the tool's uid and gid (no supplementary groups) before it execs `file`.
-  const [path, argv] = opts.user ? [RUN_AS, [RUN_AS, String(opts.user.uid), String(opts.user.gid), file, ...args]] : [file, [file, ...args]];
+  // Privilege transition: a process for a tool starts as root only long enough for run-as to join
+  // its cgroups and drop to the tool's uid and gid (no supplementary groups) before it execs `file`.
+  const joins = (opts.cgroups ?? []).flatMap((procs) => ['--cgroup', procs]);
+  const [path, argv] = opts.user ? [RUN_AS, [RUN_AS, String(opts.user.uid), String(opts.user.gid), ...joins, file, ...args]] : [file, [file, ...args]];
   let pid: number;
   try {
     pid = await posixSpawn(path, argv, opts.env ?? {}, childEnds, '/');

@@ -16,10 +16,14 @@ const skip = realKernelSkipReason() ?? (setup?.mode === 'none' ? `no usable cgro
 const run = (limits: string, script: string) =>
   runInvocation(asNobody(profileFrom('limited', scriptToolToml({ description: 'limits test', limits, tmpfs: ['/tmp:64M'] }))), { script }, { logger: silentLogger });
 
-/** This process's invocation cgroups (other test files' daemons share the parent). */
+/** This process's invocation cgroups (other test files' daemons share the parent; its spawn cgroup lives as long as it does). */
 function invocationCgroups(): string[] {
   return (setup ? cgroupParentDirs(setup) : []).flatMap((dir) =>
-    existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && e.name.startsWith(`${process.pid}.`)).map((e) => `${dir}/${e.name}`) : [],
+    existsSync(dir)
+      ? readdirSync(dir, { withFileTypes: true })
+          .filter((e) => e.isDirectory() && e.name.startsWith(`${process.pid}.`) && !e.name.endsWith('-spawn'))
+          .map((e) => `${dir}/${e.name}`)
+      : [],
   );
 }
 

@@ -1,20 +1,23 @@
 // How the daemon starts processes: posix_spawn with descriptors placed exactly, exits reaped
 // through pidfds, run-as dropping to a tool's user, and sandbox-exec taking its argv on stdin.
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import koffi from 'koffi';
 import type { Readable, Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EXEC_HELPER } from '../../src/linux/gather-host-facts.js';
 import { becomeChildSubreaper, Pidfd } from '../../native/libc.js';
+import { cgroupSetup, removeSpawnCgroup, spawnCgroupProcs } from '../../src/linux/cgroup.js';
 import { awaitAdopted, RUN_AS, spawnProcess, SpawnError, type StdioSpec } from '../../src/linux/spawn-process.js';
 import { encodeArgv } from '../../src/plan/bwrap-command.js';
 import { realKernelSkipReason } from '../helpers/fixtures.js';
 
 const skip = realKernelSkipReason();
+const USAGE = 'run-as: usage: run-as UID GID [--cgroup /PATH/cgroup.procs]... /PROGRAM [ARG...] (UID and GID not 0)\n';
 
-async function run(file: string, args: readonly string[], opts: { input?: Buffer | string; stdio?: StdioSpec[]; user?: { uid: number; gid: number }; timeoutMs?: number } = {}) {
-  const child = await spawnProcess(file, args, { stdio: opts.stdio ?? ['write', 'read', 'read'], user: opts.user, timeoutMs: opts.timeoutMs, env: { PATH: '/usr/bin:/bin' } });
+async function run(file: string, args: readonly string[], opts: { input?: Buffer | string; stdio?: StdioSpec[]; user?: { uid: number; gid: number }; cgroups?: string[]; timeoutMs?: number } = {}) {
+  const child = await spawnProcess(file, args, { stdio: opts.stdio ?? ['write', 'read', 'read'], user: opts.user, cgroups: opts.cgroups, timeoutMs: opts.timeoutMs, env: { PATH: '/usr/bin:/bin' } });
   let stdout = '';
   let stderr = '';
   (child.streams[1] as Readable).setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -90,7 +93,28 @@ describe('spawning without forking the daemon', { skip }, () => {
     assert.match(status.stdout, /^Uid:\t65534\t65534\t65534\t65534\nGid:\t65534\t65534\t65534\t65534\nGroups:\s*$/);
     const root = await run(RUN_AS, ['0', '0', '/usr/bin/id']);
     assert.equal(root.code, 127);
-    assert.equal(root.stderr, 'run-as: usage: run-as UID GID /PROGRAM [ARG...] (UID and GID not 0)\n');
+    assert.equal(root.stderr, USAGE);
+  });
+
+  test('run-as --cgroup: joins the cgroup as root, before it drops to the user and execs; one it cannot join stops it first', async (t) => {
+    const setup = cgroupSetup();
+    if (setup.mode === 'none') return t.skip(`no usable cgroups: ${setup.why}`);
+    const nobody = { uid: 65534, gid: 65534 };
+    const procs = await spawnCgroupProcs(setup);
+    const name = basename(dirname(procs));
+    assert.match(name, new RegExp(`^${process.pid}\\.\\d+-spawn$`));
+    const inside = await run('/bin/sh', ['-c', 'id -u; cat /proc/self/cgroup'], { user: nobody, cgroups: [procs] });
+    assert.equal(inside.code, 0, inside.stderr);
+    assert.match(inside.stdout, /^65534\n/);
+    assert.match(inside.stdout, new RegExp(`^(\\d+:pids|0:):/\\S*/${name.replaceAll('.', '\\.')}$`, 'm'), 'the program starts in the cgroup');
+    const missing = '/sys/fs/cgroup/tc-no-such-cgroup/cgroup.procs';
+    const refused = await run('/usr/bin/id', [], { user: nobody, cgroups: [missing] });
+    assert.deepEqual([refused.code, refused.stdout, refused.stderr], [127, '', `run-as: joining cgroup ${missing}: No such file or directory\n`]);
+    const relative = await run(RUN_AS, ['65534', '65534', '--cgroup', 'cgroup.procs', '/usr/bin/id']);
+    assert.deepEqual([relative.code, relative.stdout, relative.stderr], [127, '', USAGE]);
+    await assert.rejects(spawnProcess('/usr/bin/id', [], { stdio: ['null', 'null', 'null'], cgroups: [procs] }), (e: Error) => e instanceof SpawnError && /cgroups are joined by run-as, which needs a user/.test(e.message));
+    await removeSpawnCgroup();
+    assert.equal(existsSync(dirname(procs)), false, 'removed');
   });
 
   test('sandbox-exec: runs the argv it reads, with /dev/null as stdin; refuses a malformed one', async () => {
