@@ -147,8 +147,10 @@ describe('e2e: systemd integration and service lifecycle', { skip }, () => {
     assert.equal(await pollUntil(() => changed > 0, 5000), true, 'tools/list_changed reached the client');
     const listed = (await c.client.listTools()).tools.map((t) => t.name).sort();
     assert.deepEqual(listed, ['python', 'shell']);
-    // (The directory watch may reload once more afterwards: look at the first reload.)
+    // (The directory watch may reload once more afterwards: look at the first reload.) READY=1 is
+    // sent after the log line, and its datagram may not have been read here yet.
     const reloading = notify.messages.indexOf('RELOADING=1');
+    await pollUntil(() => notify.messages.length >= reloading + 2, 5000);
     assert.deepEqual(notify.messages.slice(reloading, reloading + 2), ['RELOADING=1', 'READY=1\nSTATUS=serving 2 tool(s)']);
 
     endSleep(marker); // the running call ends on its own terms, untouched by the reload
