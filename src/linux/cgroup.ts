@@ -405,11 +405,11 @@ function removeNow(dir: string): void {
 
 /** Kills what is left in the spawn cgroup (a pid 1 that bwrap never released) and removes it. */
 export async function removeSpawnCgroup(): Promise<void> {
-  const made = spawnCgroup;
-  if (!made || setup === undefined || setup.mode === 'none') return;
+  const current = spawnCgroup;
+  if (!current || setup === undefined || setup.mode === 'none') return;
   spawnCgroup = undefined;
-  if ((await made.made.catch(() => undefined)) === undefined) return;
-  const id = basename(made.dir);
+  if ((await current.made.catch(() => undefined)) === undefined) return;
+  const id = basename(current.dir);
   const cg = handle(id, layoutFor(setup, id));
   await cg.killAll();
   await cg.remove();
