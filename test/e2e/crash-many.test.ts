@@ -78,7 +78,7 @@ describe(`e2e: kill -9 of the daemon during ${SHELLS + PYTHONS + NETS} concurren
     await removeUsers();
   });
 
-  test('every sandbox dies with the daemon; the next start sweeps and serves on the same socket', async () => {
+  test('every sandbox dies with the daemon; the next start sweeps and serves on the same socket', async (t) => {
     const first = await start();
     const conns = await Promise.all(Array.from({ length: 4 }, () => connect(first)));
     const marker = uniqueMarker(11_400);
@@ -111,13 +111,19 @@ describe(`e2e: kill -9 of the daemon during ${SHELLS + PYTHONS + NETS} concurren
     // time) sweeps the cgroups of dead daemons, this one's included.
     const leftCgroups = invocationCgroupsOf(setup, first.pid).length;
     assert.ok(leftCgroups > 0, 'the dead daemon left its cgroups');
-    // Nothing keeps running as a tool's user: every sandbox died with the daemon (bounded wait).
-    const gone = await pollUntil(() => processesOfUids(uids).length === 0, 10_000 * SLOWDOWN, 50);
-    assert.equal(gone, true, `still running as a tool user after the kill:\n${processesOfUids(uids).join('\n')}`);
+    // Nothing of a tool keeps running: every sandbox died with the daemon (bounded wait). Only a
+    // bwrap that never released its sandbox may stay until the next start (bubblewrap issue 633:
+    // it is in a cgroup of the dead daemon, see crash-sweep.test.ts).
+    const notBwrap = () => processesOfUids(uids).filter((p) => p.split(' ')[1] !== 'bwrap');
+    const gone = await pollUntil(() => notBwrap().length === 0, 10_000 * SLOWDOWN, 50);
+    assert.equal(gone, true, `still running as a tool user after the kill:\n${notBwrap().join('\n')}`);
+    const unreleased = processesOfUids(uids);
     await Promise.all(pending);
     // The sandboxes' namespaces went with them, and their veths; what the dead daemon made in the
-    // lab stays until the next start there: the host firewall tables.
-    assert.equal(await pollUntil(() => veths().length === 0, 10_000 * SLOWDOWN, 100), true, `veths left: ${veths().join('\n')}`);
+    // lab stays until the next start there: the host firewall tables (and the namespace of a
+    // sandbox an unreleased bwrap holds, with its veth: both are checked after the next start).
+    if (unreleased.length === 0) assert.equal(await pollUntil(() => veths().length === 0, 10_000 * SLOWDOWN, 100), true, `veths left: ${veths().join('\n')}`);
+    else t.diagnostic(`bwraps that never released their sandbox outlived the kill until the next start: ${unreleased.join(', ')}`);
     assert.ok(hostTables(first.pid).length >= NETS, 'the dead daemon left its host tables');
     assert.equal(existsSync(first.socket), true, 'the dead daemon left its socket file');
 
