@@ -15,7 +15,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { cgroupSetup } from '../../src/linux/cgroup.js';
 import { closeQuietly, connectClient, makeTempDir, makeToolsDir, pollUntil, removeDir, SLOWDOWN, startDaemon, waitForExit, type Daemon, type DirectClient } from '../helpers/daemon.js';
 import { bundledAs, createUsers, realKernelSkipReason, scriptToolToml } from '../helpers/fixtures.js';
-import { invocationCgroupsOf, processesOfUids, sandboxMounts, scratchFilesOfUids, uidOf } from '../helpers/leftovers.js';
+import { invocationCgroupsOf, livingOfUids, processesOfUids, sandboxMounts, scratchFilesOfUids, uidOf } from '../helpers/leftovers.js';
 import { killMarked, uniqueMarker, waitForSleep } from '../helpers/processes.js';
 import { createLab, labSkipReason, type Lab } from '../helpers/test-network.js';
 
@@ -114,7 +114,7 @@ describe(`e2e: kill -9 of the daemon during ${SHELLS + PYTHONS + NETS} concurren
     // Nothing of a tool keeps running: every sandbox died with the daemon (bounded wait). Only a
     // bwrap that never released its sandbox may stay until the next start (bubblewrap issue 633:
     // it is in a cgroup of the dead daemon, see crash-sweep.test.ts).
-    const notBwrap = () => processesOfUids(uids).filter((p) => p.split(' ')[1] !== 'bwrap');
+    const notBwrap = () => livingOfUids(uids).filter((p) => p.name !== 'bwrap').map((p) => `${p.pid} ${p.name}`);
     const gone = await pollUntil(() => notBwrap().length === 0, 10_000 * SLOWDOWN, 50);
     assert.equal(gone, true, `still running as a tool user after the kill:\n${notBwrap().join('\n')}`);
     const unreleased = processesOfUids(uids);

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { cgroupParentDirs, cgroupSetup } from '../../src/linux/cgroup.js';
 import { closeQuietly, connectClient, delay, makeToolsDir, pollUntil, removeDir, SLOWDOWN, startDaemon, waitForExit } from '../helpers/daemon.js';
 import { createUsers, realKernelSkipReason, scriptToolToml } from '../helpers/fixtures.js';
-import { uidOf } from '../helpers/leftovers.js';
+import { livingOfUids, uidOf } from '../helpers/leftovers.js';
 import { PROFILES } from '../helpers/paths.js';
 import { uniqueMarker, waitForMarkerGone, waitForSleep } from '../helpers/processes.js';
 
@@ -51,10 +51,11 @@ describe('e2e: daemon crash and the next start', { skip }, () => {
       assert.equal(await waitForSleep(marker), true, 'the sandboxed sleep runs');
       // The call's cgroup, and those of the sandboxes built ahead of demand once shell was called;
       // and the spawn cgroup that every bwrap starts in.
-      const left = cgroupsOf(first.pid).length;
-      const invocations = cgroupsOf(first.pid).filter((n) => !n.endsWith('-spawn')).length;
+      const names = cgroupsOf(first.pid);
+      const left = names.length;
+      const invocations = names.filter((n) => !n.endsWith('-spawn')).length;
       assert.ok(invocations >= DIRS_PER_CALL && invocations % DIRS_PER_CALL === 0, `the invocation cgroups exist (${invocations} directories)`);
-      assert.equal(cgroupsOf(first.pid).filter((n) => /^\d+\.\d+-spawn$/.test(n)).length, 1, 'the spawn cgroup exists');
+      assert.equal(names.filter((n) => /^\d+\.\d+-spawn$/.test(n)).length, 1, 'the spawn cgroup exists');
       first.child.kill('SIGKILL');
       await waitForExit(first.child, 5000 * SLOWDOWN);
       assert.equal(await waitForMarkerGone(marker), true, 'the sandbox died with the daemon');
@@ -89,6 +90,7 @@ describe('e2e: kill -9 while sandboxes are being built, and the next start', { s
   let tools: string;
   let uid: number;
   let removeUsers = async (): Promise<void> => undefined;
+  const livePids = () => livingOfUids(new Set([uid])).map((p) => p.pid);
   before(async () => {
     removeUsers = await createUsers([USER]);
     uid = uidOf(USER);
@@ -123,31 +125,19 @@ describe('e2e: kill -9 while sandboxes are being built, and the next start', { s
       await daemon.stop();
       // bwrap's monitors die with the daemon, and the sandboxes they released with them.
       await delay(500);
-      const left = livePids(uid);
+      const left = livePids();
       const outside = left.filter((p) => !cgroupLines(p).some((l) => l.includes(`/${daemon.pid}.`)));
       assert.deepEqual(outside.map((p) => `${p} ${commOf(p)}: ${cgroupLines(p).join(' ')}`), [], 'processes of the tool left outside the dead daemon\'s cgroups');
       seen += left.length;
       // The next start sweeps the dead daemon's cgroups, killing what is in them.
       const next = await startDaemon({ tools, configToml: config });
       await next.stop();
-      assert.equal(await pollUntil(() => livePids(uid).length === 0, 5000 * SLOWDOWN), true, `still running as ${USER}: ${livePids(uid).join(' ')}`);
+      assert.equal(await pollUntil(() => livePids().length === 0, 5000 * SLOWDOWN), true, `still running as ${USER}: ${livePids().join(' ')}`);
       assert.deepEqual(cgroupsOf(daemon.pid), [], 'swept at start');
     }
     t.diagnostic(`sandboxes that bwrap never released, left by the three kills and killed by the next start: ${seen}`);
   });
 });
-
-/** Processes of `uid` that are not zombies. */
-function livePids(uid: number): string[] {
-  return readdirSync('/proc').filter((p) => {
-    try {
-      const status = readFileSync(`/proc/${p}/status`, 'utf8');
-      return /^\d+$/.test(p) && /^Uid:\s+(\d+)/m.exec(status)?.[1] === String(uid) && !/^State:\s+Z/m.test(status);
-    } catch {
-      return false;
-    }
-  });
-}
 
 /** A process's cgroup lines, or none once it is gone. */
 function cgroupLines(pid: string): string[] {

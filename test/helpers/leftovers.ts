@@ -25,12 +25,17 @@ function statusesOfUids(uids: ReadonlySet<number>): { pid: string; status: strin
 const field = (status: string, name: string) => new RegExp(`^${name}:\\s+(\\S+)`, 'm').exec(status)?.[1] ?? '?';
 const isZombie = (status: string) => /^State:\s+Z/m.test(status);
 
-/** Host pids whose real or effective uid is one of `uids`, with their command, for a message. */
-export function processesOfUids(uids: ReadonlySet<number>): string[] {
+/** Processes whose real or effective uid is one of `uids`, but for zombies: pid, command and uid. */
+export function livingOfUids(uids: ReadonlySet<number>): { pid: string; name: string; uid: string }[] {
   // A zombie has released everything but its pid: only its parent can reap it, and it is not running.
   return statusesOfUids(uids)
     .filter((p) => !isZombie(p.status))
-    .map((p) => `${p.pid} ${field(p.status, 'Name')} (uid ${field(p.status, 'Uid')})`);
+    .map((p) => ({ pid: p.pid, name: field(p.status, 'Name'), uid: field(p.status, 'Uid') }));
+}
+
+/** Host pids whose real or effective uid is one of `uids`, with their command, for a message. */
+export function processesOfUids(uids: ReadonlySet<number>): string[] {
+  return livingOfUids(uids).map((p) => `${p.pid} ${p.name} (uid ${p.uid})`);
 }
 
 /** Exited processes of one of `uids` that nobody has reaped yet, with their parent, for a message. */
