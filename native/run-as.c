@@ -9,8 +9,9 @@
  *
  * --cgroup: joined while still root (the tool's user may not write there), before PROGRAM starts,
  * so that PROGRAM and everything it clones is in that cgroup from its first instruction. The daemon
- * uses it so that no process of a sandbox under construction can outlive it unseen (see
- * src/linux/cgroup.ts, the spawn cgroup).
+ * passes a sandbox's invocation cgroup (one file per hierarchy): bwrap, the sandbox and the tool
+ * start inside its limits, and no process of a sandbox under construction can outlive the daemon
+ * unseen (see src/invocation/build-sandbox.ts).
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -9,7 +9,7 @@ import { planCgroupLimits } from '../plan/cgroup-limits.js';
 import { planEnclosure, type SandboxEnclosure } from '../plan/sandbox-plan.js';
 import { toSecretInputs } from '../plan/secret-args.js';
 import type { ServedTool } from '../profile/load-tools.js';
-import { cgroupSetup, createInvocationCgroup, spawnCgroupProcs, type InvocationCgroup } from '../linux/cgroup.js';
+import { cgroupSetup, createInvocationCgroup, type InvocationCgroup } from '../linux/cgroup.js';
 import { gatherHostFacts } from '../linux/gather-host-facts.js';
 import { spawnSandbox, type SandboxProcess } from '../linux/sandbox-process.js';
 import { wireSandboxNetwork, type WiredNetwork } from '../linux/sandbox-network.js';
@@ -59,41 +59,29 @@ export async function buildSandbox(tool: ServedTool, id: string, log: Logger): P
 
   const teardown = new TeardownStack();
   try {
-    // The cgroup first, so that the sandbox can join it while bwrap holds it.
+    // The cgroup first: run-as joins it as root before it drops to the tool's user and execs bwrap,
+    // so bwrap, everything it clones (the sandbox's pid 1, its cgroup namespace rooted here),
+    // sandbox-exec and the tool are inside from their first instruction; there is no instruction
+    // of the tool outside its limits, and none of a sandbox under construction outside a cgroup
+    // of this daemon (a bwrap killed with the daemon before its sandbox armed --die-with-parent,
+    // bubblewrap issue 633, leaves that sandbox here, for the next start's sweep).
     const cgSetup = cgroupSetup();
     const cgroup = cgSetup.mode !== 'none' ? await createInvocationCgroup(cgSetup, planCgroupLimits(tool.profile)) : undefined;
-    if (cgroup) {
-      teardown.push('remove cgroup', async () => {
-        await cgroup.killAll();
-        await cgroup.remove();
-      });
-    }
-    // bwrap builds the namespaces and mounts, then holds before it starts sandbox-exec. It starts
-    // in the spawn cgroup (see spawnCgroupProcs), so nothing it clones can outlive it unseen.
-    const joins = cgSetup.mode !== 'none' ? [await spawnCgroupProcs(cgSetup)] : [];
-    const sandbox = await spawnSandbox(toBwrapCommand(enclosure), enclosure.user, toBwrapInputs(tool.seccomp, enclosure, inputs), joins);
+    if (cgroup) teardown.push('remove cgroup', () => cgroup.dispose());
+    // bwrap builds the namespaces and mounts, then holds before it starts sandbox-exec.
+    const sandbox = await spawnSandbox(toBwrapCommand(enclosure), enclosure.user, toBwrapInputs(tool.seccomp, enclosure, inputs), cgroup?.procsFiles);
     teardown.push('kill sandbox', async () => {
       await sandbox.kill();
       await goneOrGrace(sandbox);
     });
 
-    let failed = false;
     let network: WiredNetwork | undefined;
     let networkSetupMs: number | undefined;
     const sandboxPid = await sandbox.started;
-    if (sandboxPid === undefined) failed = true;
-    else {
-      // Ordering: the sandbox's pid 1 joins the cgroup while held, so sandbox-exec, the tool and
-      // everything it forks start inside it; there is no instruction of the tool outside its limits.
-      try {
-        await cgroup?.place(sandboxPid);
-      } catch (e) {
-        // bwrap gave up before the tool (its stderr says why): report that, not the placement.
-        if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
-        failed = true;
-      }
-      // Likewise its network: veth, routes and both firewalls exist before the tool's first packet.
-      if (enclosure.network && !failed) {
+    const failed = sandboxPid === undefined;
+    if (!failed) {
+      // Ordering: veth, routes and both firewalls exist before the tool's first packet.
+      if (enclosure.network) {
         const t0 = performance.now();
         const wired = await wireSandboxNetwork(sandboxPid, enclosure.network);
         networkSetupMs = Math.round((performance.now() - t0) * 10) / 10;
@@ -103,7 +91,7 @@ export async function buildSandbox(tool: ServedTool, id: string, log: Logger): P
           await wired.remove();
         });
       }
-      if (!failed) sandbox.release();
+      sandbox.release();
     }
     return { id, tool, enclosure, process: sandbox, cgroup, network, networkSetupMs, secrets: secrets.values, failed, teardown };
   } catch (e) {

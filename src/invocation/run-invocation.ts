@@ -5,6 +5,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { encodeArgv } from '../plan/bwrap-command.js';
+import { MONITOR_PIDS } from '../plan/cgroup-limits.js';
 import { ArgumentError } from '../plan/command-template.js';
 import { planArgv } from '../plan/sandbox-plan.js';
 import type { ServedTool } from '../profile/load-tools.js';
@@ -178,7 +179,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
     outputCap: plan.outputBytes,
     peakMemoryBytes: usage?.peakMemoryBytes ?? null,
     cpuTimeMs: usage?.cpuTimeMs ?? null,
-    peakPids: usage?.peakPids ?? null,
+    peakPids: usage?.peakPids == null ? null : usage.peakPids - MONITOR_PIDS,
     ...(profile.seccomp.action !== 'errno'
       ? { seccompEvents: readSeccompLog(plan.user.uid, startedWallMs, Date.now()).map((e) => ({ syscall: syscallName(e.nr), action: e.action, count: e.count })) }
       : {}),

@@ -1,10 +1,10 @@
-// Invocation cgroups: one per call, below the daemon's own cgroup, created before the sandbox is
-// released and killed and removed at teardown. Mechanism only; the limits come from
+// Invocation cgroups: one per call, below the daemon's own cgroup, created before the sandbox's
+// first process starts (run-as joins it) and killed and removed at teardown. Mechanism only; the limits come from
 // plan/cgroup-limits. Both hierarchies: cgroup v2 (the daemon's delegated subtree, systemd
 // Delegate=yes) and the legacy v1 controllers (memory, pids, cpu, cpuacct).
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, rmdirSync, write, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, write, writeFileSync } from 'node:fs';
 import { mkdir, rmdir } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import type { CgroupLimits } from '../plan/cgroup-limits.js';
 import { toV1Writes, toV2Writes } from '../plan/cgroup-limits.js';
 import { OWNER, ownerAlive } from './process-owner.js';
@@ -142,12 +142,22 @@ export interface CgroupUsage {
 }
 
 export interface InvocationCgroup {
-  /** Moves a process (and so everything it forks from now on) into every hierarchy. */
-  place(pid: number): Promise<void>;
+  /**
+   * The cgroup.procs file of each hierarchy: run-as joins them (as root, before it drops to the
+   * tool's user and execs bwrap), so every process of the sandbox starts inside.
+   */
+  readonly procsFiles: readonly string[];
   usage(): CgroupUsage;
   /** SIGKILL to every process left, until none is (bounded). */
   killAll(): Promise<void>;
+  /** rmdir, retried while the kernel still counts a process that is gone; kills nothing. */
   remove(): Promise<void>;
+  /**
+   * Kills what is left and removes the cgroup. After a sandbox nothing is left as a rule (its pid
+   * 1 is reaped, and its pid namespace died with it), so it tries rmdir first and reads the
+   * cgroup's processes only when that is refused.
+   */
+  dispose(): Promise<void>;
 }
 
 const readNumber = (file: string): number | null => {
@@ -226,10 +236,10 @@ function limitFile(setup: ActiveSetup, id: string, controller: string, file: str
 }
 
 /**
- * mkdir, rmdir and writes to cgroup.procs and cgroup.kill take the kernel's cgroup mutex, which a
- * move into a v1 cgroup holds while it waits for an RCU grace period (tens of ms on a busy host):
- * they run on the worker pool, never on the event loop, which would stall every call meanwhile.
- * The limits' files take no such lock and are written directly.
+ * mkdir, rmdir and writes to cgroup.kill take the kernel's cgroup mutex, which a move into a v1
+ * cgroup (run-as joining one) holds while it waits for an RCU grace period (tens of ms on a busy
+ * host): they run on the worker pool, never on the event loop, which would stall every call
+ * meanwhile. The limits' files take no such lock and are written directly.
  */
 function writeOffLoop(file: string, value: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -308,111 +318,56 @@ function handle(id: string, layout: Layout, removed?: () => void): InvocationCgr
     }
     return pids;
   };
-  return {
-    // All hierarchies at once: each move waits for its grace period, and the waits overlap (a
-    // build's median 2.2 ms against 4.9 ms one after the other); the process is held until every
-    // one is done.
-    async place(pid) {
-      await Promise.all(layout.dirs.map((dir) => writeOffLoop(join(dir, 'cgroup.procs'), String(pid))));
-    },
-    usage: layout.usage,
-    async killAll() {
-      if (layout.killFile && existsSync(layout.killFile)) await writeOffLoop(layout.killFile, '1');
-      // Every pid listed is in a cgroup this daemon created, so it is one of a sandbox's processes.
-      // The sandbox's pid 1 may still be exiting (bwrap reports its status and exits before its
-      // pid 1 is gone) where nobody waited for it: the daemon does (sandbox.gone), a caller that
-      // is no subreaper cannot. So the first waits are short (1, 2, 4, 8 ms), then 10 ms each.
-      for (let round = 0; round < 100; round++) {
-        const left = procs();
-        if (left.size === 0) return;
-        if (!layout.killFile) {
-          for (const pid of left) {
-            try {
-              process.kill(pid, 'SIGKILL');
-            } catch {
-              // gone meanwhile
-            }
-          }
-        }
-        await new Promise((r) => setTimeout(r, Math.min(2 ** round, 10)));
-      }
-      throw new Error(`processes still in cgroup ${id} after 100 kill rounds`);
-    },
-    // EBUSY while the kernel still counts a process that is gone: retried for up to half a second.
-    async remove() {
-      for (const dir of layout.dirs) {
-        for (let attempt = 1; ; attempt++) {
+  const killAll = async () => {
+    if (layout.killFile && existsSync(layout.killFile)) await writeOffLoop(layout.killFile, '1');
+    // Every pid listed is in a cgroup this daemon created, so it is one of a sandbox's processes.
+    // The sandbox's pid 1 may still be exiting (bwrap reports its status and exits before its
+    // pid 1 is gone) where nobody waited for it: the daemon does (sandbox.gone), a caller that
+    // is no subreaper cannot. So the first waits are short (1, 2, 4, 8 ms), then 10 ms each.
+    for (let round = 0; round < 100; round++) {
+      const left = procs();
+      if (left.size === 0) return;
+      if (!layout.killFile) {
+        for (const pid of left) {
           try {
-            await rmdir(dir);
-            break;
-          } catch (e) {
-            if ((e as NodeJS.ErrnoException).code === 'ENOENT') break;
-            if (attempt === 50) throw new Error(`cannot remove ${dir}: ${(e as Error).message}`);
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // gone meanwhile
           }
-          await new Promise((r) => setTimeout(r, 10));
         }
       }
-      removed?.();
+      await new Promise((r) => setTimeout(r, Math.min(2 ** round, 10)));
+    }
+    throw new Error(`processes still in cgroup ${id} after 100 kill rounds`);
+  };
+  // EBUSY while the kernel still counts a process that is gone: retried for up to half a second.
+  const remove = async () => {
+    for (const dir of layout.dirs) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await rmdir(dir);
+          break;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT') break;
+          if (attempt === 50) throw new Error(`cannot remove ${dir}: ${(e as Error).message}`);
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+    removed?.();
+  };
+  return {
+    procsFiles: layout.dirs.map((dir) => join(dir, 'cgroup.procs')),
+    usage: layout.usage,
+    killAll,
+    remove,
+    async dispose() {
+      const refused = await Promise.all(layout.dirs.map((dir) => rmdir(dir).then(() => false, (e: NodeJS.ErrnoException) => e.code !== 'ENOENT')));
+      if (!refused.includes(true)) return removed?.();
+      await killAll();
+      await remove();
     },
   };
-}
-
-/**
- * The spawn cgroup (OWNER-spawn, in the pids hierarchy with v1): run-as joins it before it execs
- * bwrap, so every process of a sandbox under construction is in a cgroup of this daemon from its
- * first instruction. Why: bwrap's --die-with-parent has a window (bubblewrap issue 633). The
- * sandbox's pid 1, cloned by bwrap, arms its parent-death signal only after bwrap has written its
- * uid map; a bwrap killed before that (its daemon killed at that moment) leaves that pid 1 waiting
- * for the map forever, outside every invocation cgroup, with a whole set of namespaces. Born here,
- * it is killed when this cgroup is removed (removeSpawnCgroup), or by the next daemon's sweep. The
- * pid 1 moves on to its invocation cgroup when placed; bwrap's monitor stays here until it exits.
- */
-let spawnCgroup: { readonly dir: string; readonly made: Promise<string> } | undefined;
-
-/** The cgroup.procs file of this process's spawn cgroup, made on first use. */
-export function spawnCgroupProcs(setup: ActiveSetup): Promise<string> {
-  if (!spawnCgroup) {
-    const dir = join(setup.mode === 'v2' ? setup.parent : setup.parents.pids, `${CGROUP_OWNER}-spawn`);
-    const made = mkdir(dir)
-      .catch((e: NodeJS.ErrnoException) => {
-        if (e.code !== 'EEXIST') throw e;
-      })
-      .then(
-        () => {
-          // A process that never calls removeSpawnCgroup (toolcell run, a test) leaves none behind.
-          process.once('exit', () => removeNow(dir));
-          return join(dir, 'cgroup.procs');
-        },
-        (e: Error) => {
-          spawnCgroup = undefined;
-          throw new Error(`creating the spawn cgroup ${dir}: ${e.message}`);
-        },
-      );
-    spawnCgroup = { dir, made };
-  }
-  return spawnCgroup.made;
-}
-
-/** At exit, where nothing can be awaited: kill what is in the spawn cgroup, remove it if it is empty by then. */
-function removeNow(dir: string): void {
-  try {
-    for (const pid of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (pid) process.kill(Number(pid), 'SIGKILL');
-    rmdirSync(dir);
-  } catch {
-    // gone already, or still busy: the next daemon's sweep removes it (its owner is gone).
-  }
-}
-
-/** Kills what is left in the spawn cgroup (a pid 1 that bwrap never released) and removes it. */
-export async function removeSpawnCgroup(): Promise<void> {
-  const current = spawnCgroup;
-  if (!current || setup === undefined || setup.mode === 'none') return;
-  spawnCgroup = undefined;
-  if ((await current.made.catch(() => undefined)) === undefined) return;
-  const id = basename(current.dir);
-  const cg = handle(id, layoutFor(setup, id));
-  await cg.killAll();
-  await cg.remove();
 }
 
 /** The directories invocation cgroups are created in: one for v2, one per v1 hierarchy. */
@@ -431,9 +386,7 @@ export async function sweepStaleCgroups(setup: CgroupSetup): Promise<string[]> {
     }
   }
   for (const id of stale) {
-    const cg = handle(id, layoutFor(setup, id));
-    await cg.killAll();
-    await cg.remove();
+    await handle(id, layoutFor(setup, id)).dispose();
   }
   return [...stale];
 }

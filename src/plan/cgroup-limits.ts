@@ -14,11 +14,18 @@ export interface CgroupLimits {
 
 export const CPU_PERIOD_US = 100_000;
 
+/**
+ * bwrap's monitor, the process outside the sandbox that waits for it, is in the invocation cgroup
+ * too (run-as joins the cgroup before it execs bwrap): pids.max has room for it on top of the
+ * profile's `pids`, and the peak reported leaves it out, so `pids` stays what the sandbox gets.
+ */
+export const MONITOR_PIDS = 1;
+
 export function planCgroupLimits(profile: Profile): CgroupLimits {
   return {
     memoryBytes: profile.limits.memory,
     swapBytes: profile.limits.memory_swap,
-    pids: profile.limits.pids,
+    pids: profile.limits.pids + MONITOR_PIDS,
     cpuQuotaUs: Math.max(1000, Math.round(profile.limits.cpu * CPU_PERIOD_US)),
     cpuPeriodUs: CPU_PERIOD_US,
   };

@@ -7,7 +7,7 @@ import { basename } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { becomeChildSubreaper, setCloexecFrom3 } from '../../native/libc.js';
 import type { DaemonConfig } from '../config/daemon-config.js';
-import { cgroupParentDirs, cgroupSetup, removeSpawnCgroup, sweepStaleCgroups } from '../linux/cgroup.js';
+import { cgroupParentDirs, cgroupSetup, sweepStaleCgroups } from '../linux/cgroup.js';
 import { loadTools, type ServedTool } from '../profile/load-tools.js';
 import { PendingWork } from '../invocation/pending-work.js';
 import { ReadyPool } from '../invocation/ready-pool.js';
@@ -198,7 +198,6 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
       for (const socket of connections.keys()) socket.destroy();
       await poolClosed;
       await teardowns.settled();
-      await removeSpawnCgroup().catch((e: Error) => logger.error({ err: e }, 'spawn cgroup not removed'));
       if (listenFd === undefined) await removeSocket(config.socket);
       logger.info('stopped');
     })());

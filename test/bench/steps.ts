@@ -33,9 +33,8 @@ async function main(): Promise<void> {
     const setup = cgroupSetup();
     const held = async (withCgroup: boolean): Promise<boolean> => {
       const cgroup = withCgroup && setup.mode !== 'none' ? await createInvocationCgroup(setup, planCgroupLimits(tool.profile)) : undefined;
-      const sandbox = await spawnSandbox(cmd, tool.user, inputs);
-      const pid = await sandbox.started;
-      if (pid !== undefined) await cgroup?.place(pid);
+      const sandbox = await spawnSandbox(cmd, tool.user, inputs, cgroup?.procsFiles);
+      await sandbox.started;
       sandbox.release();
       sandbox.run(encodeArgv(plan.argv));
       sandbox.stdout.resume();
@@ -43,8 +42,7 @@ async function main(): Promise<void> {
       const { code } = await sandbox.exited;
       cgroup?.usage();
       await sandbox.gone;
-      await cgroup?.killAll();
-      await cgroup?.remove();
+      await cgroup?.dispose();
       return code === 0;
     };
     const steps: [string, () => Promise<boolean>][] = [

@@ -1,12 +1,13 @@
 // Resource limits with real cgroups: each test runs a bomb or a spinner in a real sandbox and
 // asserts what the kernel did and what the result reports.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runInvocation } from '../../src/invocation/run-invocation.js';
-import { cgroupParentDirs, cgroupSetup, createInvocationCgroup, detectCgroups } from '../../src/linux/cgroup.js';
+import { cgroupParentDirs, cgroupSetup, createInvocationCgroup, detectCgroups, type InvocationCgroup } from '../../src/linux/cgroup.js';
+import { pollUntil, SLOWDOWN } from '../helpers/daemon.js';
 import { asNobody, FORK_BOMB_PY, profileFrom, realKernelSkipReason, scriptToolToml, silentLogger } from '../helpers/fixtures.js';
 import { pidsWithMarker, uniqueMarker, waitForMarkerGone } from '../helpers/processes.js';
 
@@ -16,15 +17,26 @@ const skip = realKernelSkipReason() ?? (setup?.mode === 'none' ? `no usable cgro
 const run = (limits: string, script: string) =>
   runInvocation(asNobody(profileFrom('limited', scriptToolToml({ description: 'limits test', limits, tmpfs: ['/tmp:64M'] }))), { script }, { logger: silentLogger });
 
-/** This process's invocation cgroups (other test files' daemons share the parent; its spawn cgroup lives as long as it does). */
+/** This process's invocation cgroups (other test files' daemons share the parent). */
 function invocationCgroups(): string[] {
   return (setup ? cgroupParentDirs(setup) : []).flatMap((dir) =>
-    existsSync(dir)
-      ? readdirSync(dir, { withFileTypes: true })
-          .filter((e) => e.isDirectory() && e.name.startsWith(`${process.pid}.`) && !e.name.endsWith('-spawn'))
-          .map((e) => `${dir}/${e.name}`)
-      : [],
+    existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && e.name.startsWith(`${process.pid}.`)).map((e) => `${dir}/${e.name}`) : [],
   );
+}
+
+/** Moves a process into every hierarchy of the cgroup, as run-as does for bwrap. */
+function moveInto(cg: InvocationCgroup, pid: number): void {
+  for (const procs of cg.procsFiles) writeFileSync(procs, String(pid));
+}
+
+/** The parent pid of a process, or undefined once it is gone. */
+function ppidOf(pid: string): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
 }
 
 describe(`cgroup limits (real cgroups ${setup?.mode ?? ''})`, { skip }, () => {
@@ -48,8 +60,23 @@ print("survived")'`;
     assert.equal(r.reason, 'pids');
     assert.equal(r.peakPids, 16);
     assert.equal(r.exitCode, 1);
-    // 16 = bwrap's init, python (bash execs its only command) and 14 children.
+    // 16 = bwrap's init, python (bash execs its only command) and 14 children; bwrap's monitor,
+    // outside the sandbox, has a pid of its own on top.
     assert.equal(r.stdout, 'forked 14 then: Resource temporarily unavailable\n');
+  });
+
+  test('bwrap starts in the invocation cgroup: its monitor is in it, and the sandbox sees it as the root of its cgroup namespace', async () => {
+    const call = run('timeout = "10s"', 'cat /proc/self/cgroup; sleep 1');
+    // While the tool sleeps: the cgroup holds bwrap's monitor (this process's child, which run-as
+    // became), bwrap's init in the sandbox, and the tool.
+    const members = () => invocationCgroups().flatMap((dir) => readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean));
+    const monitors = () => [...new Set(members())].filter((pid) => ppidOf(pid) === process.pid);
+    assert.equal(await pollUntil(() => monitors().length === 1 && new Set(members()).size >= 3, 5000 * SLOWDOWN), true, `members ${members().join(' ')}`);
+    const r = await call;
+    assert.equal(r.exitCode, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.ok(lines.length >= (setup?.mode === 'v1' ? 4 : 1), r.stdout);
+    for (const line of lines) assert.match(line, /^\d+:[^:]*:\/$/, `${line}: a cgroup path outside the namespace's root`);
   });
 
   test('a CPU spinner with cpu = 0.5 gets about half a core', async () => {
@@ -87,14 +114,15 @@ print("survived")'`;
       const [nameA] = names();
       const b = await createInvocationCgroup(setup, limits);
       assert.equal(names().length, 2);
-      await a.place(sleeper.pid!);
+      moveInto(a, sleeper.pid!);
       // The kernel refuses to remove a cgroup a process is in, and its name stays taken.
       await assert.rejects(a.remove(), /cannot remove .*: EBUSY/);
       const c = await createInvocationCgroup(setup, limits);
       assert.equal(names().length, 3);
-      await a.killAll();
-      await a.remove();
-      await c.remove();
+      // dispose kills what is left, then removes it.
+      await a.dispose();
+      assert.equal(sleeper.signalCode ?? (await new Promise((r) => sleeper.once('exit', (_c, sig) => r(sig)))), 'SIGKILL');
+      await c.dispose();
       const d = await createInvocationCgroup(setup, limits);
       assert.equal(names().length, 2);
       assert.ok(names().includes(nameA!), `${nameA} not taken again: ${names().join(', ')}`);
@@ -119,10 +147,9 @@ print("survived")'`;
     const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
     try {
       const cg = await createInvocationCgroup(coMounted, { memoryBytes: 64 << 20, swapBytes: 0, pids: 8, cpuQuotaUs: 50_000, cpuPeriodUs: 100_000 });
-      await cg.place(sleeper.pid!);
+      moveInto(cg, sleeper.pid!);
       assert.match(readFileSync(`/proc/${sleeper.pid}/cgroup`, 'utf8'), /^\d+:cpu:.*\/\d+\.\d+-\d+$/m);
-      await cg.killAll();
-      await cg.remove();
+      await cg.dispose();
     } finally {
       sleeper.kill('SIGKILL');
     }
@@ -143,11 +170,10 @@ print("survived")'`;
       assert.equal(configured.mode, setup.mode);
       for (const dir of cgroupParentDirs(configured)) assert.ok(dir.endsWith(root), dir);
       const cg = await createInvocationCgroup(configured, { memoryBytes: 64 << 20, swapBytes: 0, pids: 8, cpuQuotaUs: 50_000, cpuPeriodUs: 100_000 });
-      await cg.place(sleeper.pid!);
+      moveInto(cg, sleeper.pid!);
       const placed = readFileSync(`/proc/${sleeper.pid}/cgroup`, 'utf8');
       assert.match(placed, new RegExp(`${root}/\\d+\\.\\d+-\\d+$`, 'm'));
-      await cg.killAll();
-      await cg.remove();
+      await cg.dispose();
       assert.equal(sleeper.signalCode ?? (await new Promise((r) => sleeper.once('exit', (_c, sig) => r(sig)))), 'SIGKILL');
     } finally {
       sleeper.kill('SIGKILL');
