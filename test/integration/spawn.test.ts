@@ -72,6 +72,23 @@ describe('spawning without forking the daemon', { skip }, () => {
     assert.equal(tool.stdout, 'SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n');
   });
 
+  test('a child whose pipes have closed is reaped then, not when its SIGCHLD is handled', async () => {
+    // The signal goes to the worker-pool thread that spawned the child, which may hold it for
+    // milliseconds (see reapSoon). With the handler taken away, only the look after the pipes
+    // closed reaps at once; the sweep once a second would take seconds for five.
+    await run('/bin/true', []);
+    const handlers = process.listeners('SIGCHLD');
+    process.removeAllListeners('SIGCHLD');
+    try {
+      const t0 = performance.now();
+      for (let i = 0; i < 5; i++) assert.equal((await run('/bin/sh', ['-c', 'exit 3'])).code, 3);
+      const ms = performance.now() - t0;
+      assert.ok(ms < 900, `five children took ${ms.toFixed(0)} ms: reaped by the sweep, not when their pipes closed`);
+    } finally {
+      for (const h of handlers) process.on('SIGCHLD', h as NodeJS.SignalsListener);
+    }
+  });
+
   test('kill() ends it with SIGKILL; a timeout does the same', async () => {
     const child = await spawnProcess('/bin/sleep', ['30'], { stdio: ['null', 'read', 'read'] });
     child.kill();
