@@ -1,7 +1,7 @@
 // Invocation cgroups: one per call, below the daemon's own cgroup, created before the sandbox's
-// first process starts (run-as joins it) and killed and removed at teardown. Mechanism only; the limits come from
-// plan/cgroup-limits. Both hierarchies: cgroup v2 (the daemon's delegated subtree, systemd
-// Delegate=yes) and the legacy v1 controllers (memory, pids, cpu, cpuacct).
+// first process starts (run-as joins it) and killed and removed at teardown. Mechanism only; the
+// limits come from plan/cgroup-limits. Both hierarchies: cgroup v2 (the daemon's delegated
+// subtree, systemd Delegate=yes) and the legacy v1 controllers (memory, pids, cpu, cpuacct).
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, write, writeFileSync } from 'node:fs';
 import { mkdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -148,8 +148,6 @@ export interface InvocationCgroup {
    */
   readonly procsFiles: readonly string[];
   usage(): CgroupUsage;
-  /** SIGKILL to every process left, until none is (bounded). */
-  killAll(): Promise<void>;
   /** rmdir, retried while the kernel still counts a process that is gone; kills nothing. */
   remove(): Promise<void>;
   /**
@@ -318,6 +316,7 @@ function handle(id: string, layout: Layout, removed?: () => void): InvocationCgr
     }
     return pids;
   };
+  /** SIGKILL to every process left, until none is (bounded). */
   const killAll = async () => {
     if (layout.killFile && existsSync(layout.killFile)) await writeOffLoop(layout.killFile, '1');
     // Every pid listed is in a cgroup this daemon created, so it is one of a sandbox's processes.
@@ -359,7 +358,6 @@ function handle(id: string, layout: Layout, removed?: () => void): InvocationCgr
   return {
     procsFiles: layout.dirs.map((dir) => join(dir, 'cgroup.procs')),
     usage: layout.usage,
-    killAll,
     remove,
     async dispose() {
       const refused = await Promise.all(layout.dirs.map((dir) => rmdir(dir).then(() => false, (e: NodeJS.ErrnoException) => e.code !== 'ENOENT')));
