@@ -10,7 +10,7 @@ describe('cgroup limits (pure)', () => {
     assert.deepEqual(limits, { memoryBytes: 128 * 1024 * 1024, swapBytes: 0, pids: 33, cpuQuotaUs: 50_000, cpuPeriodUs: 100_000 });
   });
 
-  test('defaults when the profile is silent: 256M, no swap, 64 pids, one core', () => {
+  test('defaults when the profile is silent: 256M, no swap, 64 pids (65 with bwrap\'s monitor), one core', () => {
     assert.deepEqual(planCgroupLimits(profileFrom('t', 'description = "d"\ncommand = ["/bin/true"]\n')), {
       memoryBytes: 256 * 1024 * 1024,
       swapBytes: 0,
