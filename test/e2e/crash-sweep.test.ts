@@ -5,14 +5,14 @@
 // leaf), so the daemons it starts share that leaf and are given the test's parent as cgroup_root:
 // that is the by-hand configuration, and both daemons must find the same parent for the sweep.
 // The VM test (test/vm) runs this file as the only process of a Delegate=yes scope.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cgroupParentDirs, cgroupSetup } from '../../src/linux/cgroup.js';
+import { cgroupSetup } from '../../src/linux/cgroup.js';
 import { closeQuietly, connectClient, delay, makeToolsDir, pollUntil, removeDir, SLOWDOWN, startDaemon, waitForExit } from '../helpers/daemon.js';
 import { createUsers, realKernelSkipReason, scriptToolToml } from '../helpers/fixtures.js';
-import { livingOfUids, uidOf } from '../helpers/leftovers.js';
+import { invocationCgroupsOf, livingOfUids, uidOf } from '../helpers/leftovers.js';
 import { PROFILES } from '../helpers/paths.js';
 import { uniqueMarker, waitForMarkerGone, waitForSleep } from '../helpers/processes.js';
 
@@ -24,10 +24,6 @@ const DIRS_PER_CALL = setup?.mode === 'v2' ? 1 : 4;
 const cgroupRoot = setup?.mode === 'v2' ? setup.parent.slice('/sys/fs/cgroup'.length) : undefined;
 const configToml = cgroupRoot === undefined ? undefined : `cgroup_root = ${JSON.stringify(cgroupRoot)}\n`;
 
-function cgroupsOf(pid: number): string[] {
-  return cgroupPathsOf(pid).map((p) => basename(p));
-}
-
 /** A process's command name, or '' once it is gone. */
 function commOf(pid: string): string {
   try {
@@ -37,9 +33,8 @@ function commOf(pid: string): string {
   }
 }
 
-function cgroupPathsOf(pid: number): string[] {
-  return (setup ? cgroupParentDirs(setup) : []).flatMap((dir) => (existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith(`${pid}.`)).map((n) => join(dir, n)) : []));
-}
+/** The invocation cgroups (directories) of the daemon with this pid. */
+const cgroupsOf = (pid: number) => invocationCgroupsOf(setup, pid);
 
 describe('e2e: daemon crash and the next start', { skip }, () => {
   test('kill -9 mid-call leaves nothing the next start does not sweep', async () => {
@@ -59,7 +54,7 @@ describe('e2e: daemon crash and the next start', { skip }, () => {
       // Every sandbox died with the daemon, the ready ones too: nothing but a bwrap is left in those
       // cgroups. A bwrap that never released its sandbox may be (bubblewrap issue 633, see
       // buildSandbox): the next start kills it, below.
-      const procs = () => cgroupPathsOf(first.pid).flatMap((dir) => readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean));
+      const procs = () => cgroupsOf(first.pid).flatMap((dir) => readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean));
       const notBwrap = () => procs().filter((p) => !['', 'bwrap'].includes(commOf(p)));
       assert.equal(await pollUntil(() => notBwrap().length === 0, 5000 * SLOWDOWN), true, `processes left in the dead daemon's cgroups: ${notBwrap().join(' ')}`);
     } finally {
@@ -86,7 +81,7 @@ describe('e2e: kill -9 while sandboxes are being built, and the next start', { s
   let tools: string;
   let uid: number;
   let removeUsers = async (): Promise<void> => undefined;
-  const livePids = () => livingOfUids(new Set([uid])).map((p) => p.pid);
+  const living = () => livingOfUids(new Set([uid]));
   before(async () => {
     removeUsers = await createUsers([USER]);
     uid = uidOf(USER);
@@ -121,14 +116,14 @@ describe('e2e: kill -9 while sandboxes are being built, and the next start', { s
       await daemon.stop();
       // bwrap's monitors die with the daemon, and the sandboxes they released with them.
       await delay(500);
-      const left = livePids();
-      const outside = left.filter((p) => !cgroupLines(p).some((l) => l.includes(`/${daemon.pid}.`)));
-      assert.deepEqual(outside.map((p) => `${p} ${commOf(p)}: ${cgroupLines(p).join(' ')}`), [], 'processes of the tool left outside the dead daemon\'s cgroups');
+      const left = living();
+      const outside = left.filter((p) => !cgroupLines(p.pid).some((l) => l.includes(`/${daemon.pid}.`)));
+      assert.deepEqual(outside.map((p) => `${p.pid} ${p.name}: ${cgroupLines(p.pid).join(' ')}`), [], 'processes of the tool left outside the dead daemon\'s cgroups');
       seen += left.length;
       // The next start sweeps the dead daemon's cgroups, killing what is in them.
       const next = await startDaemon({ tools, configToml: config });
       await next.stop();
-      assert.equal(await pollUntil(() => livePids().length === 0, 5000 * SLOWDOWN), true, `still running as ${USER}: ${livePids().join(' ')}`);
+      assert.equal(await pollUntil(() => living().length === 0, 5000 * SLOWDOWN), true, `still running as ${USER}: ${living().map((p) => `${p.pid} ${p.name}`).join(' ')}`);
       assert.deepEqual(cgroupsOf(daemon.pid), [], 'swept at start');
     }
     t.diagnostic(`sandboxes that bwrap never released, left by the three kills and killed by the next start: ${seen}`);

@@ -1,7 +1,7 @@
 // Resource limits with real cgroups: each test runs a bomb or a spinner in a real sandbox and
 // asserts what the kernel did and what the result reports.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +9,7 @@ import { runInvocation } from '../../src/invocation/run-invocation.js';
 import { cgroupParentDirs, cgroupSetup, createInvocationCgroup, detectCgroups, type InvocationCgroup } from '../../src/linux/cgroup.js';
 import { pollUntil, SLOWDOWN } from '../helpers/daemon.js';
 import { asNobody, FORK_BOMB_PY, profileFrom, realKernelSkipReason, scriptToolToml, silentLogger } from '../helpers/fixtures.js';
+import { invocationCgroupsOf } from '../helpers/leftovers.js';
 import { pidsWithMarker, uniqueMarker, waitForMarkerGone } from '../helpers/processes.js';
 
 const setup = realKernelSkipReason() === undefined ? cgroupSetup() : undefined;
@@ -18,11 +19,7 @@ const run = (limits: string, script: string) =>
   runInvocation(asNobody(profileFrom('limited', scriptToolToml({ description: 'limits test', limits, tmpfs: ['/tmp:64M'] }))), { script }, { logger: silentLogger });
 
 /** This process's invocation cgroups (other test files' daemons share the parent). */
-function invocationCgroups(): string[] {
-  return (setup ? cgroupParentDirs(setup) : []).flatMap((dir) =>
-    existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && e.name.startsWith(`${process.pid}.`)).map((e) => `${dir}/${e.name}`) : [],
-  );
-}
+const invocationCgroups = () => invocationCgroupsOf(setup, process.pid);
 
 /** Moves a process into every hierarchy of the cgroup, as run-as does for bwrap. */
 function moveInto(cg: InvocationCgroup, pid: number): void {
