@@ -1,6 +1,8 @@
 /*
- * run-as: joins cgroups, becomes UID:GID with no supplementary groups, then execs PROGRAM. Usage:
- *   run-as UID GID [--cgroup /PATH/cgroup.procs]... /PROGRAM [ARG...]
+ * run-as: makes and joins cgroups, becomes UID:GID with no supplementary groups, then execs
+ * PROGRAM. Usage:
+ *   run-as UID GID [--mkdir /DIR | --write /FILE VALUE | --write-if-present /FILE VALUE |
+ *                   --cgroup /PATH/cgroup.procs]... /PROGRAM [ARG...]
  *
  * Why: the daemon starts processes with posix_spawn (no fork of the daemon; see native/spawn.ts),
  * which cannot change identity. This is the privilege transition for bwrap: root starts it, it
@@ -12,6 +14,14 @@
  * passes a sandbox's invocation cgroup (one file per hierarchy): bwrap, the sandbox and the tool
  * start inside its limits, and no process of a sandbox under construction can outlive the daemon
  * unseen (see src/invocation/build-sandbox.ts).
+ *
+ * --mkdir, --write, --write-if-present: the cgroup itself (mkdir(2) in a cgroup file system makes
+ * one) and its limits, before it is joined. Done here, not by the daemon, because a cgroup mkdir
+ * waits for the kernel's cgroup mutex (held by v1 moves during an RCU grace period): in the
+ * daemon each one is a hand-off to its worker pool and back, in this process it is a syscall off
+ * the daemon's path. --write-if-present skips a file the kernel does not have (memory.memsw.* without
+ * swap accounting). Steps run in the order given; the first that fails ends run-as (exit 127),
+ * and the daemon removes whatever was made.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,6 +31,7 @@
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -48,28 +59,56 @@ static int is_procs_file(const char *path) {
   return path[0] == '/' && n > k && strcmp(path + n - k, PROCS) == 0;
 }
 
-/* Moves this process into the cgroup whose cgroup.procs file is `path`; -1 with errno on failure. */
-static int join_cgroup(const char *path) {
-  char pid[24];
-  int len = snprintf(pid, sizeof pid, "%ld", (long)getpid());
+/* Writes `value` to the existing file `path` in one write(2); -1 with errno on failure. */
+static int write_file(const char *path, const char *value) {
+  size_t len = strlen(value);
   int fd = open(path, O_WRONLY | O_CLOEXEC);
   if (fd < 0) return -1;
-  ssize_t w = write(fd, pid, (size_t)len);
+  ssize_t w = write(fd, value, len);
   int saved = errno;
   close(fd);
-  if (w != len) {
+  if (w < 0 || (size_t)w != len) {
     errno = w < 0 ? saved : EIO;
     return -1;
   }
   return 0;
 }
 
+/* The steps before the drop, in order: how many argv entries each takes after its flag. */
+static int step_args(const char *flag, const char *first) {
+  if (first == NULL || first[0] != '/') return -1;
+  if (strcmp(flag, "--mkdir") == 0) return 1;
+  if (strcmp(flag, "--write") == 0 || strcmp(flag, "--write-if-present") == 0) return 2;
+  if (strcmp(flag, "--cgroup") == 0) return is_procs_file(first) ? 1 : -1;
+  return -1;
+}
+
+static int run_step(char **step) {
+  const char *flag = step[0], *path = step[1];
+  if (strcmp(flag, "--mkdir") == 0) {
+    if (mkdir(path, 0755) == 0) return 0;
+    fprintf(stderr, "run-as: creating cgroup %s: %s\n", path, strerror(errno));
+  } else if (strcmp(flag, "--cgroup") == 0) {
+    char pid[24];
+    snprintf(pid, sizeof pid, "%ld", (long)getpid());
+    if (write_file(path, pid) == 0) return 0;
+    fprintf(stderr, "run-as: joining cgroup %s: %s\n", path, strerror(errno));
+  } else {
+    if (write_file(path, step[2]) == 0 || (errno == ENOENT && strcmp(flag, "--write-if-present") == 0)) return 0;
+    fprintf(stderr, "run-as: writing %s to %s: %s\n", step[2], path, strerror(errno));
+  }
+  return -1;
+}
+
 int main(int argc, char **argv) {
   unsigned long uid, gid;
   int prog = 3;
-  while (prog + 1 < argc && strcmp(argv[prog], "--cgroup") == 0 && is_procs_file(argv[prog + 1])) prog += 2;
+  for (int n; prog + 1 < argc && argv[prog][0] == '-' && (n = step_args(argv[prog], argv[prog + 1])) > 0 && prog + n < argc; prog += 1 + n) {
+  }
   if (argc < prog + 1 || parse_id(argv[1], &uid) != 0 || parse_id(argv[2], &gid) != 0 || argv[prog][0] != '/') {
-    fprintf(stderr, "run-as: usage: run-as UID GID [--cgroup /PATH/cgroup.procs]... /PROGRAM [ARG...] (UID and GID not 0)\n");
+    fprintf(stderr,
+            "run-as: usage: run-as UID GID [--mkdir /DIR | --write /FILE VALUE | --write-if-present /FILE VALUE | --cgroup /PATH/cgroup.procs]... "
+            "/PROGRAM [ARG...] (UID and GID not 0)\n");
     return 127;
   }
   /*
@@ -82,11 +121,8 @@ int main(int argc, char **argv) {
     struct kernel_sigaction dfl = {.handler = SIG_DFL};
     syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(unsigned long));
   }
-  for (int i = 3; i < prog; i += 2) {
-    if (join_cgroup(argv[i + 1]) != 0) {
-      fprintf(stderr, "run-as: joining cgroup %s: %s\n", argv[i + 1], strerror(errno));
-      return 127;
-    }
+  for (int i = 3; i < prog; i += 1 + step_args(argv[i], argv[i + 1])) {
+    if (run_step(argv + i) != 0) return 127;
   }
   if (setgroups(0, NULL) != 0 || setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) != 0 || setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) != 0) {
     fprintf(stderr, "run-as: cannot become %lu:%lu: %s\n", uid, gid, strerror(errno));

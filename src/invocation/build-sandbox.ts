@@ -9,7 +9,7 @@ import { planCgroupLimits } from '../plan/cgroup-limits.js';
 import { planEnclosure, type SandboxEnclosure } from '../plan/sandbox-plan.js';
 import { toSecretInputs } from '../plan/secret-args.js';
 import type { ServedTool } from '../profile/load-tools.js';
-import { cgroupSetup, createInvocationCgroup, type InvocationCgroup } from '../linux/cgroup.js';
+import { cgroupSetup, reserveInvocationCgroup, type InvocationCgroup } from '../linux/cgroup.js';
 import { gatherHostFacts } from '../linux/gather-host-facts.js';
 import { spawnSandbox, type SandboxProcess } from '../linux/sandbox-process.js';
 import { wireSandboxNetwork, type WiredNetwork } from '../linux/sandbox-network.js';
@@ -59,17 +59,17 @@ export async function buildSandbox(tool: ServedTool, id: string, log: Logger): P
 
   const teardown = new TeardownStack();
   try {
-    // The cgroup first: run-as joins it as root before it drops to the tool's user and execs bwrap,
+    // The cgroup first: run-as makes and joins it as root before it drops to the tool's user and execs bwrap,
     // so bwrap, everything it clones (the sandbox's pid 1, its cgroup namespace rooted here),
     // sandbox-exec and the tool are inside from their first instruction; there is no instruction
     // of the tool outside its limits, and none of a sandbox under construction outside a cgroup
     // of this daemon (a bwrap killed with the daemon before its sandbox armed --die-with-parent,
     // bubblewrap issue 633, leaves that sandbox here, for the next start's sweep).
     const cgSetup = cgroupSetup();
-    const cgroup = cgSetup.mode !== 'none' ? await createInvocationCgroup(cgSetup, planCgroupLimits(tool.profile)) : undefined;
+    const cgroup = cgSetup.mode !== 'none' ? reserveInvocationCgroup(cgSetup, planCgroupLimits(tool.profile)) : undefined;
     if (cgroup) teardown.push('remove cgroup', () => cgroup.dispose());
     // bwrap builds the namespaces and mounts, then holds before it starts sandbox-exec.
-    const sandbox = await spawnSandbox(toBwrapCommand(enclosure), enclosure.user, toBwrapInputs(tool.seccomp, enclosure, inputs), cgroup?.procsFiles);
+    const sandbox = await spawnSandbox(toBwrapCommand(enclosure), enclosure.user, toBwrapInputs(tool.seccomp, enclosure, inputs), cgroup?.steps);
     teardown.push('kill sandbox', async () => {
       await sandbox.kill();
       await goneOrGrace(sandbox);

@@ -1,9 +1,9 @@
-// Invocation cgroups: one per call, below the daemon's own cgroup, created before the sandbox's
-// first process starts (run-as joins it) and killed and removed at teardown. Mechanism only; the
+// Invocation cgroups: one per call, below the daemon's own cgroup, made and joined by run-as before
+// the sandbox's first process starts, and killed and removed at teardown. Mechanism only; the
 // limits come from plan/cgroup-limits. Both hierarchies: cgroup v2 (the daemon's delegated
 // subtree, systemd Delegate=yes) and the legacy v1 controllers (memory, pids, cpu, cpuacct).
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, write, writeFileSync } from 'node:fs';
-import { mkdir, rmdir } from 'node:fs/promises';
+import { rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CgroupLimits } from '../plan/cgroup-limits.js';
 import { toV1Writes, toV2Writes } from '../plan/cgroup-limits.js';
@@ -141,12 +141,19 @@ export interface CgroupUsage {
   readonly oomKills: number;
 }
 
+/** One step of run-as's before it drops to the tool's user (see native/run-as.c). */
+export type CgroupStep =
+  | { readonly op: 'mkdir'; readonly path: string }
+  | { readonly op: 'write'; readonly path: string; readonly value: string; readonly ifPresent: boolean }
+  | { readonly op: 'join'; readonly path: string };
+
 export interface InvocationCgroup {
   /**
-   * The cgroup.procs file of each hierarchy: run-as joins them (as root, before it drops to the
-   * tool's user and execs bwrap), so every process of the sandbox starts inside.
+   * How run-as makes it, as root, before it drops to the tool's user and execs bwrap: a directory
+   * per hierarchy, the limits, then a join of each, so every process of the sandbox starts inside
+   * its limits. Nothing exists before run-as has run these.
    */
-  readonly procsFiles: readonly string[];
+  readonly steps: readonly CgroupStep[];
   usage(): CgroupUsage;
   /** rmdir, retried while the kernel still counts a process that is gone; kills nothing. */
   remove(): Promise<void>;
@@ -234,10 +241,9 @@ function limitFile(setup: ActiveSetup, id: string, controller: string, file: str
 }
 
 /**
- * mkdir, rmdir and writes to cgroup.kill take the kernel's cgroup mutex, which a move into a v1
- * cgroup (run-as joining one) holds while it waits for an RCU grace period (tens of ms on a busy
- * host): they run on the worker pool, never on the event loop, which would stall every call
- * meanwhile. The limits' files take no such lock and are written directly.
+ * rmdir and writes to cgroup.kill take the kernel's cgroup mutex, which a move into a v1 cgroup
+ * (run-as joining one) holds while it waits for an RCU grace period (tens of ms on a busy host):
+ * they run on the worker pool, never on the event loop, which would stall every call meanwhile.
  */
 function writeOffLoop(file: string, value: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -280,31 +286,26 @@ class CgroupNames {
 
 const names = new CgroupNames();
 
-export async function createInvocationCgroup(setup: ActiveSetup, limits: CgroupLimits): Promise<InvocationCgroup> {
+/**
+ * Takes a name for one invocation's cgroup and says how run-as makes it (its steps). The daemon
+ * makes nothing itself: a cgroup mkdir waits for the kernel's cgroup mutex, so each one was a
+ * request to the worker pool and back (four per call with cgroup v1), and the limits' writes were
+ * system calls on the event loop; in run-as they cost the daemon nothing. dispose() removes
+ * whatever run-as made, also when it stopped half-way.
+ */
+export function reserveInvocationCgroup(setup: ActiveSetup, limits: CgroupLimits): InvocationCgroup {
   const n = names.take();
   const id = `${CGROUP_OWNER}-${n}`;
   const layout = layoutFor(setup, id);
-  const created: string[] = [];
-  try {
-    for (const dir of layout.dirs) {
-      await mkdir(dir);
-      created.push(dir);
-    }
-    for (const w of setup.mode === 'v2' ? toV2Writes(limits) : toV1Writes(limits)) {
-      const file = limitFile(setup, id, w.controller, w.file);
-      if (w.optional && !existsSync(file)) continue;
-      writeFileSync(file, w.value);
-    }
-  } catch (e) {
-    const left = await Promise.all(created.reverse().map((dir) => rmdir(dir).then(() => false, () => true)));
-    // A cgroup that could not be removed keeps its name taken.
-    if (!left.includes(true)) names.free(n);
-    throw new Error(`creating cgroup ${id}: ${(e as Error).message}`);
-  }
-  return handle(id, layout, () => names.free(n));
+  const steps: CgroupStep[] = [
+    ...layout.dirs.map((path) => ({ op: 'mkdir' as const, path })),
+    ...(setup.mode === 'v2' ? toV2Writes(limits) : toV1Writes(limits)).map((w) => ({ op: 'write' as const, path: limitFile(setup, id, w.controller, w.file), value: w.value, ifPresent: w.optional === true })),
+    ...layout.dirs.map((dir) => ({ op: 'join' as const, path: join(dir, 'cgroup.procs') })),
+  ];
+  return { steps, ...handle(id, layout, () => names.free(n)) };
 }
 
-function handle(id: string, layout: Layout, removed?: () => void): InvocationCgroup {
+function handle(id: string, layout: Layout, removed?: () => void): Omit<InvocationCgroup, 'steps'> {
   const procs = () => {
     const pids = new Set<number>();
     for (const dir of layout.dirs) {
@@ -356,7 +357,6 @@ function handle(id: string, layout: Layout, removed?: () => void): InvocationCgr
     removed?.();
   };
   return {
-    procsFiles: layout.dirs.map((dir) => join(dir, 'cgroup.procs')),
     usage: layout.usage,
     remove,
     async dispose() {

@@ -5,6 +5,7 @@ import type { Readable, Writable } from 'node:stream';
 import { Pidfd } from '../../native/libc.js';
 import type { BwrapCommand } from '../plan/bwrap-command.js';
 import type { SandboxUser } from '../plan/host-facts.js';
+import type { CgroupStep } from './cgroup.js';
 import { awaitAdopted, SpawnError, spawnProcess, type ChildExit } from './spawn-process.js';
 
 export type SandboxExit = ChildExit;
@@ -59,9 +60,9 @@ const FIRST_INPUT_FD = 5;
 /**
  * `inputs` are written to descriptors 5, 6, ... of bwrap and closed (filter, secret arguments and
  * data); bwrap reads them during setup and closes them before the tool runs. bwrap starts in the
- * `cgroups` (their cgroup.procs files).
+ * cgroup that run-as makes and joins with `cgroup` (InvocationCgroup.steps).
  */
-export async function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs: readonly (Buffer | undefined)[] = [], cgroups: readonly string[] = []): Promise<SandboxProcess> {
+export async function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs: readonly (Buffer | undefined)[] = [], cgroup: readonly CgroupStep[] = []): Promise<SandboxProcess> {
   if (cmd.fds.info !== 3 || cmd.fds.block !== 4) throw new SpawnError('control fds must be 3 (info) and 4 (block)');
   // bwrap starts as the tool's uid/gid with no supplementary groups (run-as drops them), so it
   // never holds root; it builds the sandbox in a user namespace of its own. Its own session:
@@ -69,7 +70,7 @@ export async function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs:
   // order), not the sandboxes behind its back.
   const child = await spawnProcess(cmd.file, cmd.argv, {
     user,
-    cgroups,
+    cgroup,
     env: cmd.env,
     stdio: ['write', 'read', 'read', 'read', 'write', ...inputs.map((d) => (d === undefined ? ('null' as const) : ('write' as const)))],
   });

@@ -9,6 +9,7 @@ import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Pidfd } from '../../native/libc.js';
 import { pipe, posixSpawn } from '../../native/spawn.js';
+import type { CgroupStep } from './cgroup.js';
 
 /** Built by scripts/setup.sh from native/run-as.c: drops to the tool's uid and gid, then execs. */
 export const RUN_AS = fileURLToPath(new URL('../../native/run-as', import.meta.url));
@@ -21,8 +22,8 @@ export interface SpawnOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Run as this user (through run-as); without it, as the daemon. */
   readonly user?: { readonly uid: number; readonly gid: number };
-  /** cgroup.procs files that run-as joins, as root, before it drops to `user` (needs `user`). */
-  readonly cgroups?: readonly string[];
+  /** What run-as does, as root, before it drops to `user` (needs `user`): make, limit and join a cgroup. */
+  readonly cgroup?: readonly CgroupStep[];
   /** SIGKILL after this long. */
   readonly timeoutMs?: number;
 }
@@ -115,13 +116,19 @@ export function awaitAdopted(pidfd: Pidfd): Promise<void> {
   return new Promise((resolve) => adopted.set(pidfd, resolve));
 }
 
+function runAsArgs(step: CgroupStep): string[] {
+  if (step.op === 'mkdir') return ['--mkdir', step.path];
+  if (step.op === 'join') return ['--cgroup', step.path];
+  return [step.ifPresent ? '--write-if-present' : '--write', step.path, step.value];
+}
+
 function signalName(n: number): NodeJS.Signals | null {
   const entry = Object.entries(constants.signals).find(([, v]) => v === n);
   return (entry?.[0] as NodeJS.Signals | undefined) ?? null;
 }
 
 export async function spawnProcess(file: string, args: readonly string[], opts: SpawnOptions): Promise<SpawnedProcess> {
-  if (opts.cgroups?.length && !opts.user) throw new SpawnError(`spawn ${file}: cgroups are joined by run-as, which needs a user`);
+  if (opts.cgroup?.length && !opts.user) throw new SpawnError(`spawn ${file}: cgroups are joined by run-as, which needs a user`);
   listen();
   const parentEnds: (number | undefined)[] = [];
   const childEnds: number[] = [];
@@ -148,10 +155,11 @@ export async function spawnProcess(file: string, args: readonly string[], opts: 
     throw new SpawnError(`spawn ${file}: ${(e as Error).message}`);
   }
 
-  // Privilege transition: a process for a tool starts as root only long enough for run-as to join
-  // its cgroups and drop to the tool's uid and gid (no supplementary groups) before it execs `file`.
-  const joins = (opts.cgroups ?? []).flatMap((procs) => ['--cgroup', procs]);
-  const [path, argv] = opts.user ? [RUN_AS, [RUN_AS, String(opts.user.uid), String(opts.user.gid), ...joins, file, ...args]] : [file, [file, ...args]];
+  // Privilege transition: a process for a tool starts as root only long enough for run-as to make
+  // and join its cgroup and drop to the tool's uid and gid (no supplementary groups) before it
+  // execs `file`.
+  const steps = (opts.cgroup ?? []).flatMap(runAsArgs);
+  const [path, argv] = opts.user ? [RUN_AS, [RUN_AS, String(opts.user.uid), String(opts.user.gid), ...steps, file, ...args]] : [file, [file, ...args]];
   let pid: number;
   try {
     pid = await posixSpawn(path, argv, opts.env ?? {}, childEnds, '/');

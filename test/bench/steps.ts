@@ -11,7 +11,7 @@
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { runInvocation } from '../../src/invocation/run-invocation.js';
-import { cgroupSetup, createInvocationCgroup } from '../../src/linux/cgroup.js';
+import { cgroupSetup, reserveInvocationCgroup } from '../../src/linux/cgroup.js';
 import { spawnSandbox } from '../../src/linux/sandbox-process.js';
 import { spawnProcess } from '../../src/linux/spawn-process.js';
 import { encodeArgv } from '../../src/plan/bwrap-command.js';
@@ -32,8 +32,8 @@ async function main(): Promise<void> {
     const { tool, plan, cmd, bareArgv, inputs } = await noopSandbox();
     const setup = cgroupSetup();
     const held = async (withCgroup: boolean): Promise<boolean> => {
-      const cgroup = withCgroup && setup.mode !== 'none' ? await createInvocationCgroup(setup, planCgroupLimits(tool.profile)) : undefined;
-      const sandbox = await spawnSandbox(cmd, tool.user, inputs, cgroup?.procsFiles);
+      const cgroup = withCgroup && setup.mode !== 'none' ? reserveInvocationCgroup(setup, planCgroupLimits(tool.profile)) : undefined;
+      const sandbox = await spawnSandbox(cmd, tool.user, inputs, cgroup?.steps);
       await sandbox.started;
       sandbox.release();
       sandbox.run(encodeArgv(plan.argv));

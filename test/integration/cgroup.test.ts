@@ -1,12 +1,12 @@
 // Resource limits with real cgroups: each test runs a bomb or a spinner in a real sandbox and
 // asserts what the kernel did and what the result reports.
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, rmdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runInvocation } from '../../src/invocation/run-invocation.js';
-import { cgroupParentDirs, cgroupSetup, createInvocationCgroup, detectCgroups, type InvocationCgroup } from '../../src/linux/cgroup.js';
+import { cgroupParentDirs, cgroupSetup, detectCgroups, reserveInvocationCgroup, type InvocationCgroup } from '../../src/linux/cgroup.js';
+import { spawnProcess, type SpawnedProcess } from '../../src/linux/spawn-process.js';
 import { pollUntil, SLOWDOWN } from '../helpers/daemon.js';
 import { asNobody, FORK_BOMB_PY, profileFrom, realKernelSkipReason, scriptToolToml, silentLogger } from '../helpers/fixtures.js';
 import { invocationCgroupsOf } from '../helpers/leftovers.js';
@@ -21,9 +21,20 @@ const run = (limits: string, script: string) =>
 /** This process's invocation cgroups (other test files' daemons share the parent). */
 const invocationCgroups = () => invocationCgroupsOf(setup, process.pid);
 
-/** Moves a process into every hierarchy of the cgroup, as run-as does for bwrap. */
-function moveInto(cg: InvocationCgroup, pid: number): void {
-  for (const procs of cg.procsFiles) writeFileSync(procs, String(pid));
+const NOBODY = { uid: 65534, gid: 65534 };
+
+/** `program` started as bwrap is: run-as makes the cgroup, writes its limits and joins it first. */
+async function startIn(cg: InvocationCgroup, program: string, args: string[] = []): Promise<SpawnedProcess> {
+  const child = await spawnProcess(program, args, { user: NOBODY, cgroup: cg.steps, stdio: ['null', 'null', 'null'] });
+  // posix_spawn returns once run-as runs; the program runs once run-as is done.
+  assert.ok(await pollUntil(() => readFileSync(`/proc/${child.pid}/comm`, 'utf8') === `${basename(program)}\n`, 5000 * SLOWDOWN, 5), `${program} started`);
+  return child;
+}
+
+/** A cgroup made (by run-as, for a program that exits at once) and left empty. */
+async function made(cg: InvocationCgroup): Promise<void> {
+  const child = await spawnProcess('/bin/true', [], { user: NOBODY, cgroup: cg.steps, stdio: ['null', 'null', 'null'] });
+  assert.deepEqual(await child.exited, { code: 0, signal: null });
 }
 
 /** The parent pid of a process, or undefined once it is gone. */
@@ -105,29 +116,32 @@ print("survived")'`;
     const limits = { memoryBytes: 64 << 20, swapBytes: 0, pids: 8, cpuQuotaUs: 50_000, cpuPeriodUs: 100_000 };
     // One name per cgroup, whatever the number of hierarchies.
     const names = () => [...new Set(invocationCgroups().map((dir) => dir.slice(dir.lastIndexOf('/') + 1)))];
-    const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const a = reserveInvocationCgroup(setup, limits);
+    assert.deepEqual(names(), [], 'a reserved cgroup exists only once run-as has made it');
+    const sleeper = await startIn(a, '/bin/sleep', ['30']);
     try {
-      const a = await createInvocationCgroup(setup, limits);
       const [nameA] = names();
-      const b = await createInvocationCgroup(setup, limits);
+      const b = reserveInvocationCgroup(setup, limits);
+      await made(b);
       assert.equal(names().length, 2);
-      moveInto(a, sleeper.pid!);
       // The kernel refuses to remove a cgroup a process is in, and its name stays taken.
       await assert.rejects(a.remove(), /cannot remove .*: EBUSY/);
-      const c = await createInvocationCgroup(setup, limits);
+      const c = reserveInvocationCgroup(setup, limits);
+      await made(c);
       assert.equal(names().length, 3);
       // dispose kills what is left, then removes it.
       await a.dispose();
-      assert.equal(sleeper.signalCode ?? (await new Promise((r) => sleeper.once('exit', (_c, sig) => r(sig)))), 'SIGKILL');
+      assert.equal((await sleeper.reaped).signal, 'SIGKILL');
       await c.dispose();
-      const d = await createInvocationCgroup(setup, limits);
+      const d = reserveInvocationCgroup(setup, limits);
+      await made(d);
       assert.equal(names().length, 2);
       assert.ok(names().includes(nameA!), `${nameA} not taken again: ${names().join(', ')}`);
       for (const dir of invocationCgroups().filter((dir) => dir.endsWith(`/${nameA}`))) assert.equal(readFileSync(join(dir, 'cgroup.procs'), 'utf8'), '', dir);
       await b.remove();
       await d.remove();
     } finally {
-      sleeper.kill('SIGKILL');
+      sleeper.kill();
     }
     assert.deepEqual(invocationCgroups(), []);
   });
@@ -141,14 +155,14 @@ print("survived")'`;
     // the cpu one stands in for the shared one).
     const coMounted = { ...setup, parents: { ...setup.parents, cpuacct: setup.parents.cpu } };
     assert.equal(cgroupParentDirs(coMounted).length, 3);
-    const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const cg = reserveInvocationCgroup(coMounted, { memoryBytes: 64 << 20, swapBytes: 0, pids: 8, cpuQuotaUs: 50_000, cpuPeriodUs: 100_000 });
+    assert.deepEqual(cg.steps.map((step) => step.op).filter((op) => op !== 'write'), ['mkdir', 'mkdir', 'mkdir', 'join', 'join', 'join']);
+    const sleeper = await startIn(cg, '/bin/sleep', ['30']);
     try {
-      const cg = await createInvocationCgroup(coMounted, { memoryBytes: 64 << 20, swapBytes: 0, pids: 8, cpuQuotaUs: 50_000, cpuPeriodUs: 100_000 });
-      moveInto(cg, sleeper.pid!);
       assert.match(readFileSync(`/proc/${sleeper.pid}/cgroup`, 'utf8'), /^\d+:cpu:.*\/\d+\.\d+-\d+$/m);
       await cg.dispose();
     } finally {
-      sleeper.kill('SIGKILL');
+      sleeper.kill();
     }
     assert.deepEqual(invocationCgroups(), []);
   });
@@ -160,20 +174,20 @@ print("survived")'`;
     const own = readFileSync('/proc/self/cgroup', 'utf8').match(/^\d+:memory:(.*)$/m)?.[1];
     const root = setup.mode === 'v2' ? join(setup.parent.slice('/sys/fs/cgroup'.length), 'tctest-root') : join(own ?? '/', `tctest-root-${process.pid}`);
     const before = new Set(allAncestors(root).filter((d) => existsSync(d)));
-    const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+    let sleeper: SpawnedProcess | undefined;
     try {
       const configured = detectCgroups(root);
       assert.ok(configured.mode !== 'none', configured.mode === 'none' ? configured.why : '');
       assert.equal(configured.mode, setup.mode);
       for (const dir of cgroupParentDirs(configured)) assert.ok(dir.endsWith(root), dir);
-      const cg = await createInvocationCgroup(configured, { memoryBytes: 64 << 20, swapBytes: 0, pids: 8, cpuQuotaUs: 50_000, cpuPeriodUs: 100_000 });
-      moveInto(cg, sleeper.pid!);
+      const cg = reserveInvocationCgroup(configured, { memoryBytes: 64 << 20, swapBytes: 0, pids: 8, cpuQuotaUs: 50_000, cpuPeriodUs: 100_000 });
+      sleeper = await startIn(cg, '/bin/sleep', ['30']);
       const placed = readFileSync(`/proc/${sleeper.pid}/cgroup`, 'utf8');
       assert.match(placed, new RegExp(`${root}/\\d+\\.\\d+-\\d+$`, 'm'));
       await cg.dispose();
-      assert.equal(sleeper.signalCode ?? (await new Promise((r) => sleeper.once('exit', (_c, sig) => r(sig)))), 'SIGKILL');
+      assert.equal((await sleeper.reaped).signal, 'SIGKILL');
     } finally {
-      sleeper.kill('SIGKILL');
+      sleeper?.kill();
       for (const dir of allAncestors(root).reverse()) if (!before.has(dir) && existsSync(dir)) rmdirSync(dir);
     }
     assert.deepEqual(detectCgroups('relative/path'), { mode: 'none', why: 'cgroup_root "relative/path": expected an absolute cgroup path without ".."' });

@@ -1,23 +1,24 @@
 // How the daemon starts processes: posix_spawn with descriptors placed exactly, exits reaped
 // through pidfds, run-as dropping to a tool's user, and sandbox-exec taking its argv on stdin.
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { basename } from 'node:path';
 import koffi from 'koffi';
 import type { Readable, Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EXEC_HELPER } from '../../src/linux/gather-host-facts.js';
 import { becomeChildSubreaper, Pidfd } from '../../native/libc.js';
-import { cgroupSetup, createInvocationCgroup } from '../../src/linux/cgroup.js';
+import { cgroupSetup, reserveInvocationCgroup, type CgroupStep } from '../../src/linux/cgroup.js';
 import { awaitAdopted, RUN_AS, spawnProcess, SpawnError, type StdioSpec } from '../../src/linux/spawn-process.js';
 import { encodeArgv } from '../../src/plan/bwrap-command.js';
 import { realKernelSkipReason } from '../helpers/fixtures.js';
 
 const skip = realKernelSkipReason();
-const USAGE = 'run-as: usage: run-as UID GID [--cgroup /PATH/cgroup.procs]... /PROGRAM [ARG...] (UID and GID not 0)\n';
+const USAGE =
+  'run-as: usage: run-as UID GID [--mkdir /DIR | --write /FILE VALUE | --write-if-present /FILE VALUE | --cgroup /PATH/cgroup.procs]... /PROGRAM [ARG...] (UID and GID not 0)\n';
 
-async function run(file: string, args: readonly string[], opts: { input?: Buffer | string; stdio?: StdioSpec[]; user?: { uid: number; gid: number }; cgroups?: string[]; timeoutMs?: number } = {}) {
-  const child = await spawnProcess(file, args, { stdio: opts.stdio ?? ['write', 'read', 'read'], user: opts.user, cgroups: opts.cgroups, timeoutMs: opts.timeoutMs, env: { PATH: '/usr/bin:/bin' } });
+async function run(file: string, args: readonly string[], opts: { input?: Buffer | string; stdio?: StdioSpec[]; user?: { uid: number; gid: number }; cgroup?: readonly CgroupStep[]; timeoutMs?: number } = {}) {
+  const child = await spawnProcess(file, args, { stdio: opts.stdio ?? ['write', 'read', 'read'], user: opts.user, cgroup: opts.cgroup, timeoutMs: opts.timeoutMs, env: { PATH: '/usr/bin:/bin' } });
   let stdout = '';
   let stderr = '';
   (child.streams[1] as Readable).setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -113,26 +114,43 @@ describe('spawning without forking the daemon', { skip }, () => {
     assert.equal(root.stderr, USAGE);
   });
 
-  test('run-as --cgroup: joins the cgroup as root, before it drops to the user and execs; one it cannot join stops it first', async (t) => {
+  test('run-as makes the cgroup, writes its limits and joins it as root, before it drops to the user and execs; a step that fails stops it first', async (t) => {
     const setup = cgroupSetup();
     if (setup.mode === 'none') return t.skip(`no usable cgroups: ${setup.why}`);
     const nobody = { uid: 65534, gid: 65534 };
-    const cg = await createInvocationCgroup(setup, { memoryBytes: 64 << 20, swapBytes: 0, pids: 8, cpuQuotaUs: 50_000, cpuPeriodUs: 100_000 });
-    const name = basename(dirname(cg.procsFiles[0]!));
+    const cg = reserveInvocationCgroup(setup, { memoryBytes: 64 << 20, swapBytes: 0, pids: 8, cpuQuotaUs: 50_000, cpuPeriodUs: 100_000 });
+    const dirs = cg.steps.flatMap((s) => (s.op === 'mkdir' ? [s.path] : []));
+    const name = basename(dirs[0]!);
     assert.match(name, new RegExp(`^${process.pid}\\.\\d+-\\d+$`));
-    const inside = await run('/bin/sh', ['-c', 'id -u; cat /proc/self/cgroup'], { user: nobody, cgroups: [...cg.procsFiles] });
+    assert.equal(dirs.filter(existsSync).length, 0, 'nothing exists before run-as runs');
+    const pidsMax = `${setup.mode === 'v2' ? dirs[0] : dirs.find((d) => d.startsWith('/sys/fs/cgroup/pids/'))}/pids.max`;
+    const inside = await run('/bin/sh', ['-c', `id -u; cat /proc/self/cgroup; cat ${pidsMax}`], { user: nobody, cgroup: cg.steps });
     assert.equal(inside.code, 0, inside.stderr);
     assert.match(inside.stdout, /^65534\n/);
+    assert.match(inside.stdout, /\n8\n$/, 'the limits were written before the join');
     const joined = inside.stdout.split('\n').filter((l) => l.endsWith(`/${name}`));
-    assert.equal(joined.length, cg.procsFiles.length, `the program starts in every hierarchy of the cgroup:\n${inside.stdout}`);
-    const missing = '/sys/fs/cgroup/tc-no-such-cgroup/cgroup.procs';
-    const refused = await run('/usr/bin/id', [], { user: nobody, cgroups: [missing] });
-    assert.deepEqual([refused.code, refused.stdout, refused.stderr], [127, '', `run-as: joining cgroup ${missing}: No such file or directory\n`]);
-    const relative = await run(RUN_AS, ['65534', '65534', '--cgroup', 'cgroup.procs', '/usr/bin/id']);
-    assert.deepEqual([relative.code, relative.stdout, relative.stderr], [127, '', USAGE]);
-    await assert.rejects(spawnProcess('/usr/bin/id', [], { stdio: ['null', 'null', 'null'], cgroups: [...cg.procsFiles] }), (e: Error) => e instanceof SpawnError && /cgroups are joined by run-as, which needs a user/.test(e.message));
+    assert.equal(joined.length, dirs.length, `the program starts in every hierarchy of the cgroup:\n${inside.stdout}`);
+    // Each kind of step stops run-as with its own message, and the program never starts.
+    const missing = '/sys/fs/cgroup/tc-no-such-cgroup';
+    const refusals: [CgroupStep, string][] = [
+      [{ op: 'join', path: `${missing}/cgroup.procs` }, `run-as: joining cgroup ${missing}/cgroup.procs: No such file or directory`],
+      [{ op: 'mkdir', path: `${missing}/child` }, `run-as: creating cgroup ${missing}/child: No such file or directory`],
+      [{ op: 'write', path: `${missing}/pids.max`, value: '8', ifPresent: false }, `run-as: writing 8 to ${missing}/pids.max: No such file or directory`],
+    ];
+    for (const [step, message] of refusals) {
+      const refused = await run('/usr/bin/id', [], { user: nobody, cgroup: [step] });
+      assert.deepEqual([refused.code, refused.stdout, refused.stderr], [127, '', `${message}\n`]);
+    }
+    // A limit file the kernel does not have (memory.memsw.* without swap accounting) is skipped when optional.
+    const optional = await run('/usr/bin/id', ['-u'], { user: nobody, cgroup: [{ op: 'write', path: `${missing}/memory.memsw.limit_in_bytes`, value: '1', ifPresent: true }] });
+    assert.deepEqual([optional.code, optional.stdout], [0, '65534\n']);
+    for (const bad of [['--cgroup', 'cgroup.procs'], ['--cgroup', '/sys/fs/cgroup/x/tasks'], ['--mkdir', 'relative'], ['--write', '/sys/fs/cgroup/x/pids.max'], ['--unknown', '/x']]) {
+      const usage = await run(RUN_AS, ['65534', '65534', ...bad, '/usr/bin/id']);
+      assert.deepEqual([usage.code, usage.stdout, usage.stderr], [127, '', USAGE], bad.join(' '));
+    }
+    await assert.rejects(spawnProcess('/usr/bin/id', [], { stdio: ['null', 'null', 'null'], cgroup: cg.steps }), (e: Error) => e instanceof SpawnError && /cgroups are joined by run-as, which needs a user/.test(e.message));
     await cg.dispose();
-    assert.equal(existsSync(dirname(cg.procsFiles[0]!)), false, 'removed');
+    assert.equal(dirs.filter(existsSync).length, 0, 'removed');
   });
 
   test('sandbox-exec: runs the argv it reads, with /dev/null as stdin; refuses a malformed one', async () => {
