@@ -87,12 +87,27 @@ print("survived")'`;
     for (const line of lines) assert.match(line, /^\d+:[^:]*:\/$/, `${line}: a cgroup path outside the namespace's root`);
   });
 
-  test('a CPU spinner with cpu = 0.5 gets about half a core', async () => {
-    const r = await run('cpu = 0.5\ntimeout = "2s"', 'while :; do :; done');
+  test('a CPU spinner with cpu = 0.5 runs under a quota of half a core and gets no more', async () => {
+    const call = run('cpu = 0.5\ntimeout = "2s"', 'while :; do :; done');
+    // The kernel's own record of the quota, read while the spinner runs. How much CPU the spinner
+    // gets below its quota depends on what else the machine runs (a test VM, other test files), so
+    // the floor is not asserted; the ceiling is what the limit promises.
+    const quota = () =>
+      invocationCgroups().flatMap((dir) => {
+        try {
+          if (setup?.mode === 'v2') return [readFileSync(join(dir, 'cpu.max'), 'utf8').trim()];
+          if (!existsSync(join(dir, 'cpu.cfs_quota_us'))) return [];
+          return [`${readFileSync(join(dir, 'cpu.cfs_quota_us'), 'utf8').trim()} ${readFileSync(join(dir, 'cpu.cfs_period_us'), 'utf8').trim()}`];
+        } catch {
+          return [];
+        }
+      });
+    assert.ok(await pollUntil(() => quota().includes('50000 100000'), 2000 * SLOWDOWN, 5), `quota ${quota().join(', ')}`);
+    const r = await call;
     assert.equal(r.reason, 'timeout');
-    assert.ok(r.cpuTimeMs !== null);
+    assert.ok(r.cpuTimeMs !== null && r.cpuTimeMs > 0, `CPU time ${r.cpuTimeMs}`);
     const share = r.cpuTimeMs / r.durationMs;
-    assert.ok(share > 0.3 && share < 0.65, `CPU time ${r.cpuTimeMs} ms over ${r.durationMs} ms = ${share.toFixed(2)} cores`);
+    assert.ok(share < 0.6, `CPU time ${r.cpuTimeMs} ms over ${r.durationMs} ms = ${share.toFixed(2)} cores`);
   });
 
   test('a daemonized grandchild is killed at teardown and the cgroup is removed', async () => {
