@@ -6,10 +6,12 @@
 // exec'd, 0.3 ms on an idle machine but 2 ms and more when both cores are busy (measured: a
 // fifth of the event loop's time at 16 concurrent calls). Loaded lazily so that pure code and
 // unit tests never need the FFI.
+import { closeSync } from 'node:fs';
 import koffi from 'koffi';
 
 interface Spawn {
   pipe2: (fds: number[], flags: number) => number;
+  fcntl: (fd: number, cmd: number, ...arg: unknown[]) => number;
   faInit: (fa: Buffer) => number;
   faDestroy: (fa: Buffer) => number;
   faDup2: (fa: Buffer, fd: number, newfd: number) => number;
@@ -33,6 +35,7 @@ function load(): Spawn {
     const f = <T>(decl: string) => lib.func(decl) as unknown as T;
     api = {
       pipe2: f('int pipe2(_Out_ int *fds, int flags)'),
+      fcntl: f('int fcntl(int fd, int cmd, ...)'),
       faInit: f('int posix_spawn_file_actions_init(void *fa)'),
       faDestroy: f('int posix_spawn_file_actions_destroy(void *fa)'),
       faDup2: f('int posix_spawn_file_actions_adddup2(void *fa, int fd, int newfd)'),
@@ -52,6 +55,8 @@ function load(): Spawn {
 }
 
 const O_CLOEXEC = 0o2000000;
+const O_NONBLOCK = 0o4000;
+const F_SETFL = 4;
 // glibc's values (spawn.h): reset every signal to its default (Node ignores SIGPIPE, and an
 // ignored signal stays ignored across exec), an empty mask, and a session of the child's own.
 const POSIX_SPAWN_SETSIGDEF = 0x04;
@@ -62,10 +67,20 @@ const FA_SIZE = 256;
 const ATTR_SIZE = 1024;
 const SIGSET_SIZE = 128;
 
-/** A pipe, both ends close-on-exec: [read end, write end]. */
-export function pipe(): [number, number] {
+/**
+ * A pipe, both ends close-on-exec: [read end, write end]. `nonBlockingWrite`: the write end only
+ * is non-blocking (the flag belongs to the open file, which a child's copy of the read end would
+ * share).
+ */
+export function pipe(nonBlockingWrite = false): [number, number] {
   const fds = [-1, -1];
-  if (load().pipe2(fds, O_CLOEXEC) !== 0) throw new Error(`pipe2 failed (errno ${koffi.errno()})`);
+  const api = load();
+  if (api.pipe2(fds, O_CLOEXEC) !== 0) throw new Error(`pipe2 failed (errno ${koffi.errno()})`);
+  if (nonBlockingWrite && api.fcntl(fds[1]!, F_SETFL, 'int', O_NONBLOCK) !== 0) {
+    const errno = koffi.errno();
+    for (const fd of fds) closeSync(fd);
+    throw new Error(`fcntl(O_NONBLOCK) failed (errno ${errno})`);
+  }
   return [fds[0]!, fds[1]!];
 }
 

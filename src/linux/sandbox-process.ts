@@ -1,12 +1,13 @@
 // Starts bwrap as the sandbox user and exposes its control points: the sandbox pid (from
 // --info-fd), the release (a byte on --block-fd), the argv for sandbox-exec (its stdin), the output
 // streams, kill and exit. No policy here.
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { Pidfd } from '../../native/libc.js';
 import type { BwrapCommand } from '../plan/bwrap-command.js';
 import type { SandboxUser } from '../plan/host-facts.js';
 import type { CgroupStep } from './cgroup.js';
 import { awaitAdopted, SpawnError, spawnProcess, type ChildExit } from './spawn-process.js';
+import type { PipeWriter } from './pipe-writer.js';
 
 export type SandboxExit = ChildExit;
 
@@ -77,11 +78,11 @@ export async function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs:
   const exited = child.exited;
   inputs.forEach((data, i) => {
     if (data === undefined) return;
-    (child.streams[FIRST_INPUT_FD + i] as Writable).end(data);
+    (child.streams[FIRST_INPUT_FD + i] as PipeWriter).end(data);
   });
-  const argvPipe = child.streams[0] as Writable;
+  const argvPipe = child.streams[0] as PipeWriter;
   const info = child.streams[3] as Readable;
-  const block = child.streams[4] as Writable;
+  const block = child.streams[4] as PipeWriter;
   // The pidfd is opened while the sandbox is held at --block-fd, so it names that process and no
   // later one that reuses its pid.
   let pidfd: Pidfd | undefined;

@@ -5,11 +5,12 @@
 import { closeSync, openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Pidfd } from '../../native/libc.js';
 import { pipe, posixSpawn } from '../../native/spawn.js';
 import type { CgroupStep } from './cgroup.js';
+import { PipeWriter } from './pipe-writer.js';
 
 /** Built by scripts/setup.sh from native/run-as.c: drops to the tool's uid and gid, then execs. */
 export const RUN_AS = fileURLToPath(new URL('../../native/run-as', import.meta.url));
@@ -35,8 +36,11 @@ export interface ChildExit {
 
 export interface SpawnedProcess {
   readonly pid: number;
-  /** The daemon's end per descriptor: a Readable for 'read' (the child writes), a Writable for 'write'. */
-  readonly streams: readonly (Readable | Writable | undefined)[];
+  /**
+   * The daemon's end per descriptor: a Readable for 'read' (the child writes), a PipeWriter for
+   * 'write' (written once; closed, written or not, once the child is reaped).
+   */
+  readonly streams: readonly (Readable | PipeWriter | undefined)[];
   /** Once the child is reaped, whether or not its pipes are drained. */
   readonly reaped: Promise<ChildExit>;
   /** Once the child is reaped and every pipe it wrote to is drained and closed. */
@@ -136,7 +140,7 @@ export async function spawnProcess(file: string, args: readonly string[], opts: 
   try {
     for (const spec of opts.stdio) {
       if (spec === 'read' || spec === 'write') {
-        const [r, w] = pipe();
+        const [r, w] = pipe(spec === 'write');
         parentEnds.push(spec === 'read' ? r : w);
         childEnds.push(spec === 'read' ? w : r);
         closeAfterSpawn.push(spec === 'read' ? w : r);
@@ -173,14 +177,25 @@ export async function spawnProcess(file: string, args: readonly string[], opts: 
   const pidfd = Pidfd.open(pid);
   if (!pidfd) throw new SpawnError(`spawn ${file}: pid ${pid} vanished before it was reaped`);
 
+  const readers: Socket[] = [];
+  const writers: PipeWriter[] = [];
   const streams = parentEnds.map((fd, i) => {
     if (fd === undefined) return undefined;
-    const socket = new Socket({ fd, readable: opts.stdio[i] === 'read', writable: opts.stdio[i] === 'write' });
+    if (opts.stdio[i] === 'write') {
+      writers.push(new PipeWriter(fd));
+      return writers.at(-1);
+    }
+    const socket = new Socket({ fd, readable: true, writable: false });
     socket.on('error', () => undefined);
+    readers.push(socket);
     return socket;
   });
-  const drained = streams.filter((s, i) => s && opts.stdio[i] === 'read').map((s) => new Promise<void>((resolve) => s!.once('close', () => resolve())));
-  const reaped = new Promise<ChildExit>((resolve) => live.set(pidfd, resolve));
+  const drained = readers.map((s) => new Promise<void>((resolve) => s.once('close', () => resolve())));
+  // A pipe never written (a ready sandbox torn down unused: its argv) would otherwise stay open.
+  const reaped = new Promise<ChildExit>((resolve) => live.set(pidfd, resolve)).then((exit) => {
+    for (const w of writers) w.close();
+    return exit;
+  });
   if (drained.length > 0) void Promise.all(drained).then(() => reapSoon(pidfd));
   keepAlive ??= setInterval(reapAll, KEEPALIVE_MS);
   // A SIGCHLD that arrived before the child was registered is not lost: look once now.

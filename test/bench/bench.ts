@@ -9,7 +9,6 @@
 // The daemon runs in a private network namespace (the test lab), so the allowlist case wires its
 // veths and tables there and nothing of the machine's own network changes.
 import { spawn } from 'node:child_process';
-import type { Writable } from 'node:stream';
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { lookupUserRecord } from '../../src/linux/users.js';
@@ -19,6 +18,7 @@ import { closeQuietly, connectClient, makeToolsDir, removeDir, startDaemon, type
 import { createToolUsers } from '../helpers/fixtures.js';
 import { createLab } from '../helpers/test-network.js';
 import { f1, measure, NOOP, noopSandbox, type Stats } from './measure.js';
+import type { PipeWriter } from '../../src/linux/pipe-writer.js';
 
 const { values } = parseArgs({
   options: {
@@ -69,7 +69,7 @@ async function floor(calls: number, concurrency: number): Promise<Stats> {
     // posix_spawn, as the tool's user: what a shell's fork of a small process costs, not the fork
     // of a Node process (the bench's own heap would make the floor slower than bwrap is).
     const child = await spawnProcess(cmd.file, bareArgv, { user: tool.user, stdio: ['null', 'null', 'null', 'null', 'null', 'write'] });
-    (child.streams[5] as Writable).end(inputs[0]);
+    (child.streams[5] as PipeWriter).end(inputs[0]);
     return (await child.exited).code === 0;
   });
 }

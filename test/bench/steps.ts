@@ -8,7 +8,6 @@
 // 2. held: the same bwrap holding sandbox-exec until released, then handed the argv;
 // 3. held + cgroup: its pid 1 placed in a fresh invocation cgroup first, which is removed after;
 // 4. runInvocation: a whole call in this process (host facts, plan, build, run, usage, teardown).
-import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { runInvocation } from '../../src/invocation/run-invocation.js';
 import { cgroupSetup, reserveInvocationCgroup } from '../../src/linux/cgroup.js';
@@ -19,6 +18,7 @@ import { planCgroupLimits } from '../../src/plan/cgroup-limits.js';
 import { becomeChildSubreaper } from '../../native/libc.js';
 import { createToolUsers, silentLogger } from '../helpers/fixtures.js';
 import { f1, measure, noopSandbox, type Stats } from './measure.js';
+import type { PipeWriter } from '../../src/linux/pipe-writer.js';
 
 const { values } = parseArgs({ options: { calls: { type: 'string', default: '200' }, rounds: { type: 'string', default: '3' } } });
 const CALLS = Number(values.calls);
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
         '1. floor: bare bwrap runs the tool',
         async () => {
           const child = await spawnProcess(cmd.file, bareArgv, { user: tool.user, stdio: ['null', 'null', 'null', 'null', 'null', 'write'] });
-          (child.streams[5] as Writable).end(inputs[0]);
+          (child.streams[5] as PipeWriter).end(inputs[0]);
           return (await child.exited).code === 0;
         },
       ],

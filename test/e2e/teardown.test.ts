@@ -1,6 +1,7 @@
 // Nothing outlives its call: a client that hangs up, a cancelled call, a timeout and an output cap
 // each end the whole sandbox. Checked from the host, by the marker each sandbox process carries in
 // its command line (bwrap's argv holds the script, and the sleep holds its own number).
+import { readdirSync } from 'node:fs';
 import { createToolUsers, shellProfileToml } from '../helpers/fixtures.js';
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,12 +14,13 @@ import {
   makeToolsDir,
   pollUntil,
   removeDir,
+  SLOWDOWN,
   startDaemon,
   type Daemon,
   type DirectClient,
 } from '../helpers/daemon.js';
 import { describeMarked, killMarked, pidsWithMarker, uniqueMarker, waitForMarker, waitForMarkerGone, waitForSleep } from '../helpers/processes.js';
-import { uidOf, zombiesOfUids } from '../helpers/leftovers.js';
+import { livingOfUids, processesOfUids, uidOf, zombiesOfUids } from '../helpers/leftovers.js';
 
 const skip = realKernelSkipReason();
 
@@ -175,5 +177,36 @@ describe('e2e: teardown of running sandboxes', { skip }, () => {
   test('no sandbox of this suite is left on the host', () => {
     assert.equal(markers.length, 6);
     for (const m of markers) assert.deepEqual(pidsWithMarker(m), [], `marker ${m}`);
+  });
+});
+
+describe('e2e: ready sandboxes torn down unused', { skip }, () => {
+  test('ready sandboxes that expire without a call leave no descriptor of the daemon open', async () => {
+    const removeUsers = await createToolUsers(['idle']);
+    const tools = makeToolsDir({ 'idle.toml': shellProfileToml('shell', 'timeout = "5s"\noutput = "1M"') }, false);
+    const daemon = await startDaemon({ tools, configToml: 'ready_sandboxes = 4\nready_max_age = "1s"\n' });
+    let client: DirectClient | undefined;
+    try {
+      client = await connectClient(daemon.socket);
+      const uids = new Set([uidOf('tc-idle')]);
+      const fds = () => readdirSync(`/proc/${daemon.pid}/fd`).length;
+      // Each call builds ready sandboxes for the tool; with no call after it, they expire and are
+      // torn down, their pipes never written (sandbox-exec's argv): each one used to stay open.
+      const counts: number[] = [];
+      for (let round = 0; round < 4; round++) {
+        const r = (await client.client.callTool({ name: 'idle', arguments: { script: 'true' } })) as CallToolResult;
+        assert.equal((r.structuredContent as { exitCode: number }).exitCode, 0);
+        assert.ok(await pollUntil(() => livingOfUids(uids).length > 0, 5000 * SLOWDOWN), 'ready sandboxes were built');
+        assert.ok(await pollUntil(() => livingOfUids(uids).length === 0, 10_000 * SLOWDOWN), `expired: ${processesOfUids(uids).join(', ')}`);
+        await delay(200);
+        counts.push(fds());
+      }
+      assert.deepEqual(counts, counts.map(() => counts[0]), `the daemon's descriptors after each round: ${counts.join(', ')}`);
+    } finally {
+      await closeQuietly(client?.client);
+      await daemon.stop();
+      removeDir(tools);
+      await removeUsers();
+    }
   });
 });

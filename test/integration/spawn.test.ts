@@ -1,9 +1,9 @@
 // How the daemon starts processes: posix_spawn with descriptors placed exactly, exits reaped
 // through pidfds, run-as dropping to a tool's user, and sandbox-exec taking its argv on stdin.
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import koffi from 'koffi';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EXEC_HELPER } from '../../src/linux/gather-host-facts.js';
@@ -12,6 +12,7 @@ import { cgroupSetup, reserveInvocationCgroup, type CgroupStep } from '../../src
 import { awaitAdopted, RUN_AS, spawnProcess, SpawnError, type StdioSpec } from '../../src/linux/spawn-process.js';
 import { encodeArgv } from '../../src/plan/bwrap-command.js';
 import { realKernelSkipReason } from '../helpers/fixtures.js';
+import type { PipeWriter } from '../../src/linux/pipe-writer.js';
 
 const skip = realKernelSkipReason();
 const USAGE =
@@ -23,7 +24,7 @@ async function run(file: string, args: readonly string[], opts: { input?: Buffer
   let stderr = '';
   (child.streams[1] as Readable).setEncoding('utf8').on('data', (c: string) => (stdout += c));
   (child.streams[2] as Readable).setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  (child.streams[0] as Writable | undefined)?.end(opts.input ?? '');
+  (child.streams[0] as PipeWriter | undefined)?.end(opts.input ?? '');
   const exit = await child.exited;
   return { ...exit, stdout, stderr, child };
 }
@@ -35,6 +36,23 @@ describe('spawning without forking the daemon', { skip }, () => {
     assert.equal(r.signal, null);
     assert.equal(r.stdout.length, 300000);
     assert.equal(r.stderr, 'err\n');
+  });
+
+  test('a pipe the child reads is written once and closed: more than the pipe holds arrives whole, a reader gone is no error', async () => {
+    // 300,000 bytes: the first write takes what the pipe holds (64 KiB), the rest goes on as it drains.
+    const big = await run('/bin/sh', ['-c', 'wc -c'], { input: Buffer.alloc(300_000, 'x') });
+    assert.deepEqual([big.code, big.stdout.trim()], [0, '300000']);
+    // A child that exits without reading: the write meets a closed pipe (EPIPE), which is no error.
+    const gone = await spawnProcess('/bin/true', [], { stdio: ['write', 'null', 'null'] });
+    await gone.reaped;
+    assert.doesNotThrow(() => (gone.streams[0] as PipeWriter).end('late'));
+    // Never written: closed once the child is reaped, so nothing of it stays open here.
+    const openFds = () => readdirSync('/proc/self/fd').length;
+    const before = openFds();
+    const unwritten = await spawnProcess('/bin/sh', ['-c', 'cat'], { stdio: ['write', 'read', 'null'] });
+    unwritten.kill();
+    assert.equal((await unwritten.exited).signal, 'SIGKILL');
+    assert.equal(openFds(), before);
   });
 
   test('a descriptor of the daemon lands on exactly the number asked for, even a small one', async () => {
