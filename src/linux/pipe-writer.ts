@@ -25,7 +25,8 @@ export class PipeWriter {
     try {
       if (bytes.length > 0) written = writeSync(fd, bytes);
     } catch (e) {
-      // EPIPE: the reader is gone, and nothing is left to write for.
+      // EPIPE (or any other failure): the child reads short input and fails on its own; the
+      // daemon has nothing left to write for.
       if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') return closeSync(fd);
     }
     if (written === bytes.length) return closeSync(fd);

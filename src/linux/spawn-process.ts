@@ -182,8 +182,9 @@ export async function spawnProcess(file: string, args: readonly string[], opts: 
   const streams = parentEnds.map((fd, i) => {
     if (fd === undefined) return undefined;
     if (opts.stdio[i] === 'write') {
-      writers.push(new PipeWriter(fd));
-      return writers.at(-1);
+      const writer = new PipeWriter(fd);
+      writers.push(writer);
+      return writer;
     }
     const socket = new Socket({ fd, readable: true, writable: false });
     socket.on('error', () => undefined);

@@ -12,6 +12,7 @@ import { cgroupSetup, reserveInvocationCgroup, type CgroupStep } from '../../src
 import { awaitAdopted, RUN_AS, spawnProcess, SpawnError, type StdioSpec } from '../../src/linux/spawn-process.js';
 import { encodeArgv } from '../../src/plan/bwrap-command.js';
 import { realKernelSkipReason } from '../helpers/fixtures.js';
+import { pollUntil } from '../helpers/daemon.js';
 import type { PipeWriter } from '../../src/linux/pipe-writer.js';
 
 const skip = realKernelSkipReason();
@@ -42,10 +43,16 @@ describe('spawning without forking the daemon', { skip }, () => {
     // 300,000 bytes: the first write takes what the pipe holds (64 KiB), the rest goes on as it drains.
     const big = await run('/bin/sh', ['-c', 'wc -c'], { input: Buffer.alloc(300_000, 'x') });
     assert.deepEqual([big.code, big.stdout.trim()], [0, '300000']);
-    // A child that exits without reading: the write meets a closed pipe (EPIPE), which is no error.
-    const gone = await spawnProcess('/bin/true', [], { stdio: ['write', 'null', 'null'] });
-    await gone.reaped;
-    assert.doesNotThrow(() => (gone.streams[0] as PipeWriter).end('late'));
+    // A child that closes the pipe unread and lives on: the write meets a pipe without a reader
+    // (EPIPE), which is no error. (Once a child is reaped its pipes are closed, and no write is tried.)
+    const gone = await spawnProcess('/bin/sh', ['-c', 'exec 0<&-; exec sleep 30'], { stdio: ['write', 'null', 'null'] });
+    try {
+      assert.ok(await pollUntil(() => !existsSync(`/proc/${gone.pid}/fd/0`), 5000), 'the child closed its stdin');
+      assert.doesNotThrow(() => (gone.streams[0] as PipeWriter).end('late'));
+    } finally {
+      gone.kill();
+    }
+    assert.equal((await gone.exited).signal, 'SIGKILL');
     // Never written: closed once the child is reaped, so nothing of it stays open here.
     const openFds = () => readdirSync('/proc/self/fd').length;
     const before = openFds();
