@@ -35,7 +35,13 @@ interface Slot {
   /** After a failed build the tool gets no ready sandboxes until then; its calls build their own. */
   pausedUntil: number;
   /** Calls waiting for a build under way, first come first served; undefined: build your own. */
-  readonly waiters: ((sandbox: BuiltSandbox | undefined) => void)[];
+  readonly waiters: Waiter[];
+}
+
+interface Waiter {
+  /** When the call began to wait, in arrivals at the pool (over all tools). */
+  readonly arrival: number;
+  readonly resolve: (sandbox: BuiltSandbox | undefined) => void;
 }
 
 const keyOf = (tool: ServedTool) => `${tool.profile.digest}:${tool.user.uid}:${tool.user.gid}`;
@@ -49,6 +55,7 @@ export class ReadyPool {
   /** Builds under way, over all slots. */
   private building = 0;
   private closed = false;
+  private arrivals = 0;
 
   constructor(private readonly opts: ReadyPoolOptions) {
     this.build = opts.build ?? buildSandbox;
@@ -91,7 +98,7 @@ export class ReadyPool {
     this.refill(slot);
     if (Date.now() < slot.pausedUntil) return undefined;
     return new Promise((resolve) => {
-      slot.waiters.push(resolve);
+      slot.waiters.push({ arrival: this.arrivals++, resolve });
       this.refill(slot);
     });
   }
@@ -134,7 +141,7 @@ export class ReadyPool {
 
   private drop(name: string, slot: Slot): void {
     this.slots.delete(name);
-    for (const w of slot.waiters.splice(0)) w(undefined);
+    for (const w of slot.waiters.splice(0)) w.resolve(undefined);
     for (const r of slot.ready.splice(0)) {
       clearTimeout(r.timer);
       this.discard(r.sandbox);
@@ -145,7 +152,7 @@ export class ReadyPool {
     const { tool } = slot;
     if (Date.now() < slot.pausedUntil) {
       // No more builds for this tool for now: the calls no build under way will serve build their own.
-      for (const w of slot.waiters.splice(slot.building)) w(undefined);
+      for (const w of slot.waiters.splice(slot.building)) w.resolve(undefined);
       return;
     }
     // Each waiting call has a build of its own under way besides the perTool kept ready, so
@@ -166,13 +173,16 @@ export class ReadyPool {
               this.log.warn({ tool: tool.profile.name, invocation: id }, 'a ready sandbox could not be built; calls build their own for now');
             }
             if (this.closed || !this.isCurrent(slot) || sandbox.failed) {
-              slot.waiters.shift()?.(undefined);
+              slot.waiters.shift()?.resolve(undefined);
               return this.discard(sandbox);
             }
             const waiter = slot.waiters.shift();
             if (waiter) {
-              waiter(sandbox);
-              return this.refill(slot);
+              waiter.resolve(sandbox);
+              // Its replacement only after the calls that waited longer got theirs (finished's turn).
+              return queueMicrotask(() => {
+                if (!this.closed && this.isCurrent(slot)) this.refill(slot);
+              });
             }
             const r: Ready = { sandbox, dead: false, timer: setTimeout(() => this.expire(slot, r), this.opts.maxAgeMs).unref() };
             void sandbox.process.exited.then(() => (r.dead = true));
@@ -180,7 +190,7 @@ export class ReadyPool {
           },
           (e: Error) => {
             this.finished(slot);
-            slot.waiters.shift()?.(undefined);
+            slot.waiters.shift()?.resolve(undefined);
             slot.pausedUntil = Date.now() + this.opts.maxAgeMs;
             this.log.warn({ tool: tool.profile.name, err: e }, 'a ready sandbox could not be built; calls build their own for now');
           },
@@ -189,12 +199,18 @@ export class ReadyPool {
     }
   }
 
-  /** A build ended: its place goes to the calls that wait, of this tool first. */
+  /**
+   * A build ended: its place goes to the tool whose call has waited longest. (Given to the tool
+   * whose build ended, a tool in constant demand kept every place while another tool's calls
+   * waited: under load, network calls waited over two minutes behind a stream of echo calls.)
+   */
   private finished(slot: Slot): void {
     slot.building--;
     this.building--;
     queueMicrotask(() => {
-      for (const s of new Set([slot, ...this.slots.values()])) if (s.waiters.length > 0 && this.isCurrent(s)) this.refill(s);
+      const waiting = [...this.slots.values()].filter((s) => s.waiters.length > 0);
+      waiting.sort((a, b) => a.waiters[0]!.arrival - b.waiters[0]!.arrival);
+      for (const s of waiting) this.refill(s);
     });
   }
 

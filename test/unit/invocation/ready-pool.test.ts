@@ -193,3 +193,30 @@ test('calls waiting beyond the builds under way when a build fails build their o
   assert.deepEqual(await Promise.all(calls), [undefined, undefined, undefined], 'paused: every waiting call builds its own');
   await pool.close();
 });
+
+test('a build that ends goes to the call that has waited longest, whatever its tool: a tool in constant demand does not starve another', async () => {
+  const f = heldBuilds();
+  const pool = new ReadyPool({ perTool: 1, maxAgeMs: 60_000, maxBuilds: 1, logger: silentLogger, build: f.build });
+  const a = tool('a');
+  const b = tool('b');
+  const takes = [pool.take(a)];
+  let bGot: BuiltSandbox | undefined;
+  void pool.take(b).then((s) => (bGot = s));
+  // Tool a always has a call waiting that came after b's; each round one build ends.
+  let rounds = 0;
+  for (; rounds < 10 && bGot === undefined; rounds++) {
+    takes.push(pool.take(a));
+    await settle();
+    assert.equal(f.held.length, 1, 'one build at a time');
+    f.held.shift()!();
+    await settle();
+  }
+  assert.equal(bGot?.tool.profile.name, 'b');
+  assert.ok(rounds <= 2, `b's call was served after ${rounds} builds`);
+  for (let round = 0; round < 30 && f.held.length > 0; round++) {
+    f.held.shift()!();
+    await settle();
+  }
+  assert.equal((await Promise.all(takes)).filter((s) => s?.tool.profile.name === 'a').length, takes.length);
+  await pool.close();
+});
