@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BuiltSandbox } from '../../../src/invocation/build-sandbox.js';
-import { ReadyPool } from '../../../src/invocation/ready-pool.js';
+import { ReadyPool, REPLACE_AFTER_MS } from '../../../src/invocation/ready-pool.js';
 import { TeardownStack } from '../../../src/invocation/teardown-stack.js';
 import type { ServedTool } from '../../../src/profile/load-tools.js';
 import { profileFrom, silentLogger } from '../../helpers/fixtures.js';
@@ -53,10 +53,33 @@ test("the first call waits for the pool's first build; then perTool stand ready,
   assert.ok(a && b && a.id !== b.id);
   assert.deepEqual(new Set(f.built.slice(1, 3)), new Set([a.id, b.id]));
   await settle();
-  assert.deepEqual(pool.counts(), { t: 2 }, 'each take built a replacement');
+  assert.deepEqual(pool.counts(), { t: 0 }, 'no replacement is built beside a running tool');
+  f.exits.get(a.id)!();
+  f.exits.get(b.id)!();
+  await settle();
+  assert.deepEqual(pool.counts(), { t: 2 }, "each take's replacement was built once its tool ended");
   await pool.close();
   assert.equal(f.tornDown.length, 2, "close tore down the two still ready (the taken ones are their calls')");
   assert.equal(await pool.take(t), undefined, 'closed: nothing more is handed out or built');
+});
+
+test('a taken sandbox whose tool runs long is replaced after REPLACE_AFTER_MS, while it runs', async () => {
+  const f = fakeBuilds();
+  const pool = new ReadyPool({ perTool: 1, maxAgeMs: 60_000, logger: silentLogger, build: f.build });
+  const t = tool();
+  await pool.take(t);
+  await settle();
+  const running = await pool.take(t);
+  assert.equal(running?.id, f.built[1]);
+  await settle();
+  assert.deepEqual(pool.counts(), { t: 0 });
+  await new Promise((r) => setTimeout(r, REPLACE_AFTER_MS + 50));
+  assert.deepEqual(pool.counts(), { t: 1 }, 'replaced while the tool still runs');
+  f.exits.get(running!.id)!();
+  await settle();
+  assert.deepEqual(pool.counts(), { t: 1 }, "the tool's end builds no second replacement");
+  assert.equal(f.built.length, 3);
+  await pool.close();
 });
 
 test('a tool with secrets never gets a sandbox ahead of its call; perTool 0 turns the pool off', async () => {
