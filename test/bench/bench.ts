@@ -1,9 +1,12 @@
 // `npm run bench`: what a tool call costs, against the floor bubblewrap itself sets, measured in
 // one run on this machine. Not a test (timings are noisy); test/e2e/bench-smoke runs it tiny.
 //
-//   node dist/test/bench/bench.js [--calls N] [--levels 1,4,16,64] [--leak N]
+//   node dist/test/bench/bench.js [--calls N] [--levels 1,4,16,64] [--gap MS] [--leak N]
 //                                 [--node-option FLAG]... [--env NAME=VALUE]...
 //
+// --gap adds a row of calls one at a time, MS apart (0: none): an MCP host's calls come between
+// the model's turns, and the daemon's work between calls (replacing a ready sandbox, teardown)
+// then does not run beside the next call.
 // --node-option and --env change how the daemon is started (after src/server/daemon-runtime.ts's
 // options: --node-option=--no-optimize-for-size undoes one), for A/B runs of those options.
 // The daemon runs in a private network namespace (the test lab), so the allowlist case wires its
@@ -24,6 +27,7 @@ const { values } = parseArgs({
   options: {
     calls: { type: 'string', default: '300' },
     levels: { type: 'string', default: '1,4,16,64' },
+    gap: { type: 'string', default: '100' },
     leak: { type: 'string', default: '10000' },
     'node-option': { type: 'string', multiple: true, default: [] },
     env: { type: 'string', multiple: true, default: [] },
@@ -31,6 +35,7 @@ const { values } = parseArgs({
 });
 const CALLS = Number(values.calls);
 const LEVELS = values.levels!.split(',').map(Number);
+const GAP_MS = Number(values.gap);
 const LEAK_CALLS = Number(values.leak);
 const DAEMON_ENV_EXTRA = Object.fromEntries(
   values.env!.map((e) => {
@@ -63,7 +68,7 @@ function daemonStart(pid: number): string {
  * The floor: bwrap with the argv, binds and seccomp filter toolcell builds, started directly,
  * `concurrency` at a time (what the machine gives without toolcell at the same parallelism).
  */
-async function floor(calls: number, concurrency: number): Promise<Stats> {
+async function floor(calls: number, concurrency: number, gapMs = 0): Promise<Stats> {
   const { tool, cmd, bareArgv, inputs } = await noopSandbox();
   return measure(calls, concurrency, async () => {
     // posix_spawn, as the tool's user: what a shell's fork of a small process costs, not the fork
@@ -71,17 +76,17 @@ async function floor(calls: number, concurrency: number): Promise<Stats> {
     const child = await spawnProcess(cmd.file, bareArgv, { user: tool.user, stdio: ['null', 'null', 'null', 'null', 'null', 'write'] });
     (child.streams[5] as PipeWriter).end(inputs[0]);
     return (await child.exited).code === 0;
-  });
+  }, gapMs);
 }
 
-async function drive(clients: DirectClient[], tool: string, calls: number, concurrency: number): Promise<Stats> {
+async function drive(clients: DirectClient[], tool: string, calls: number, concurrency: number, gapMs = 0): Promise<Stats> {
   let errors = 0;
   return measure(calls, concurrency, async (worker) => {
     const client = clients[worker % clients.length]!.client;
     const r = await client.callTool({ name: tool, arguments: {} }).catch((e: Error) => ({ isError: true, content: [{ type: 'text', text: e.message }] }));
     if (r.isError && ++errors === 1) process.stderr.write(`bench: first error (${tool}, concurrency ${concurrency}): ${JSON.stringify(r.content).slice(0, 400)}\n`);
     return !r.isError;
-  });
+  }, gapMs);
 }
 
 async function main(): Promise<void> {
@@ -98,26 +103,31 @@ async function main(): Promise<void> {
     rows.push(`toolcell bench: ${CALLS} calls per row, ${host}`);
     rows.push(`daemon: ${daemonStart(daemon.pid)}`);
     rows.push('');
-    // The floor at each concurrency: p50 and p99 of a call are compared with the floor's p50 at
-    // the same concurrency, calls per second with the floor's.
+    // The floor at each concurrency (and with the gap): p50 and p99 of a call are compared with
+    // the floor's p50 in the same row, calls per second with the floor's.
     rows.push('| floor: bare bwrap (same argv, binds and seccomp), as the tool user (posix_spawn) | concurrency | p50 ms | p99 ms | calls/s | CPU ms per call | errors |');
     rows.push('|---|---|---|---|---|---|---|');
-    const base = new Map<number, Stats>();
-    for (const level of LEVELS) {
-      const s = await floor(CALLS, level);
-      base.set(level, s);
-      rows.push(`| floor | ${level} | ${f1(s.p50)} | ${f1(s.p99)} | ${f1(s.perSecond)} | ${f1(s.cpuMs)} | ${s.errors} |`);
+    // Each row as [concurrency, gap]: the levels back to back, then one at a time with gaps.
+    const runs: [number, number][] = [...LEVELS.map((l): [number, number] => [l, 0]), ...(GAP_MS > 0 ? [[1, GAP_MS] as [number, number]] : [])];
+    const labelOf = ([level, gap]: [number, number]) => (gap > 0 ? `${level}, ${gap} ms apart` : String(level));
+    // Calls per second mean nothing when the calls wait between them.
+    const perSecond = (s: Stats, gap: number, b?: Stats) => (gap > 0 ? '-' : b ? `${f1(s.perSecond / b.perSecond)}x` : f1(s.perSecond));
+    const base = new Map<string, Stats>();
+    for (const run of runs) {
+      const s = await floor(CALLS, run[0], run[1]);
+      base.set(labelOf(run), s);
+      rows.push(`| floor | ${labelOf(run)} | ${f1(s.p50)} | ${f1(s.p99)} | ${perSecond(s, run[1])} | ${f1(s.cpuMs)} | ${s.errors} |`);
     }
     rows.push('');
     rows.push('| case | concurrency | p50 ms | p99 ms | p50 / floor | p99 / floor p50 | calls/s | calls/s / floor | CPU ms per call | errors | daemon peak RSS MiB |');
     rows.push('|---|---|---|---|---|---|---|---|---|---|---|');
     for (const [label, tool] of [['(a) no network', 'noop'], ['(b) one-entry allowlist', 'noopnet']] as const) {
       await drive(clients, tool, Math.min(20, CALLS), 1); // warm-up
-      for (const level of LEVELS) {
-        const s = await drive(clients, tool, CALLS, level);
-        const b = base.get(level)!;
+      for (const run of runs) {
+        const s = await drive(clients, tool, CALLS, run[0], run[1]);
+        const b = base.get(labelOf(run))!;
         const m = memory(daemon.pid);
-        rows.push(`| ${label} | ${level} | ${f1(s.p50)} | ${f1(s.p99)} | ${f1(s.p50 / b.p50)}x | ${f1(s.p99 / b.p50)}x | ${f1(s.perSecond)} | ${f1(s.perSecond / b.perSecond)}x | ${f1(s.cpuMs)} | ${s.errors} | ${f1(m.peak)} |`);
+        rows.push(`| ${label} | ${labelOf(run)} | ${f1(s.p50)} | ${f1(s.p99)} | ${f1(s.p50 / b.p50)}x | ${f1(s.p99 / b.p50)}x | ${perSecond(s, run[1])} | ${perSecond(s, run[1], b)} | ${f1(s.cpuMs)} | ${s.errors} | ${f1(m.peak)} |`);
       }
     }
     process.stdout.write(`${rows.join('\n')}\n\n`);

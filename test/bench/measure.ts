@@ -38,8 +38,8 @@ function cpuNow(): { machine: number; own: number } {
   return { machine: (user! + nice! + system! + irq! + softirq!) * (1000 / 100), own: (own.user + own.system) / 1000 };
 }
 
-/** Runs `one` `calls` times, `concurrency` at a time, and times each. */
-export async function measure(calls: number, concurrency: number, one: (worker: number) => Promise<boolean>): Promise<Stats> {
+/** Runs `one` `calls` times, `concurrency` at a time, and times each; each worker waits `gapMs` after each call. */
+export async function measure(calls: number, concurrency: number, one: (worker: number) => Promise<boolean>, gapMs = 0): Promise<Stats> {
   const latencies: number[] = [];
   let next = 0;
   let errors = 0;
@@ -52,6 +52,7 @@ export async function measure(calls: number, concurrency: number, one: (worker: 
         const start = performance.now();
         if (!(await one(worker))) errors++;
         latencies.push(performance.now() - start);
+        if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
       }
     }),
   );

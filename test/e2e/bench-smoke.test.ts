@@ -8,15 +8,17 @@ import { realKernelSkipReason } from '../helpers/fixtures.js';
 import { labSkipReason } from '../helpers/test-network.js';
 import { ROOT } from '../helpers/paths.js';
 
-test('npm run bench runs end to end (3 calls a row) and leaves nothing behind', { skip: realKernelSkipReason() ?? labSkipReason(), timeout: 180_000 }, () => {
-  const r = spawnSync(process.execPath, [join(ROOT, 'dist/test/bench/bench.js'), '--calls', '3', '--levels', '1,2', '--leak', '6', '--node-option=--no-optimize-for-size', '--env', 'MALLOC_TRIM_THRESHOLD_=131072'], { encoding: 'utf8', timeout: 170_000 });
+test('npm run bench runs end to end (3 calls a row, one row with gaps) and leaves nothing behind', { skip: realKernelSkipReason() ?? labSkipReason(), timeout: 180_000 }, () => {
+  const r = spawnSync(process.execPath, [join(ROOT, 'dist/test/bench/bench.js'), '--calls', '3', '--levels', '1,2', '--gap', '20', '--leak', '6', '--node-option=--no-optimize-for-size', '--env', 'MALLOC_TRIM_THRESHOLD_=131072'], { encoding: 'utf8', timeout: 170_000 });
   assert.equal(r.status, 0, r.stderr);
   // What the daemon's own process says it was started with: the options for an A/B reached it.
   assert.match(r.stdout, new RegExp(`^daemon: node ${DAEMON_NODE_OPTIONS.join(' ')} --no-optimize-for-size, MALLOC_ARENA_MAX=1 MALLOC_TRIM_THRESHOLD_=131072$`, 'm'), r.stdout);
   assert.match(r.stdout, /^\| case \| concurrency \| p50 ms \| p99 ms \| p50 \/ floor \| p99 \/ floor p50 \| calls\/s \| calls\/s \/ floor \| CPU ms per call \| errors \| daemon peak RSS MiB \|$/m);
-  // The floor at each concurrency, without an error.
+  // The floor at each concurrency, without an error, and one at a time with the gap (no calls/s).
   assert.equal(r.stdout.match(/^\| floor \| (1|2) \| [\d.]+ \| [\d.]+ \| [\d.]+ \| -?[\d.]+ \| 0 \|$/gm)?.length, 2, r.stdout);
-  assert.equal(r.stdout.match(/^\| \((a|b)\) .* \| 0 \| [\d.]+ \|$/gm)?.length, 4, r.stdout);
+  assert.equal(r.stdout.match(/^\| floor \| 1, 20 ms apart \| [\d.]+ \| [\d.]+ \| - \| -?[\d.]+ \| 0 \|$/gm)?.length, 1, r.stdout);
+  assert.equal(r.stdout.match(/^\| \((a|b)\) [^|]+ \| (1|2) \| .* \| 0 \| [\d.]+ \|$/gm)?.length, 4, r.stdout);
+  assert.equal(r.stdout.match(/^\| \((a|b)\) [^|]+ \| 1, 20 ms apart \| [\d.]+ \| [\d.]+ \| [\d.]+x \| [\d.]+x \| - \| - \| .* \| 0 \| [\d.]+ \|$/gm)?.length, 2, r.stdout);
   assert.match(r.stdout, /^leak check: 6 calls at concurrency 16, 0 errors/m);
   assert.match(r.stdout, /^left behind: 0 veth, 0 host tables, 0 processes of the tool user \(and \d+ exited ones the host.s init has not reaped yet\)$/m);
 });
