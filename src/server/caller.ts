@@ -2,7 +2,7 @@
 // connect()), with the user's name and groups resolved once per connection. Nothing the client
 // says about itself counts.
 import type { Socket } from 'node:net';
-import { peerCredentials } from '../../native/libc.js';
+import { peerCredentials, type PeerCredentials } from '../../native/libc.js';
 import { lookupUserRecord } from '../linux/users.js';
 
 export interface Caller {
@@ -21,8 +21,13 @@ function socketFd(socket: Socket): number {
   return fd;
 }
 
-export async function identifyCaller(socket: Socket): Promise<Caller> {
-  const cred = peerCredentials(socketFd(socket));
+/** The kernel's account of the peer: no I/O beyond one getsockopt. */
+export function peerOf(socket: Socket): PeerCredentials {
+  return peerCredentials(socketFd(socket));
+}
+
+/** The peer's user name and groups, through NSS: two processes (getent, id). */
+export async function identifyCaller(cred: PeerCredentials): Promise<Caller> {
   const record = await lookupUserRecord(String(cred.uid));
   return {
     ...cred,

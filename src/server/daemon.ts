@@ -16,7 +16,7 @@ import { configureSandboxNetworks, onForwardingChange, sweepStaleNetworks } from
 import { describeProfileError } from '../profile/profile.js';
 import { adoptSocket, groupId, listenSocket, removeSocket } from './listen-socket.js';
 import { serveConnection, type Connection } from './mcp-connection.js';
-import { identifyCaller } from './caller.js';
+import { identifyCaller, peerOf } from './caller.js';
 import { Admission, ConnectionCount } from './admission.js';
 import { RATE_LIMITED } from './line-transport.js';
 import { notifySystemd, takeListenFd } from './systemd.js';
@@ -91,23 +91,33 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
   };
   let nextConnection = 1;
   const connectionCount = new ConnectionCount();
+  /** Each uid's name, as its latest connection let in was looked up: for refusals, which look up nothing. */
+  const userNames = new Map<number, Promise<string>>();
   const onConnection = (socket: Socket) => {
     const log = logger.child({ connection: nextConnection++ });
     socket.on('error', (e) => log.debug({ err: e }, 'socket error'));
     socket.once('close', () => connections.delete(socket));
     // The connection is served only once the kernel has said who it is and the caller is within
-    // its connection limit; until then every request waits on this promise.
-    const caller = identifyCaller(socket).then((c) => {
-      if (socket.destroyed) throw new ConnectionRefused('closed before it was identified');
-      if (connectionCount.add(c.uid, socket) > config.max_connections_per_caller) {
-        const message = `${c.user} has ${config.max_connections_per_caller} connections open already (max_connections_per_caller)`;
-        log.warn({ caller: { uid: c.uid, user: c.user, pid: c.pid } }, `connection refused: ${message}`);
+    // its connection limit; until then every request waits on this promise. The limit is checked
+    // on the kernel's word alone, before the user is looked up: a caller over its limit costs the
+    // daemon no lookup (two processes each), however fast it connects.
+    const caller = (async () => {
+      const peer = peerOf(socket);
+      if (connectionCount.add(peer.uid, socket) > config.max_connections_per_caller) {
+        // The name is the one a connection of the same uid that was let in is being looked up by.
+        const user = await (userNames.get(peer.uid) ?? `uid ${peer.uid}`);
+        const message = `${user} has ${config.max_connections_per_caller} connections open already (max_connections_per_caller)`;
+        log.warn({ caller: { uid: peer.uid, user, pid: peer.pid } }, `connection refused: ${message}`);
         socket.end(`${JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: RATE_LIMITED, message } })}\n`);
         throw new ConnectionRefused(message);
       }
+      const identified = identifyCaller(peer);
+      userNames.set(peer.uid, identified.then((c) => c.user, () => `uid ${peer.uid}`));
+      const c = await identified;
+      if (socket.destroyed) throw new ConnectionRefused('closed before it was identified');
       log.info({ caller: { uid: c.uid, user: c.user, pid: c.pid } }, 'connected');
       return c;
-    });
+    })();
     caller.catch((e: Error) => {
       if (e instanceof ConnectionRefused) return;
       // Without the kernel's word on who is calling, the connection gets nothing.

@@ -3,7 +3,7 @@
 // the caller (uid, name, pid) and a digest of the arguments, never their values.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -191,4 +191,36 @@ describe('e2e: callers (peer credentials, [callers], audit)', { skip }, () => {
     assert.ok(codes.includes(-32029), 'a rate-limit error was sent');
     assert.ok(codes.length < sent / 4, `${codes.length} replies to ${sent} oversized messages`);
   });
+});
+
+/** CPU time of the processes a daemon has reaped (cutime + cstime of /proc/PID/stat), in ticks. */
+function reapedChildrenTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[13]) + Number(fields[14]);
+}
+
+test('a connection over the limit is refused before its user is looked up: 50 of them start no process of the daemon', { skip, timeout: 60_000 }, async () => {
+  // A quiet daemon: no ready sandboxes and no calls, so the only processes it could start are the
+  // user lookups (getent, id: some 2-9 ms of CPU per connection) that a refusal must not need.
+  const tools = makeToolsDir({}, false);
+  const daemon = await startDaemon({ tools, configToml: 'max_connections_per_caller = 1\nready_sandboxes = 0\n' });
+  const raws: RawConnection[] = [];
+  try {
+    const first = await RawConnection.open(daemon.socket);
+    raws.push(first);
+    await first.initialize();
+    const before = reapedChildrenTicks(daemon.pid);
+    const refused = await Promise.all(Array.from({ length: 50 }, () => RawConnection.open(daemon.socket)));
+    raws.push(...refused);
+    for (const r of refused) assert.deepEqual(await r.next(), { jsonrpc: '2.0', id: null, error: { code: -32029, message: 'root has 1 connections open already (max_connections_per_caller)' } });
+    // Lookups would have added 100 processes' CPU here (10-40 ticks); none may be left to reap.
+    assert.equal(await pollUntil(() => refused.every((r) => r.closed), 5000), true);
+    const ticks = reapedChildrenTicks(daemon.pid) - before;
+    assert.ok(ticks <= 1, `the daemon reaped ${ticks} ticks of children's CPU while refusing 50 connections`);
+  } finally {
+    for (const r of raws) r.close();
+    await daemon.stop();
+    removeDir(tools);
+  }
 });
