@@ -1,6 +1,6 @@
-// Runs ip for the network layer (reading the host's routes and addresses, once): a fixed PATH and
-// no environment of the daemon's, nothing on stdin, bounded in time, and an error that names the
-// step and what the program said.
+// Runs a system program (ip for the host's routes and addresses, getent and id for users,
+// shadow-utils): posix_spawn, a fixed PATH and no environment of the daemon's, nothing on stdin,
+// bounded in time, and an error that names the step and what the program said.
 import type { Readable } from 'node:stream';
 import { spawnProcess, type SpawnedProcess } from './spawn-process.js';
 

@@ -1,23 +1,31 @@
 // System users and groups through NSS (getent, id) and shadow-utils (useradd, groupadd). Mechanism
 // only: which users are acceptable for a tool is decided in profile/check-identity.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { SYSTEM_ENV } from './run-command.js';
+import { CommandError, runCommand } from './run-command.js';
 
-const execFileAsync = promisify(execFile);
+/**
+ * By absolute path, started with posix_spawn like every other process of the daemon's, not through
+ * child_process, which forks the whole daemon: 9.5 ms of blocked event loop each at 90 MiB on the
+ * PVM machine, against 0.3 ms, and every connection looks its caller up with two of them.
+ */
+const PROGRAMS = {
+  getent: '/usr/bin/getent',
+  id: '/usr/bin/id',
+  useradd: '/usr/sbin/useradd',
+  groupadd: '/usr/sbin/groupadd',
+  userdel: '/usr/sbin/userdel',
+  groupdel: '/usr/sbin/groupdel',
+} as const;
 
-/** shadow-utils live in /usr/sbin; nothing of the daemon's own environment is passed on. */
-const run = (file: string, args: string[]) => execFileAsync(file, args, { env: SYSTEM_ENV });
+const run = (program: keyof typeof PROGRAMS, args: string[]) => runCommand(`${program} ${args.join(' ')}`, PROGRAMS[program], args);
 
 /** shadow-utils give up at once when another process holds /etc/passwd's lock: retry a little. */
-async function runLocked(file: string, args: string[]): Promise<void> {
+async function runLocked(program: keyof typeof PROGRAMS, args: string[]): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await run(file, args);
+      await run(program, args);
       return;
     } catch (e) {
-      const stderr = String((e as { stderr?: unknown }).stderr ?? '');
-      if (attempt >= 50 || !/lock/i.test(stderr)) throw new Error(`${file} ${args.join(' ')}: ${stderr.trim() || (e as Error).message}`);
+      if (attempt >= 50 || !(e instanceof CommandError) || !/lock/i.test(e.stderr)) throw e;
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -37,12 +45,12 @@ export interface UserRecord {
 export async function lookupUserRecord(name: string): Promise<UserRecord | undefined> {
   let passwd: string;
   try {
-    passwd = (await run('getent', ['passwd', '--', name])).stdout;
+    passwd = await run('getent', ['passwd', '--', name]);
   } catch {
     return undefined;
   }
   const f = passwd.trim().split(':');
-  const groups = (await run('id', ['-Gn', '--', name])).stdout.trim().split(/\s+/).filter(Boolean);
+  const groups = (await run('id', ['-Gn', '--', name])).trim().split(/\s+/).filter(Boolean);
   return { name: f[0] || name, uid: Number(f[2]), gid: Number(f[3]), home: f[5] ?? '', shell: f[6] ?? '', groups };
 }
 
