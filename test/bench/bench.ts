@@ -79,6 +79,9 @@ async function floor(calls: number, concurrency: number, gapMs = 0): Promise<Sta
   }, gapMs);
 }
 
+/** One row: calls at this concurrency, each worker waiting gapMs after each call. */
+type Run = [concurrency: number, gapMs: number];
+
 async function drive(clients: DirectClient[], tool: string, calls: number, concurrency: number, gapMs = 0): Promise<Stats> {
   let errors = 0;
   return measure(calls, concurrency, async (worker) => {
@@ -107,9 +110,10 @@ async function main(): Promise<void> {
     // the floor's p50 in the same row, calls per second with the floor's.
     rows.push('| floor: bare bwrap (same argv, binds and seccomp), as the tool user (posix_spawn) | concurrency | p50 ms | p99 ms | calls/s | CPU ms per call | errors |');
     rows.push('|---|---|---|---|---|---|---|');
-    // Each row as [concurrency, gap]: the levels back to back, then one at a time with gaps.
-    const runs: [number, number][] = [...LEVELS.map((l): [number, number] => [l, 0]), ...(GAP_MS > 0 ? [[1, GAP_MS] as [number, number]] : [])];
-    const labelOf = ([level, gap]: [number, number]) => (gap > 0 ? `${level}, ${gap} ms apart` : String(level));
+    // The levels back to back, then one call at a time with gaps.
+    const runs: Run[] = LEVELS.map((level): Run => [level, 0]);
+    if (GAP_MS > 0) runs.push([1, GAP_MS]);
+    const labelOf = ([level, gap]: Run) => (gap > 0 ? `${level}, ${gap} ms apart` : String(level));
     // Calls per second mean nothing when the calls wait between them.
     const perSecond = (s: Stats, gap: number, b?: Stats) => (gap > 0 ? '-' : b ? `${f1(s.perSecond / b.perSecond)}x` : f1(s.perSecond));
     const base = new Map<string, Stats>();
