@@ -97,10 +97,7 @@ export class ReadyPool {
       // longer with their replacement built alongside. A tool that runs longer than
       // REPLACE_AFTER_MS gets it built then, so the pool stays full while long calls run. On the
       // next turn of the event loop: a build's first steps run on this thread, after the answer.
-      const replace = () =>
-        setImmediate(() => {
-          if (!this.closed && this.isCurrent(slot)) this.refill(slot);
-        });
+      const replace = () => setImmediate(() => this.refillIfCurrent(slot));
       const timer = setTimeout(replace, REPLACE_AFTER_MS).unref();
       void found.process.exited.then(() => {
         clearTimeout(timer);
@@ -152,6 +149,11 @@ export class ReadyPool {
     return this.slots.get(slot.tool.profile.name) === slot;
   }
 
+  /** A refill that comes later: not once the pool is closed or the slot dropped. */
+  private refillIfCurrent(slot: Slot): void {
+    if (!this.closed && this.isCurrent(slot)) this.refill(slot);
+  }
+
   private drop(name: string, slot: Slot): void {
     this.slots.delete(name);
     for (const w of slot.waiters.splice(0)) w.resolve(undefined);
@@ -193,9 +195,7 @@ export class ReadyPool {
             if (waiter) {
               waiter.resolve(sandbox);
               // Its replacement only after the calls that waited longer got theirs (finished's turn).
-              return queueMicrotask(() => {
-                if (!this.closed && this.isCurrent(slot)) this.refill(slot);
-              });
+              return queueMicrotask(() => this.refillIfCurrent(slot));
             }
             const r: Ready = { sandbox, dead: false, timer: setTimeout(() => this.expire(slot, r), this.opts.maxAgeMs).unref() };
             void sandbox.process.exited.then(() => (r.dead = true));

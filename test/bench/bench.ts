@@ -118,7 +118,7 @@ async function main(): Promise<void> {
     const perSecond = (s: Stats, gap: number, b?: Stats) => (gap > 0 ? '-' : b ? `${f1(s.perSecond / b.perSecond)}x` : f1(s.perSecond));
     const base = new Map<string, Stats>();
     for (const run of runs) {
-      const s = await floor(CALLS, run[0], run[1]);
+      const s = await floor(CALLS, ...run);
       base.set(labelOf(run), s);
       rows.push(`| floor | ${labelOf(run)} | ${f1(s.p50)} | ${f1(s.p99)} | ${perSecond(s, run[1])} | ${f1(s.cpuMs)} | ${s.errors} |`);
     }
@@ -128,7 +128,7 @@ async function main(): Promise<void> {
     for (const [label, tool] of [['(a) no network', 'noop'], ['(b) one-entry allowlist', 'noopnet']] as const) {
       await drive(clients, tool, Math.min(20, CALLS), 1); // warm-up
       for (const run of runs) {
-        const s = await drive(clients, tool, CALLS, run[0], run[1]);
+        const s = await drive(clients, tool, CALLS, ...run);
         const b = base.get(labelOf(run))!;
         const m = memory(daemon.pid);
         rows.push(`| ${label} | ${labelOf(run)} | ${f1(s.p50)} | ${f1(s.p99)} | ${f1(s.p50 / b.p50)}x | ${f1(s.p99 / b.p50)}x | ${perSecond(s, run[1])} | ${perSecond(s, run[1], b)} | ${f1(s.cpuMs)} | ${s.errors} | ${f1(m.peak)} |`);
