@@ -92,6 +92,57 @@ async function drive(clients: DirectClient[], tool: string, calls: number, concu
   }, gapMs);
 }
 
+const signed = (n: number) => (Number.isFinite(n) ? `${n >= 0 ? '+' : ''}${n.toFixed(2)}` : '-');
+
+/** Least-squares slope of ys over xs. */
+function slope(xs: readonly number[], ys: readonly number[]): number {
+  const mean = (a: readonly number[]) => a.reduce((s, v) => s + v, 0) / a.length;
+  const mx = mean(xs);
+  const my = mean(ys);
+  const sxx = xs.reduce((s, x) => s + (x - mx) ** 2, 0);
+  return xs.reduce((s, x, i) => s + (x - mx) * (ys[i]! - my), 0) / sxx;
+}
+
+interface LeakCheck {
+  readonly errors: number;
+  readonly perSecond: number;
+  /** Calls between two readings. */
+  readonly every: number;
+  readonly rss: number[];
+  /** RSS growth over the second half of the readings (the first include the heap's warm-up), MiB per 1000 calls. */
+  readonly trend: number;
+}
+
+/**
+ * LEAK_CALLS no-op calls at concurrency 16, in tenths, with the daemon's RSS after each: a before
+ * and an after alone cannot tell a heap that settles from one that keeps growing. (Descriptors
+ * are counted by test/e2e/teardown, on a quiet daemon: here the ready pools' size at the end of
+ * each tenth varies.)
+ */
+async function leakCheck(clients: DirectClient[], pid: number): Promise<LeakCheck> {
+  const every = Math.max(1, Math.round(LEAK_CALLS / 10));
+  const rss: number[] = [];
+  const at: number[] = [];
+  let errors = 0;
+  let wallMs = 0;
+  for (let done = 0; done < LEAK_CALLS; ) {
+    const n = Math.min(every, LEAK_CALLS - done);
+    const s = await drive(clients, 'noop', n, 16);
+    errors += s.errors;
+    wallMs += (n / s.perSecond) * 1000;
+    done += n;
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    rss.push(memory(pid).rss);
+    at.push(done / 1000);
+  }
+  const half = Math.floor(rss.length / 2);
+  const trend = rss.length - half >= 2 ? slope(at.slice(half), rss.slice(half)) : NaN;
+  return { errors, perSecond: (LEAK_CALLS / wallMs) * 1000, every, rss, trend };
+}
+
+/** The pool rebuilds what the last calls took before each reading (8 builds, on a slow machine). */
+const SETTLE_MS = 500;
+
 async function main(): Promise<void> {
   const lab = await createLab();
   const removeUsers = await createToolUsers(['noop', 'noopnet']);
@@ -137,8 +188,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${rows.join('\n')}\n\n`);
 
     const before = memory(daemon.pid).rss;
-    const leak = await drive(clients, 'noop', LEAK_CALLS, 16);
-    const afterRss = memory(daemon.pid).rss;
+    const leak = await leakCheck(clients, daemon.pid);
     // The daemon keeps ready sandboxes while it runs: what is left is counted once it has stopped.
     for (const c of clients.splice(0)) await closeQuietly(c.client);
     await daemon.stop();
@@ -172,7 +222,8 @@ async function main(): Promise<void> {
     const zombies = ofTool.filter((p) => /^State:\s+Z/m.test(status(p))).length;
     const alive = ofTool.length - zombies;
     process.stdout.write(
-      `leak check: ${LEAK_CALLS} calls at concurrency 16, ${leak.errors} errors, ${f1(leak.perSecond)} calls/s; daemon RSS ${f1(before)} MiB before, ${f1(afterRss)} MiB after\n` +
+      `leak check: ${LEAK_CALLS} calls at concurrency 16, ${leak.errors} errors, ${f1(leak.perSecond)} calls/s; daemon RSS ${f1(before)} MiB before, ${f1(leak.rss.at(-1) ?? NaN)} MiB after\n` +
+        `  daemon RSS after each ${leak.every} calls (MiB): ${leak.rss.map(f1).join(' ')}; over the second half ${signed(leak.trend)} MiB per 1000 calls\n` +
         `left behind: ${links} veth, ${tables} host tables, ${alive} processes of the tool user (and ${zombies} exited ones the host's init has not reaped yet)\n`,
     );
   } finally {
