@@ -1,14 +1,19 @@
-// An rtnetlink socket through koffi (Node has no AF_NETLINK), in the daemon's network namespace
-// or in a sandbox's: the requests of src/linux/rtnetlink-messages, one at a time, each answered.
+// Netlink sockets through koffi (Node has no AF_NETLINK), in the daemon's network namespace or in
+// a sandbox's: rtnetlink for the requests of src/linux/rtnetlink-messages, one at a time, each
+// answered; nfnetlink for the dumps of a sandbox's deny sets (src/linux/nft-set-messages).
 import { closeSync } from 'node:fs';
 import { getSystemErrorMap } from 'node:util';
 import koffi from 'koffi';
 import { answerTo, type Answer } from '../src/linux/rtnetlink-messages.js';
+import { byPackets, DENY_SETS, getSetElements, parseSetDump } from '../src/linux/nft-set-messages.js';
+import type { DeniedEgress } from '../src/invocation/tool-result.js';
 import { inNetworkNamespace } from './libc.js';
+
+type SendTo = (fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number) => number;
 
 interface Api {
   socket: (domain: number, type: number, protocol: number) => number;
-  sendto: { async(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number, done: (err: unknown, n: number) => void): void };
+  sendto: SendTo & { async(...args: [...Parameters<SendTo>, done: (err: unknown, n: number) => void]): void };
   recv: (fd: number, buf: Buffer, len: number, flags: number) => number;
 }
 
@@ -31,10 +36,13 @@ const AF_NETLINK = 16;
 const SOCK_RAW = 3;
 const SOCK_CLOEXEC = 0o2000000;
 const NETLINK_ROUTE = 0;
+const NETLINK_NETFILTER = 12;
 const MSG_DONTWAIT = 0x40;
 const EAGAIN = 11;
 const ANSWER_BYTES = 32 * 1024;
 const RECV_ATTEMPTS = 50;
+/** Reads of one dump at most: a deny set holds at most 4096 elements, a read some hundreds. */
+const DUMP_READS = 1000;
 /** struct sockaddr_nl of the kernel (port id 0). */
 const KERNEL = Buffer.from([AF_NETLINK, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
 
@@ -48,17 +56,53 @@ export class NetlinkError extends Error {
   }
 }
 
-export class RouteSocket {
-  private seq = 0;
+/** A netlink socket of one protocol, in the daemon's namespace or in the one `netnsFd` holds. */
+class NetlinkSocket {
+  protected seq = 0;
 
-  private constructor(private fd: number | undefined) {}
+  protected constructor(protected fd: number | undefined) {}
 
+  protected static openFd(protocol: number, name: string, netnsFd?: number): number {
+    const make = () => load().socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
+    const fd = netnsFd === undefined ? make() : inNetworkNamespace(netnsFd, make);
+    if (fd < 0) throw new Error(`socket(AF_NETLINK, ${name}) failed (errno ${koffi.errno()})`);
+    return fd;
+  }
+
+  /**
+   * Reads what the kernel queued until `take` has its answer: without waiting while something is
+   * queued, then 1 ms at a time (bounded) while nothing is.
+   */
+  protected async receive<T>(step: string, take: (data: Buffer) => T | undefined, reads = RECV_ATTEMPTS): Promise<T> {
+    const fd = this.fd;
+    if (fd === undefined) throw new Error(`${step}: netlink socket closed`);
+    const c = load();
+    const buf = Buffer.alloc(ANSWER_BYTES);
+    let waits = 0;
+    for (let read = 0; read < reads && waits < RECV_ATTEMPTS; read++) {
+      const n = c.recv(fd, buf, buf.length, MSG_DONTWAIT);
+      if (n < 0 && koffi.errno() === EAGAIN) {
+        waits++;
+        await new Promise((r) => setTimeout(r, 1));
+        continue;
+      }
+      if (n < 0) throw new Error(`${step}: recv on the netlink socket failed (errno ${koffi.errno()})`);
+      const answer = take(buf.subarray(0, n));
+      if (answer !== undefined) return answer;
+    }
+    throw new Error(`${step}: no (complete) answer from the kernel to request ${this.seq}`);
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+export class RouteSocket extends NetlinkSocket {
   /** In the daemon's namespace, or in the one `netnsFd` holds. */
   static open(netnsFd?: number): RouteSocket {
-    const make = () => load().socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-    const fd = netnsFd === undefined ? make() : inNetworkNamespace(netnsFd, make);
-    if (fd < 0) throw new Error(`socket(AF_NETLINK, NETLINK_ROUTE) failed (errno ${koffi.errno()})`);
-    return new RouteSocket(fd);
+    return new RouteSocket(NetlinkSocket.openFd(NETLINK_ROUTE, 'NETLINK_ROUTE', netnsFd));
   }
 
   /**
@@ -73,26 +117,49 @@ export class RouteSocket {
     if (fd === undefined) throw new Error(`${step}: netlink socket closed`);
     const seq = ++this.seq;
     const message = build(seq);
-    const c = load();
-    const sent = await new Promise<number>((resolve, reject) => c.sendto.async(fd, message, message.length, 0, KERNEL, KERNEL.length, (err, n) => (err ? reject(err as Error) : resolve(n))));
+    const sent = await new Promise<number>((resolve, reject) => load().sendto.async(fd, message, message.length, 0, KERNEL, KERNEL.length, (err, n) => (err ? reject(err as Error) : resolve(n))));
     if (sent < 0) throw new Error(`${step}: send on the netlink socket failed`);
-    const buf = Buffer.alloc(ANSWER_BYTES);
-    for (let attempt = 0; attempt < RECV_ATTEMPTS; attempt++) {
-      const n = c.recv(fd, buf, buf.length, MSG_DONTWAIT);
-      if (n < 0 && koffi.errno() === EAGAIN) {
-        await new Promise((r) => setTimeout(r, 1));
-        continue;
-      }
-      if (n < 0) throw new Error(`${step}: recv on the netlink socket failed (errno ${koffi.errno()})`);
-      const answer = answerTo(buf.subarray(0, n), seq);
+    return this.receive(step, (data) => {
+      const answer = answerTo(data, seq);
       if (answer?.kind === 'error') throw new NetlinkError(step, answer.errno);
-      if (answer) return answer;
-    }
-    throw new Error(`${step}: no answer from the kernel to request ${seq}`);
+      return answer;
+    });
+  }
+}
+
+/**
+ * The deny counters of a sandbox's firewall, read in its namespace. A dump is sent on the event
+ * loop: nf_tables answers it under RCU, without the rtnl lock or its commit mutex, and queues the
+ * first part before sendto returns (the rest as the parts are read).
+ */
+export class NetfilterSocket extends NetlinkSocket {
+  static open(netnsFd: number): NetfilterSocket {
+    return new NetfilterSocket(NetlinkSocket.openFd(NETLINK_NETFILTER, 'NETLINK_NETFILTER', netnsFd));
   }
 
-  close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
+  /** Every deny set of `table` (an inet table), refused destinations with packets, largest first. */
+  async denied(step: string, table: string): Promise<DeniedEgress[]> {
+    const out: DeniedEgress[] = [];
+    for (const set of Object.keys(DENY_SETS)) out.push(...(await this.dump(`${step} (set ${set})`, table, set)));
+    return out.sort(byPackets);
+  }
+
+  private async dump(step: string, table: string, set: string): Promise<DeniedEgress[]> {
+    const fd = this.fd;
+    if (fd === undefined) throw new Error(`${step}: netlink socket closed`);
+    const seq = ++this.seq;
+    const message = getSetElements(seq, table, set);
+    if (load().sendto(fd, message, message.length, 0, KERNEL, KERNEL.length) < 0) throw new Error(`${step}: send on the netlink socket failed (errno ${koffi.errno()})`);
+    const elements: DeniedEgress[] = [];
+    return this.receive(
+      step,
+      (data) => {
+        const part = parseSetDump(data, seq, set);
+        if (part.kind === 'error') throw new NetlinkError(step, part.errno);
+        elements.push(...part.elements);
+        return part.done ? elements : undefined;
+      },
+      DUMP_READS,
+    );
   }
 }

@@ -43,7 +43,6 @@ function load(): Nft {
 const EINTR_ATTEMPTS = 3;
 // nftables.h: output flags.
 const OUTPUT_JSON = 1 << 4;
-const OUTPUT_NUMERIC_PROTO = 1 << 7;
 
 export class NftError extends Error {
   constructor(
@@ -56,8 +55,6 @@ export class NftError extends Error {
 
 export interface NftRunOptions {
   readonly json?: boolean;
-  /** Protocols as numbers (nft -p): /etc/protocols may be missing on minimal hosts. */
-  readonly numericProtocols?: boolean;
 }
 
 class NftContext {
@@ -106,7 +103,7 @@ class NftContext {
     const ctx = this.ctx;
     if (!ctx) throw new NftError(step, 'context closed');
     const n = load();
-    n.outputSetFlags(ctx, (opts.json ? OUTPUT_JSON : 0) | (opts.numericProtocols ? OUTPUT_NUMERIC_PROTO : 0));
+    n.outputSetFlags(ctx, opts.json ? OUTPUT_JSON : 0);
     const rc = await new Promise<number>((resolve, reject) => n.run.async(ctx, commands, (err, value) => (err ? reject(err as Error) : resolve(value))));
     // Reading a buffer also resets it for the next command.
     const out = n.output(ctx) ?? '';
@@ -127,7 +124,6 @@ class NftContext {
 }
 
 type Commands = string | (() => string);
-type QueuedOptions = NftRunOptions & { readonly urgent?: boolean };
 
 /** A function is asked for its commands when their turn comes (to batch what gathered meanwhile). */
 const text = (commands: Commands) => (typeof commands === 'function' ? commands() : commands);
@@ -135,14 +131,14 @@ const text = (commands: Commands) => (typeof commands === 'function' ? commands(
 /**
  * Commands in the namespace `netnsFd` holds (a sandbox's), each through a fresh context: kept per
  * sandbox, each context held its table's cache, and 64 sandboxes at once took the daemon to
- * 300 MiB. Queued behind the commands before it; `urgent` goes before those that are not.
+ * 300 MiB. Queued behind the commands before it.
  */
-export function nftIn(netnsFd: number, step: string, commands: Commands, opts: QueuedOptions = {}): Promise<string> {
+export function nftIn(netnsFd: number, step: string, commands: Commands, opts: NftRunOptions = {}): Promise<string> {
   // The caller has its answer once the commands ran; the queue goes on once the context is freed
-  // (closing its netlink socket takes the kernel a millisecond or more). A call's counters
-  // reached its answer 0.6 ms sooner (median of 200 calls with an allowlist, twice).
+  // (closing its netlink socket takes the kernel a millisecond or more). When a call's counters
+  // were read here, they reached its answer 0.6 ms sooner so (median of 200 calls, twice).
   return new Promise<string>((resolve, reject) => {
-    void enqueue(opts.urgent ?? false, async () => {
+    void enqueue(async () => {
       let ctx: NftContext | undefined;
       try {
         ctx = NftContext.open(netnsFd);
@@ -163,16 +159,16 @@ let hostContext: NftContext | undefined;
  * kept for good: its cache holds the host tables that exist, no more, and freeing a context
  * (closing its netlink socket) can take milliseconds in the kernel while namespaces are freed.
  */
-export function nftHost(step: string, commands: Commands, opts: QueuedOptions = {}): Promise<string> {
-  return enqueue(opts.urgent ?? false, async () => {
+export function nftHost(step: string, commands: Commands, opts: NftRunOptions = {}): Promise<string> {
+  return enqueue(async () => {
     hostContext ??= NftContext.open();
     return hostContext.run(step, text(commands), opts);
   });
 }
 
-function enqueue<T>(isUrgent: boolean, work: () => Promise<T>): Promise<T> {
+function enqueue<T>(work: () => Promise<T>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    (isUrgent ? urgent : waiting).push(() => work().then(resolve, reject));
+    waiting.push(() => work().then(resolve, reject));
     void pump();
   });
 }
@@ -181,9 +177,8 @@ function enqueue<T>(isUrgent: boolean, work: () => Promise<T>): Promise<T> {
  * One command at a time: libnftables is not made for concurrent use from several threads (run
  * concurrently on the worker pool, the daemon's malloc heap grew to 600 MiB at 64 network calls at
  * once, against 20 MiB one at a time), and a context opened only when its turn comes keeps few of
- * them alive. What a waiting call needs (its counters) goes before building and teardown.
+ * them alive. (A call's counters are read without it: native/netlink.ts.)
  */
-const urgent: (() => Promise<void>)[] = [];
 const waiting: (() => Promise<void>)[] = [];
 let running = false;
 
@@ -191,7 +186,7 @@ async function pump(): Promise<void> {
   if (running) return;
   running = true;
   try {
-    for (let job = urgent.shift() ?? waiting.shift(); job; job = urgent.shift() ?? waiting.shift()) await job();
+    for (let job = waiting.shift(); job; job = waiting.shift()) await job();
   } finally {
     running = false;
   }
