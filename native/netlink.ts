@@ -39,6 +39,8 @@ const NETLINK_ROUTE = 0;
 const NETLINK_NETFILTER = 12;
 const MSG_DONTWAIT = 0x40;
 const EAGAIN = 11;
+// The kernel builds a dump's parts at most 32 KiB large (netlink's max_recvmsg_len is capped
+// there), so one read never truncates a part.
 const ANSWER_BYTES = 32 * 1024;
 const RECV_ATTEMPTS = 50;
 /** Reads of one dump at most: a deny set holds at most 4096 elements, a read some hundreds. */

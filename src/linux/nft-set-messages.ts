@@ -6,11 +6,9 @@
 // linux/netlink.h, linux/netfilter/nfnetlink.h and linux/netfilter/nf_tables.h.
 import { fromBigInt, type Family } from '../plan/egress-allow.js';
 import type { DeniedEgress } from '../invocation/tool-result.js';
+import { attr, attributes, message, messages, NLMSG_DONE, NLMSG_ERROR } from './netlink-messages.js';
 
-const NLM_F_REQUEST = 0x1;
 const NLM_F_DUMP = 0x300;
-const NLMSG_ERROR = 2;
-const NLMSG_DONE = 3;
 const NFNL_SUBSYS_NFTABLES = 10;
 const NFT_MSG_NEWSETELEM = 12;
 const NFT_MSG_GETSETELEM = 13;
@@ -25,18 +23,6 @@ const NFTA_DATA_VALUE = 1;
 const NFTA_EXPR_NAME = 1;
 const NFTA_EXPR_DATA = 2;
 const NFTA_COUNTER_PACKETS = 2;
-/** The type bits of nla_type (NLA_F_NESTED and NLA_F_NET_BYTEORDER masked off). */
-const NLA_TYPE_MASK = 0x3fff;
-
-const pad4 = (n: number) => (n + 3) & ~3;
-
-function attr(type: number, data: Buffer): Buffer {
-  const out = Buffer.alloc(pad4(4 + data.length));
-  out.writeUInt16LE(4 + data.length, 0);
-  out.writeUInt16LE(type, 2);
-  data.copy(out, 4);
-  return out;
-}
 
 /** The deny sets of the sandbox's firewall (plan/network-plan), and how their keys are laid out. */
 export const DENY_SETS: Readonly<Record<string, { readonly family: Family; readonly port: boolean }>> = {
@@ -48,24 +34,9 @@ export const DENY_SETS: Readonly<Record<string, { readonly family: Family; reado
 
 /** NFT_MSG_GETSETELEM for every element of one set of an inet table, as a dump. */
 export function getSetElements(seq: number, table: string, set: string): Buffer {
+  // struct nfgenmsg: the family, NFNETLINK_V0, no resource id.
   const nfgenmsg = Buffer.from([NFPROTO_INET, 0, 0, 0]);
-  const payload = Buffer.concat([nfgenmsg, attr(NFTA_SET_ELEM_LIST_TABLE, Buffer.from(`${table}\0`)), attr(NFTA_SET_ELEM_LIST_SET, Buffer.from(`${set}\0`))]);
-  const header = Buffer.alloc(16);
-  header.writeUInt32LE(16 + payload.length, 0);
-  header.writeUInt16LE((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETSETELEM, 4);
-  header.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6);
-  header.writeUInt32LE(seq, 8);
-  return Buffer.concat([header, payload]);
-}
-
-/** The attributes in `data` (a message body after its fixed header, or a nested attribute's payload). */
-function* attributes(data: Buffer): Generator<[type: number, payload: Buffer]> {
-  for (let at = 0; at + 4 <= data.length; ) {
-    const len = data.readUInt16LE(at);
-    if (len < 4 || at + len > data.length) return;
-    yield [data.readUInt16LE(at + 2) & NLA_TYPE_MASK, data.subarray(at + 4, at + len)];
-    at += pad4(len);
-  }
+  return message((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETSETELEM, NLM_F_DUMP, seq, [nfgenmsg, attr(NFTA_SET_ELEM_LIST_TABLE, Buffer.from(`${table}\0`)), attr(NFTA_SET_ELEM_LIST_SET, Buffer.from(`${set}\0`))]);
 }
 
 const first = (data: Buffer, type: number) => {
@@ -124,14 +95,8 @@ export type SetDump = { readonly kind: 'error'; readonly errno: number } | { rea
 export function parseSetDump(data: Buffer, seq: number, set: string): SetDump {
   const elements: DeniedEgress[] = [];
   let done = false;
-  for (let at = 0; at + 16 <= data.length; ) {
-    const len = data.readUInt32LE(at);
-    if (len < 16 || at + len > data.length) break;
-    const type = data.readUInt16LE(at + 4);
-    const mine = data.readUInt32LE(at + 8) === seq;
-    const body = data.subarray(at + 16, at + len);
-    at += pad4(len);
-    if (!mine) continue;
+  for (const { type, seq: of, body } of messages(data)) {
+    if (of !== seq) continue;
     if (type === NLMSG_ERROR) {
       const errno = -body.readInt32LE(0);
       if (errno !== 0) return { kind: 'error', errno };

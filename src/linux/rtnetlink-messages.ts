@@ -4,12 +4,11 @@
 // linux/rtnetlink.h, linux/if_link.h, linux/if_addr.h and linux/veth.h.
 import { toBigInt, type Family } from '../plan/egress-allow.js';
 import type { InterfaceAddress } from '../plan/network-plan.js';
+import { attr, message, messages, NLMSG_ERROR } from './netlink-messages.js';
 
-const NLM_F_REQUEST = 0x1;
 const NLM_F_ACK = 0x4;
 const NLM_F_EXCL = 0x200;
 const NLM_F_CREATE = 0x400;
-const NLMSG_ERROR = 2;
 const RTM_NEWLINK = 16;
 const RTM_GETLINK = 18;
 const RTM_NEWADDR = 20;
@@ -32,17 +31,6 @@ const RT_SCOPE_UNIVERSE = 0;
 const RTN_UNICAST = 1;
 const AF: Record<Family, number> = { 4: 2, 6: 10 };
 
-const pad4 = (n: number) => (n + 3) & ~3;
-
-/** One attribute (struct rtattr), padded to four bytes. */
-function attr(type: number, data: Buffer): Buffer {
-  const out = Buffer.alloc(pad4(4 + data.length));
-  out.writeUInt16LE(4 + data.length, 0);
-  out.writeUInt16LE(type, 2);
-  data.copy(out, 4);
-  return out;
-}
-
 const str = (s: string) => Buffer.from(`${s}\0`);
 const u32 = (n: number) => {
   const b = Buffer.alloc(4);
@@ -62,17 +50,6 @@ function ifinfomsg(index: number, up: boolean): Buffer {
   b.writeUInt32LE(up ? IFF_UP : 0, 8);
   b.writeUInt32LE(up ? IFF_UP : 0, 12);
   return b;
-}
-
-/** struct nlmsghdr around a body; the sequence number pairs the kernel's answer with it. */
-function message(type: number, flags: number, seq: number, body: Buffer[]): Buffer {
-  const payload = Buffer.concat(body);
-  const header = Buffer.alloc(16);
-  header.writeUInt32LE(16 + payload.length, 0);
-  header.writeUInt16LE(type, 4);
-  header.writeUInt16LE(NLM_F_REQUEST | flags, 6);
-  header.writeUInt32LE(seq, 8);
-  return Buffer.concat([header, payload]);
 }
 
 const CREATE = NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
@@ -126,18 +103,14 @@ export type Answer = { readonly kind: 'ack' } | { readonly kind: 'error'; readon
 
 /** The kernel's answer to the request `seq` among the messages in `data`; undefined if it is not there. */
 export function answerTo(data: Buffer, seq: number): Answer | undefined {
-  for (let off = 0; off + 16 <= data.length; ) {
-    const len = data.readUInt32LE(off);
-    if (len < 16 || off + len > data.length) break;
-    const type = data.readUInt16LE(off + 4);
-    if (data.readUInt32LE(off + 8) === seq) {
-      if (type === NLMSG_ERROR) {
-        const error = data.readInt32LE(off + 16);
-        return error === 0 ? { kind: 'ack' } : { kind: 'error', errno: -error };
-      }
-      if (type === RTM_NEWLINK) return { kind: 'link', index: data.readInt32LE(off + 20) };
+  for (const m of messages(data)) {
+    if (m.seq !== seq) continue;
+    if (m.type === NLMSG_ERROR) {
+      const error = m.body.readInt32LE(0);
+      return error === 0 ? { kind: 'ack' } : { kind: 'error', errno: -error };
     }
-    off += pad4(len);
+    // struct ifinfomsg: family, pad, type, then the index.
+    if (m.type === RTM_NEWLINK) return { kind: 'link', index: m.body.readInt32LE(4) };
   }
   return undefined;
 }
