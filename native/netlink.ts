@@ -43,6 +43,8 @@ const EAGAIN = 11;
 // there), so one read never truncates a part.
 const ANSWER_BYTES = 32 * 1024;
 const RECV_ATTEMPTS = 50;
+/** A read after which other work goes first (some 50 deny-set elements). */
+const LARGE_READ = 4096;
 /** Reads of one dump at most: a deny set holds at most 4096 elements, a read some hundreds. */
 const DUMP_READS = 1000;
 /** struct sockaddr_nl of the kernel (port id 0). */
@@ -73,7 +75,9 @@ class NetlinkSocket {
 
   /**
    * Reads what the kernel queued until `take` has its answer: without waiting while something is
-   * queued, then 1 ms at a time (bounded) while nothing is.
+   * queued, then 1 ms at a time (bounded) while nothing is. After a large read the event loop has
+   * a turn first: a tool can fill its deny sets with 16,384 elements, some 40 reads and 60 ms of
+   * parsing, which would otherwise hold up every other call.
    */
   protected async receive<T>(step: string, take: (data: Buffer) => T | undefined, reads = RECV_ATTEMPTS): Promise<T> {
     const fd = this.fd;
@@ -91,6 +95,7 @@ class NetlinkSocket {
       if (n < 0) throw new Error(`${step}: recv on the netlink socket failed (errno ${koffi.errno()})`);
       const answer = take(buf.subarray(0, n));
       if (answer !== undefined) return answer;
+      if (n > LARGE_READ) await new Promise((r) => setImmediate(r));
     }
     throw new Error(`${step}: no (complete) answer from the kernel to request ${this.seq}`);
   }

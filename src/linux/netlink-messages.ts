@@ -5,7 +5,7 @@ const NLM_F_REQUEST = 0x1;
 export const NLMSG_ERROR = 2;
 export const NLMSG_DONE = 3;
 /** The type bits of nla_type (NLA_F_NESTED and NLA_F_NET_BYTEORDER masked off). */
-const NLA_TYPE_MASK = 0x3fff;
+export const NLA_TYPE_MASK = 0x3fff;
 
 export const pad4 = (n: number) => (n + 3) & ~3;
 
@@ -35,16 +35,6 @@ export function* messages(data: Buffer): Generator<{ readonly type: number; read
     const len = data.readUInt32LE(at);
     if (len < 16 || at + len > data.length) return;
     yield { type: data.readUInt16LE(at + 4), seq: data.readUInt32LE(at + 8), body: data.subarray(at + 16, at + len) };
-    at += pad4(len);
-  }
-}
-
-/** The attributes in `data` (a body after its fixed header, or a nested attribute's payload); a truncated one ends the walk. */
-export function* attributes(data: Buffer): Generator<[type: number, payload: Buffer]> {
-  for (let at = 0; at + 4 <= data.length; ) {
-    const len = data.readUInt16LE(at);
-    if (len < 4 || at + len > data.length) return;
-    yield [data.readUInt16LE(at + 2) & NLA_TYPE_MASK, data.subarray(at + 4, at + len)];
     at += pad4(len);
   }
 }

@@ -112,7 +112,11 @@ export function toBigInt(address: string, family: Family): bigint {
 
 export function fromBigInt(value: bigint, family: Family): string {
   if (family === 4) return [24n, 16n, 8n, 0n].map((s) => String((value >> s) & 0xffn)).join('.');
-  const groups = Array.from({ length: 8 }, (_, i) => ((value >> BigInt(112 - 16 * i)) & 0xffffn).toString(16));
+  return ipv6Text(Array.from({ length: 8 }, (_, i) => ((value >> BigInt(112 - 16 * i)) & 0xffffn).toString(16)));
+}
+
+/** An IPv6 address's eight groups (lowercase hex, no leading zeros) as RFC 5952 writes it. */
+export function ipv6Text(groups: readonly string[]): string {
   // RFC 5952: the longest run of two or more zero groups becomes "::".
   let best = { at: -1, len: 0 };
   for (let i = 0; i < 8; ) {
