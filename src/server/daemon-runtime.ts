@@ -5,8 +5,9 @@
 //   the extra scavenges. --optimize-for-size implies this size, and V8's implication overrides a
 //   larger value given with it: with `--max-semi-space-size=2`, written here before, the new
 //   space was 1 MiB all the same (v8.getHeapSpaceStatistics). Written out so that an A/B with
-//   --no-optimize-for-size changes one thing. Without both, 2 MiB semi-spaces halved the
-//   scavenges but not the tail at concurrency 1 (three interleaved pairs of 1,000 calls).
+//   --no-optimize-for-size changes one thing. Without --optimize-for-size, 2 MiB semi-spaces
+//   halved the scavenges but moved neither the tail at concurrency 1 nor the calls per second
+//   at 16 beyond the noise (three interleaved rounds), and took the peak RSS to 95.5 MiB.
 // - V8's --optimize-for-size ("favor memory size over execution speed"): in six interleaved A/B
 //   rounds of the benchmark's load the daemon's peak RSS was 91.6-95.9 MiB against 97.5-99.9
 //   (V8's own part 30-31.5 MiB against 34), its CPU per call and the calls per second the same
