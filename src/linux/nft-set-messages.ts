@@ -48,15 +48,25 @@ interface Span {
   readonly end: number;
 }
 
-/** The payload of the first attribute of `type` between start and end; undefined if none. */
-function find(data: Buffer, { start, end }: Span, type: number): Span | undefined {
+/** Each attribute between start and end, its type and payload, until `visit` says stop; a truncated one ends the walk. */
+function walk(data: Buffer, { start, end }: Span, visit: (type: number, payload: Span) => boolean | void): void {
   for (let at = start; at + 4 <= end; ) {
     const len = data.readUInt16LE(at);
-    if (len < 4 || at + len > end) return undefined;
-    if ((data.readUInt16LE(at + 2) & NLA_TYPE_MASK) === type) return { start: at + 4, end: at + len };
+    if (len < 4 || at + len > end) return;
+    if (visit(data.readUInt16LE(at + 2) & NLA_TYPE_MASK, { start: at + 4, end: at + len }) === true) return;
     at += pad4(len);
   }
-  return undefined;
+}
+
+/** The payload of the first attribute of `type` between start and end; undefined if none. */
+function find(data: Buffer, span: Span, type: number): Span | undefined {
+  let found: Span | undefined;
+  walk(data, span, (t, payload) => {
+    if (t !== type) return false;
+    found = payload;
+    return true;
+  });
+  return found;
 }
 
 const COUNTER = Buffer.from('counter\0');
@@ -120,13 +130,11 @@ export function parseSetDump(data: Buffer, seq: number, set: string): SetDump {
     if (type !== ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM) || !layout) continue;
     // After struct nfgenmsg (4 bytes): the table, the set, and the list of elements.
     const list = find(body, { start: 4, end: body.length }, NFTA_SET_ELEM_LIST_ELEMENTS);
-    for (let at = list?.start ?? 0; list && at + 4 <= list.end; ) {
-      const len = body.readUInt16LE(at);
-      if (len < 4 || at + len > list.end) break;
-      const d = (body.readUInt16LE(at + 2) & NLA_TYPE_MASK) === NFTA_LIST_ELEM ? denied(body, { start: at + 4, end: at + len }, layout) : undefined;
+    if (!list) continue;
+    walk(body, list, (t, elem) => {
+      const d = t === NFTA_LIST_ELEM ? denied(body, elem, layout) : undefined;
       if (d) elements.push(d);
-      at += pad4(len);
-    }
+    });
   }
   return { kind: 'part', elements, done };
 }
