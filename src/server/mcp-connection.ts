@@ -18,6 +18,7 @@ import type { Profile } from '../profile/profile.js';
 import { toolMetadata } from '../profile/tool-metadata.js';
 import { LineTransport } from './line-transport.js';
 import { mayUse, type Caller } from './caller.js';
+import { linkSignals } from './linked-signal.js';
 import type { Admission } from './admission.js';
 import type { ReadyPool } from '../invocation/ready-pool.js';
 
@@ -93,6 +94,8 @@ export function serveConnection(stream: Duplex, source: ToolSource, log: Logger,
       log.info({ tool: name, caller: { uid: who.uid, user: who.user, pid: who.pid }, refused: ticket.limit }, 'call refused by a limit');
       return { content: [{ type: 'text', text: `toolcell: ${ticket.message}` }], isError: true, structuredContent: { refused: { limit: ticket.limit, value: ticket.value } } };
     }
+    // The SDK aborts extra.signal on notifications/cancelled and when the connection closes.
+    const abort = linkSignals([extra.signal, source.shutdown]);
     try {
       const progressToken = request.params._meta?.progressToken;
       const result = await runInvocation(tool, args, {
@@ -109,8 +112,7 @@ export function serveConnection(stream: Duplex, source: ToolSource, log: Logger,
                   .sendNotification({ method: 'notifications/progress', params: { progressToken, progress: p.elapsedMs, message: `running for ${Math.round(p.elapsedMs / 1000)} s, ${p.outputBytes} bytes of output` } })
                   .catch(() => undefined),
             }),
-        // The SDK aborts this on notifications/cancelled and when the connection closes.
-        signal: AbortSignal.any([extra.signal, source.shutdown]),
+        signal: abort.signal,
       });
       return toCallToolResult(result);
     } catch (e) {
@@ -124,6 +126,7 @@ export function serveConnection(stream: Duplex, source: ToolSource, log: Logger,
       log.error({ tool: name, err: e }, 'invocation failed');
       return { content: [{ type: 'text', text: `toolcell: the sandbox could not be run: ${(e as Error).message}` }], isError: true };
     } finally {
+      abort.unlink();
       ticket.release();
     }
   });
