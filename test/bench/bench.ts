@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { lookupUserRecord } from '../../src/linux/users.js';
 import { spawnProcess } from '../../src/linux/spawn-process.js';
 import { DAEMON_ENV } from '../../src/server/daemon-runtime.js';
-import { closeQuietly, connectClient, makeToolsDir, removeDir, startDaemon, type DirectClient } from '../helpers/daemon.js';
+import { closeQuietly, connectClient, makeToolsDir, removeDir, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
 import { createToolUsers } from '../helpers/fixtures.js';
 import { createLab } from '../helpers/test-network.js';
 import { f1, measure, NOOP, noopSandbox, type Stats } from './measure.js';
@@ -55,10 +55,25 @@ function memory(pid: number): { rss: number; peak: number } {
   return { rss: kb('VmRSS'), peak: kb('VmHWM') };
 }
 
+/** Loaded into the daemon for the leak check (and left out of how it was started: the bench's own). */
+const HEAP_PROBE = `--import=${new URL('./heap-probe.js', import.meta.url).href}`;
+
+/** The daemon's live heap after full collections, in MiB (test/bench/heap-probe.ts answers SIGUSR2). */
+async function liveHeap(daemon: Daemon): Promise<number> {
+  const from = daemon.stderr.length;
+  process.kill(daemon.pid, 'SIGUSR2');
+  for (let i = 0; i < 100; i++) {
+    const m = /^heap-probe: (\d+)$/m.exec(daemon.stderr.slice(from));
+    if (m) return Number(m[1]) / 2 ** 20;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('the daemon did not answer the heap probe within 5 s');
+}
+
 /** How the daemon was started, as its process says: node's options and the environment it was given. */
 function daemonStart(pid: number): string {
   const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-  const options = argv.slice(1, argv.findIndex((a, i) => i > 0 && !a.startsWith('-')));
+  const options = argv.slice(1, argv.findIndex((a, i) => i > 0 && !a.startsWith('-'))).filter((o) => o !== HEAP_PROBE);
   const given = new Set([...Object.keys(DAEMON_ENV), ...Object.keys(DAEMON_ENV_EXTRA)]);
   const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((e) => given.has(e.slice(0, e.indexOf('=')))).sort();
   return `node ${options.join(' ')}${env.length ? `, ${env.join(' ')}` : ''}`;
@@ -111,18 +126,27 @@ interface LeakCheck {
   readonly rss: number[];
   /** RSS growth over the second half of the readings (the first include the heap's warm-up), MiB per 1000 calls. */
   readonly trend: number;
+  /** The live heap after full collections: before the calls, then after each tenth (MiB). */
+  readonly heapBefore: number;
+  readonly heap: number[];
+  /** Its growth over the second half, KiB per 1000 calls. */
+  readonly heapTrend: number;
 }
 
 /**
- * LEAK_CALLS no-op calls at concurrency 16, in tenths, with the daemon's RSS after each: a before
- * and an after alone cannot tell a heap that settles from one that keeps growing. (Descriptors
+ * LEAK_CALLS no-op calls at concurrency 16, in tenths, with the daemon's RSS and its live heap
+ * after full collections after each: a before and an after alone cannot tell a heap that settles
+ * from one that keeps growing, and RSS moves by 1-2 MiB from one reading to the next, which hid
+ * a leak of 58 bytes a call (AbortSignal.any, see src/server/linked-signal.ts). (Descriptors
  * are counted by test/e2e/teardown, on a quiet daemon: here the ready pools' size at the end of
  * each tenth varies.)
  */
-async function leakCheck(clients: DirectClient[], pid: number): Promise<LeakCheck> {
+async function leakCheck(clients: DirectClient[], daemon: Daemon): Promise<LeakCheck> {
   const every = Math.max(1, Math.round(LEAK_CALLS / 10));
   const rss: number[] = [];
+  const heap: number[] = [];
   const at: number[] = [];
+  const heapBefore = await liveHeap(daemon);
   let errors = 0;
   let wallMs = 0;
   for (let done = 0; done < LEAK_CALLS; ) {
@@ -132,12 +156,13 @@ async function leakCheck(clients: DirectClient[], pid: number): Promise<LeakChec
     wallMs += (n / s.perSecond) * 1000;
     done += n;
     await new Promise((r) => setTimeout(r, SETTLE_MS));
-    rss.push(memory(pid).rss);
+    rss.push(memory(daemon.pid).rss);
+    heap.push(await liveHeap(daemon));
     at.push(done / 1000);
   }
   const half = Math.floor(rss.length / 2);
-  const trend = rss.length - half >= 2 ? slope(at.slice(half), rss.slice(half)) : NaN;
-  return { errors, perSecond: (LEAK_CALLS / wallMs) * 1000, every, rss, trend };
+  const trendOf = (ys: number[]) => (ys.length - half >= 2 ? slope(at.slice(half), ys.slice(half)) : NaN);
+  return { errors, perSecond: (LEAK_CALLS / wallMs) * 1000, every, rss, trend: trendOf(rss), heapBefore, heap, heapTrend: trendOf(heap) * 1024 };
 }
 
 /** The pool rebuilds what the last calls took before each reading (8 builds, on a slow machine). */
@@ -148,7 +173,7 @@ async function main(): Promise<void> {
   const removeUsers = await createToolUsers(['noop', 'noopnet']);
   const tools = makeToolsDir({ 'noop.toml': NOOP(''), 'noopnet.toml': NOOP(`"${lab.hostA}:8080"`) }, false);
   const config = 'max_calls = 64\nmax_calls_per_caller = 256\nmax_connections_per_caller = 256\nmax_messages_per_second = 100000\n';
-  const daemon = await startDaemon({ tools, configToml: config, wrap: [...lab.inLab, '--'], nodeOptions: values['node-option'], env: DAEMON_ENV_EXTRA });
+  const daemon = await startDaemon({ tools, configToml: config, wrap: [...lab.inLab, '--'], nodeOptions: [HEAP_PROBE, ...values['node-option']!], env: DAEMON_ENV_EXTRA });
   const clients: DirectClient[] = [];
   try {
     for (let i = 0; i < Math.max(...LEVELS); i++) clients.push(await connectClient(daemon.socket));
@@ -188,7 +213,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${rows.join('\n')}\n\n`);
 
     const before = memory(daemon.pid).rss;
-    const leak = await leakCheck(clients, daemon.pid);
+    const leak = await leakCheck(clients, daemon);
     // The daemon keeps ready sandboxes while it runs: what is left is counted once it has stopped.
     for (const c of clients.splice(0)) await closeQuietly(c.client);
     await daemon.stop();
@@ -224,6 +249,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       `leak check: ${LEAK_CALLS} calls at concurrency 16, ${leak.errors} errors, ${f1(leak.perSecond)} calls/s; daemon RSS ${f1(before)} MiB before, ${f1(leak.rss.at(-1) ?? NaN)} MiB after\n` +
         `  daemon RSS after each ${leak.every} calls (MiB): ${leak.rss.map(f1).join(' ')}; over the second half ${signed(leak.trend)} MiB per 1000 calls\n` +
+        `  daemon live heap after full GCs (MiB): ${leak.heapBefore.toFixed(2)} before, then ${leak.heap.map((h) => h.toFixed(2)).join(' ')}; over the second half ${signed(leak.heapTrend)} KiB per 1000 calls\n` +
         `left behind: ${links} veth, ${tables} host tables, ${alive} processes of the tool user (and ${zombies} exited ones the host's init has not reaped yet)\n`,
     );
   } finally {

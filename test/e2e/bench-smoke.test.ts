@@ -22,6 +22,8 @@ test('npm run bench runs end to end (3 calls a row, one row with gaps) and leave
   assert.match(r.stdout, /^leak check: 6 calls at concurrency 16, 0 errors/m);
   // The RSS after each tenth (here each call), and its trend once the heap has warmed up.
   assert.match(r.stdout, /^ {2}daemon RSS after each 1 calls \(MiB\): (?:[\d.]+ ){5}[\d.]+; over the second half [+-][\d.]+ MiB per 1000 calls$/m, r.stdout);
+  // The live heap after full collections (the bench's heap probe in the daemon), before and after each tenth.
+  assert.match(r.stdout, /^ {2}daemon live heap after full GCs \(MiB\): [\d.]+ before, then (?:[\d.]+ ){5}[\d.]+; over the second half [+-][\d.]+ KiB per 1000 calls$/m, r.stdout);
   assert.match(r.stdout, /^left behind: 0 veth, 0 host tables, 0 processes of the tool user \(and \d+ exited ones the host.s init has not reaped yet\)$/m);
 });
 
