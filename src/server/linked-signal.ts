@@ -6,9 +6,8 @@
 // (nodejs/node#55351; on 24 a composite with a listener can still stay, #64476). One source is
 // the daemon's shutdown signal, which lives as long as the daemon: every call left a WeakRef
 // behind for good (58 bytes a call on Node 20, 176 on 22; the bench's 50,000-call leak check had
-// read the 20's as +0.06 MiB per 1,000 calls), and a minor GC keeps a WeakRef's target, so each
-// call's signal and its sources' were promoted to the old generation, to wait for a full one.
-// Here the links are listeners, removed by unlink() when the call is over.
+// read the 20's as +0.06 MiB per 1,000 calls). Here the links are listeners, removed by unlink()
+// when the call is over.
 
 export interface LinkedSignal {
   readonly signal: AbortSignal;
