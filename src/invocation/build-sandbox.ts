@@ -9,6 +9,7 @@ import { planCgroupLimits } from '../plan/cgroup-limits.js';
 import { planEnclosure, type SandboxEnclosure } from '../plan/sandbox-plan.js';
 import { toSecretInputs } from '../plan/secret-args.js';
 import type { ServedTool } from '../profile/load-tools.js';
+import { boundedWait } from '../linux/bounded-wait.js';
 import { cgroupSetup, reserveInvocationCgroup, type InvocationCgroup } from '../linux/cgroup.js';
 import { gatherHostFacts } from '../linux/gather-host-facts.js';
 import { spawnSandbox, type SandboxProcess } from '../linux/sandbox-process.js';
@@ -37,7 +38,7 @@ const KILL_GRACE_MS = 5_000;
 
 /** The sandbox's pid 1 gone after a kill, or the grace for that over: whichever comes first. */
 export function goneOrGrace(sandbox: SandboxProcess): Promise<unknown> {
-  return Promise.race([sandbox.gone, new Promise((r) => setTimeout(r, KILL_GRACE_MS).unref())]);
+  return boundedWait(sandbox.gone, KILL_GRACE_MS);
 }
 
 /** Runs a teardown and logs what it could not undo; returns the receipt for the audit record. */

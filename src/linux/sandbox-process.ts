@@ -3,6 +3,7 @@
 // streams, kill and exit. No policy here.
 import type { Readable } from 'node:stream';
 import { Pidfd } from '../../native/libc.js';
+import { boundedWait } from './bounded-wait.js';
 import type { BwrapCommand } from '../plan/bwrap-command.js';
 import type { SandboxUser } from '../plan/host-facts.js';
 import type { CgroupStep } from './cgroup.js';
@@ -116,7 +117,7 @@ export async function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs:
       // Ordering: killing only bwrap can land before its child has armed --die-with-parent, which
       // would orphan a held or running sandbox. So wait (briefly) to learn the sandbox's pid 1, kill
       // it first (a pid namespace dies with its init), then bwrap.
-      await Promise.race([started, new Promise((r) => setTimeout(r, INFO_WAIT_MS).unref())]);
+      await boundedWait(started, INFO_WAIT_MS);
       pidfd?.kill();
       child.kill();
     },
