@@ -66,6 +66,13 @@ class NetlinkSocket {
 
   protected constructor(protected fd: number | undefined) {}
 
+  /** The next request: its sequence number, the message `build` makes with it, and the socket to send it on. */
+  protected next(step: string, build: (seq: number) => Buffer): { fd: number; seq: number; message: Buffer } {
+    if (this.fd === undefined) throw new Error(`${step}: netlink socket closed`);
+    const seq = ++this.seq;
+    return { fd: this.fd, seq, message: build(seq) };
+  }
+
   protected static openFd(protocol: number, name: string, netnsFd?: number): number {
     const make = () => load().socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
     const fd = netnsFd === undefined ? make() : inNetworkNamespace(netnsFd, make);
@@ -120,10 +127,7 @@ export class RouteSocket extends NetlinkSocket {
    * without waiting.
    */
   async request(step: string, build: (seq: number) => Buffer): Promise<Answer> {
-    const fd = this.fd;
-    if (fd === undefined) throw new Error(`${step}: netlink socket closed`);
-    const seq = ++this.seq;
-    const message = build(seq);
+    const { fd, seq, message } = this.next(step, build);
     const sent = await new Promise<number>((resolve, reject) => load().sendto.async(fd, message, message.length, 0, KERNEL, KERNEL.length, (err, n) => (err ? reject(err as Error) : resolve(n))));
     if (sent < 0) throw new Error(`${step}: send on the netlink socket failed`);
     return this.receive(step, (data) => {
@@ -152,10 +156,7 @@ export class NetfilterSocket extends NetlinkSocket {
   }
 
   private async dump(step: string, table: string, set: string): Promise<DeniedEgress[]> {
-    const fd = this.fd;
-    if (fd === undefined) throw new Error(`${step}: netlink socket closed`);
-    const seq = ++this.seq;
-    const message = getSetElements(seq, table, set);
+    const { fd, seq, message } = this.next(step, (n) => getSetElements(n, table, set));
     if (load().sendto(fd, message, message.length, 0, KERNEL, KERNEL.length) < 0) throw new Error(`${step}: send on the netlink socket failed (errno ${koffi.errno()})`);
     const elements: DeniedEgress[] = [];
     return this.receive(

@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { lookupUserRecord } from '../../src/linux/users.js';
 import { spawnProcess } from '../../src/linux/spawn-process.js';
 import { DAEMON_ENV } from '../../src/server/daemon-runtime.js';
-import { closeQuietly, connectClient, makeToolsDir, removeDir, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
+import { closeQuietly, connectClient, makeToolsDir, pollUntil, removeDir, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
 import { createToolUsers } from '../helpers/fixtures.js';
 import { createLab } from '../helpers/test-network.js';
 import { f1, measure, NOOP, noopSandbox, type Stats } from './measure.js';
@@ -61,13 +61,10 @@ const HEAP_PROBE = `--import=${new URL('./heap-probe.js', import.meta.url).href}
 /** The daemon's live heap after full collections, in MiB (test/bench/heap-probe.ts answers SIGUSR2). */
 async function liveHeap(daemon: Daemon): Promise<number> {
   const from = daemon.stderr.length;
+  const answer = () => /^heap-probe: (\d+)$/m.exec(daemon.stderr.slice(from));
   process.kill(daemon.pid, 'SIGUSR2');
-  for (let i = 0; i < 100; i++) {
-    const m = /^heap-probe: (\d+)$/m.exec(daemon.stderr.slice(from));
-    if (m) return Number(m[1]) / 2 ** 20;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('the daemon did not answer the heap probe within 5 s');
+  if (!(await pollUntil(() => answer() !== null, 5000, 50))) throw new Error('the daemon did not answer the heap probe within 5 s');
+  return Number(answer()![1]) / 2 ** 20;
 }
 
 /** How the daemon was started, as its process says: node's options and the environment it was given. */
