@@ -21,6 +21,7 @@ import { closeQuietly, connectClient, makeToolsDir, pollUntil, removeDir, startD
 import { createToolUsers } from '../helpers/fixtures.js';
 import { createLab } from '../helpers/test-network.js';
 import { f1, measure, NOOP, noopSandbox, type Stats } from './measure.js';
+import { judgeTargets, type Measured } from './targets.js';
 import type { PipeWriter } from '../../src/linux/pipe-writer.js';
 
 const { values } = parseArgs({
@@ -190,6 +191,9 @@ async function main(): Promise<void> {
     // Calls per second mean nothing when the calls wait between them.
     const perSecond = (s: Stats, gap: number, b?: Stats) => (gap > 0 ? '-' : b ? `${f1(s.perSecond / b.perSecond)}x` : f1(s.perSecond));
     const base = new Map<string, Stats>();
+    // Back to back at the levels the targets name, for judgeTargets.
+    const judged = new Map<string, Measured>();
+    let errors = 0;
     for (const run of runs) {
       const s = await floor(CALLS, ...run);
       base.set(labelOf(run), s);
@@ -204,6 +208,8 @@ async function main(): Promise<void> {
         const s = await drive(clients, tool, CALLS, ...run);
         const b = base.get(labelOf(run))!;
         const m = memory(daemon.pid);
+        errors += s.errors;
+        if (run[1] === 0) judged.set(`${tool} ${run[0]}`, { ...s, floorP50: b.p50, floorPerSecond: b.perSecond });
         rows.push(`| ${label} | ${labelOf(run)} | ${f1(s.p50)} | ${f1(s.p99)} | ${f1(s.p50 / b.p50)}x | ${f1(s.p99 / b.p50)}x | ${perSecond(s, run[1])} | ${perSecond(s, run[1], b)} | ${f1(s.cpuMs)} | ${s.errors} | ${f1(m.peak)} |`);
       }
     }
@@ -211,6 +217,7 @@ async function main(): Promise<void> {
 
     const before = memory(daemon.pid).rss;
     const leak = await leakCheck(clients, daemon);
+    const peakRssMiB = memory(daemon.pid).peak;
     // The daemon keeps ready sandboxes while it runs: what is left is counted once it has stopped.
     for (const c of clients.splice(0)) await closeQuietly(c.client);
     await daemon.stop();
@@ -247,8 +254,17 @@ async function main(): Promise<void> {
       `leak check: ${LEAK_CALLS} calls at concurrency 16, ${leak.errors} errors, ${f1(leak.perSecond)} calls/s; daemon RSS ${f1(before)} MiB before, ${f1(leak.rss.at(-1) ?? NaN)} MiB after\n` +
         `  daemon RSS after each ${leak.every} calls (MiB): ${leak.rss.map(f1).join(' ')}; over the second half ${signed(leak.trend)} MiB per 1000 calls\n` +
         `  daemon live heap after full GCs (MiB): ${leak.heapBefore.toFixed(2)} before, then ${leak.heap.map((h) => h.toFixed(2)).join(' ')}; over the second half ${signed(leak.heapTrend)} KiB per 1000 calls\n` +
-        `left behind: ${links} veth, ${tables} host tables, ${alive} processes of the tool user (and ${zombies} exited ones the host's init has not reaped yet)\n`,
+        `left behind: ${links} veth, ${tables} host tables, ${alive} processes of the tool user (and ${zombies} exited ones the host's init has not reaped yet)\n\n`,
     );
+    const targets = judgeTargets({
+      noNetwork1: judged.get('noop 1'),
+      noNetwork16: judged.get('noop 16'),
+      allowlist1: judged.get('noopnet 1'),
+      errors: errors + leak.errors,
+      peakRssMiB,
+      heapTrendKiB: leak.heapTrend,
+    });
+    process.stdout.write(`${targets.join('\n')}\n`);
   } finally {
     for (const c of clients) await closeQuietly(c.client);
     await daemon.stop();

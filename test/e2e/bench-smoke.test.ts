@@ -25,6 +25,8 @@ test('npm run bench runs end to end (3 calls a row, one row with gaps) and leave
   // The live heap after full collections (the bench's heap probe in the daemon), before and after each tenth.
   assert.match(r.stdout, /^ {2}daemon live heap after full GCs \(MiB\): [\d.]+ before, then (?:[\d.]+ ){5}[\d.]+; over the second half [+-][\d.]+ KiB per 1000 calls$/m, r.stdout);
   assert.match(r.stdout, /^left behind: 0 veth, 0 host tables, 0 processes of the tool user \(and \d+ exited ones the host.s init has not reaped yet\)$/m);
+  // The verdict on each target, from the rows of this run (levels 1 and 2: none at 16).
+  assert.match(r.stdout, /^targets \(ratios to the floor in this run\):\n {2}\(a\) p50 at concurrency 1: [\d.]+x the floor's \(at most 1\.2x\): (met|NOT met)\n {2}\(a\) p99 at concurrency 1: [\d.]+x the floor's p50 \(at most 3x\): (met|NOT met)\n {2}\(b\) p50 at concurrency 1: [\d.]+x the floor's \(at most 2x\): (met|NOT met)\n {2}\(a\) calls\/s at concurrency 16: not measured \(no level 16\)\n {2}errors over all rows: 0 \(none\): met\n {2}daemon peak RSS: [\d.]+ MiB \(at most 100\): (met|NOT met)\n {2}leak check, live heap over the second half: [+-][\d.]+ KiB per 1000 calls \(under 50: no growth trend\): (met|NOT met)$/m, r.stdout);
 });
 
 test('the steps benchmark runs each step (3 calls) without an error', { skip: realKernelSkipReason(), timeout: 60_000 }, () => {
