@@ -22,6 +22,7 @@ import { createToolUsers } from '../helpers/fixtures.js';
 import { createLab } from '../helpers/test-network.js';
 import { f1, measure, NOOP, noopSandbox, type Stats } from './measure.js';
 import { judgeTargets, type Measured } from './targets.js';
+import { trend } from './trend.js';
 import type { PipeWriter } from '../../src/linux/pipe-writer.js';
 
 const { values } = parseArgs({
@@ -107,15 +108,6 @@ async function drive(clients: DirectClient[], tool: string, calls: number, concu
 
 const signed = (n: number) => (Number.isFinite(n) ? `${n >= 0 ? '+' : ''}${n.toFixed(2)}` : '-');
 
-/** Least-squares slope of ys over xs. */
-function slope(xs: readonly number[], ys: readonly number[]): number {
-  const mean = (a: readonly number[]) => a.reduce((s, v) => s + v, 0) / a.length;
-  const mx = mean(xs);
-  const my = mean(ys);
-  const sxx = xs.reduce((s, x) => s + (x - mx) ** 2, 0);
-  return xs.reduce((s, x, i) => s + (x - mx) * (ys[i]! - my), 0) / sxx;
-}
-
 interface LeakCheck {
   readonly errors: number;
   readonly perSecond: number;
@@ -159,7 +151,7 @@ async function leakCheck(clients: DirectClient[], daemon: Daemon): Promise<LeakC
     at.push(done / 1000);
   }
   const half = Math.floor(rss.length / 2);
-  const trendOf = (ys: number[]) => (ys.length - half >= 2 ? slope(at.slice(half), ys.slice(half)) : NaN);
+  const trendOf = (ys: number[]) => (ys.length - half >= 2 ? trend(at.slice(half), ys.slice(half)) : NaN);
   return { errors, perSecond: (LEAK_CALLS / wallMs) * 1000, every, rss, trend: trendOf(rss), heapBefore, heap, heapTrend: trendOf(heap) * 1024 };
 }
 
