@@ -151,7 +151,7 @@ async function leakCheck(clients: DirectClient[], daemon: Daemon): Promise<LeakC
     at.push(done / 1000);
   }
   const half = Math.floor(rss.length / 2);
-  const trendOf = (ys: number[]) => (ys.length - half >= 2 ? trend(at.slice(half), ys.slice(half)) : NaN);
+  const trendOf = (ys: number[]) => trend(at.slice(half), ys.slice(half));
   return { errors, perSecond: (LEAK_CALLS / wallMs) * 1000, every, rss, trend: trendOf(rss), heapBefore, heap, heapTrend: trendOf(heap) * 1024 };
 }
 
