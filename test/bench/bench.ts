@@ -20,7 +20,7 @@ import { DAEMON_ENV } from '../../src/server/daemon-runtime.js';
 import { closeQuietly, connectClient, makeToolsDir, pollUntil, removeDir, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
 import { createToolUsers } from '../helpers/fixtures.js';
 import { createLab } from '../helpers/test-network.js';
-import { f1, measure, NOOP, noopSandbox, type Stats } from './measure.js';
+import { f1, NOOP, noopSandbox, sample, summarize, type NoopSandbox, type Sample, type Stats } from './measure.js';
 import { judgeTargets, type Measured } from './targets.js';
 import { trend } from './trend.js';
 import type { PipeWriter } from '../../src/linux/pipe-writer.js';
@@ -82,9 +82,9 @@ function daemonStart(pid: number): string {
  * The floor: bwrap with the argv, binds and seccomp filter toolcell builds, started directly,
  * `concurrency` at a time (what the machine gives without toolcell at the same parallelism).
  */
-async function floor(calls: number, concurrency: number, gapMs = 0): Promise<Stats> {
-  const { tool, cmd, bareArgv, inputs } = await noopSandbox();
-  return measure(calls, concurrency, async () => {
+function floor(sandbox: NoopSandbox, calls: number, concurrency: number, gapMs = 0): Promise<Sample> {
+  const { tool, cmd, bareArgv, inputs } = sandbox;
+  return sample(calls, concurrency, async () => {
     // posix_spawn, as the tool's user: what a shell's fork of a small process costs, not the fork
     // of a Node process (the bench's own heap would make the floor slower than bwrap is).
     const child = await spawnProcess(cmd.file, bareArgv, { user: tool.user, stdio: ['null', 'null', 'null', 'null', 'null', 'write'] });
@@ -96,15 +96,25 @@ async function floor(calls: number, concurrency: number, gapMs = 0): Promise<Sta
 /** One row: calls at this concurrency, each worker waiting gapMs after each call. */
 type Run = [concurrency: number, gapMs: number];
 
-async function drive(clients: DirectClient[], tool: string, calls: number, concurrency: number, gapMs = 0): Promise<Stats> {
+async function drive(clients: DirectClient[], tool: string, calls: number, concurrency: number, gapMs = 0): Promise<Sample> {
   let errors = 0;
-  return measure(calls, concurrency, async (worker) => {
+  return sample(calls, concurrency, async (worker) => {
     const client = clients[worker % clients.length]!.client;
     const r = await client.callTool({ name: tool, arguments: {} }).catch((e: Error) => ({ isError: true, content: [{ type: 'text', text: e.message }] }));
     if (r.isError && ++errors === 1) process.stderr.write(`bench: first error (${tool}, concurrency ${concurrency}): ${JSON.stringify(r.content).slice(0, 400)}\n`);
     return !r.isError;
   }, gapMs);
 }
+
+/**
+ * At concurrency 1, where the targets compare a call's latency with the floor's, the floor and the
+ * two cases take turns in rounds of at most this many calls (at least three rounds), so that the
+ * machine's drift during the run (a shared host's speed moves by a fifth within minutes) falls on
+ * all three alike. A round of a case stays short enough that its tool's ready sandboxes outlive
+ * the other two's rounds (ready_max_age, 30 s, even 100 ms apart). At higher levels a row stays
+ * whole: a round starts and ends below its concurrency, and calls per second meet an absolute target.
+ */
+const ROUND_CALLS_AT_1 = 100;
 
 const signed = (n: number) => (Number.isFinite(n) ? `${n >= 0 ? '+' : ''}${n.toFixed(2)}` : '-');
 
@@ -143,7 +153,7 @@ async function leakCheck(clients: DirectClient[], daemon: Daemon): Promise<LeakC
     const n = Math.min(every, LEAK_CALLS - done);
     const s = await drive(clients, 'noop', n, 16);
     errors += s.errors;
-    wallMs += (n / s.perSecond) * 1000;
+    wallMs += s.wallMs;
     done += n;
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     rss.push(memory(daemon.pid).rss);
@@ -155,7 +165,7 @@ async function leakCheck(clients: DirectClient[], daemon: Daemon): Promise<LeakC
   return { errors, perSecond: (LEAK_CALLS / wallMs) * 1000, every, rss, trend: trendOf(rss), heapBefore, heap, heapTrend: trendOf(heap) * 1024 };
 }
 
-/** The pool rebuilds what the last calls took before each reading (8 builds, on a slow machine). */
+/** Time for the ready pools to rebuild what the last calls took (8 builds, on a slow machine): before a leak check's reading, and between series. */
 const SETTLE_MS = 500;
 
 async function main(): Promise<void> {
@@ -182,27 +192,44 @@ async function main(): Promise<void> {
     const labelOf = ([level, gap]: Run) => (gap > 0 ? `${level}, ${gap} ms apart` : String(level));
     // Calls per second mean nothing when the calls wait between them.
     const perSecond = (s: Stats, gap: number, b?: Stats) => (gap > 0 ? '-' : b ? `${f1(s.perSecond / b.perSecond)}x` : f1(s.perSecond));
-    const base = new Map<string, Stats>();
-    // Back to back at the levels the targets name, for judgeTargets.
-    const judged = new Map<string, Measured>();
-    let errors = 0;
+    const cases = [['(a) no network', 'noop'], ['(b) one-entry allowlist', 'noopnet']] as const;
+    const series = ['floor', ...cases.map(([, tool]) => tool)] as const;
+    const sandbox = await noopSandbox();
+    for (const [, tool] of cases) await drive(clients, tool, Math.min(20, CALLS), 1); // warm-up
+    // Each run's series, summed up, and the daemon's peak RSS once they were done.
+    const measured: { run: Run; stats: Map<string, Stats>; peak: number }[] = [];
     for (const run of runs) {
-      const s = await floor(CALLS, ...run);
-      base.set(labelOf(run), s);
+      const rounds = run[0] === 1 ? Math.min(CALLS, Math.max(3, Math.ceil(CALLS / ROUND_CALLS_AT_1))) : 1;
+      const samples = new Map<string, Sample[]>(series.map((name) => [name, []]));
+      for (let r = 0; r < rounds; r++) {
+        const calls = Math.floor((CALLS * (r + 1)) / rounds) - Math.floor((CALLS * r) / rounds);
+        // Each round starts with the next series, so that none always follows the same one.
+        for (let i = 0; i < series.length; i++) {
+          const name = series[(r + i) % series.length]!;
+          // The ready pools rebuild what the series before took: not beside this one.
+          await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+          samples.get(name)!.push(await (name === 'floor' ? floor(sandbox, calls, ...run) : drive(clients, name, calls, ...run)));
+        }
+      }
+      measured.push({ run, stats: new Map([...samples].map(([name, s]) => [name, summarize(s)])), peak: memory(daemon.pid).peak });
+    }
+    for (const { run, stats } of measured) {
+      const s = stats.get('floor')!;
       rows.push(`| floor | ${labelOf(run)} | ${f1(s.p50)} | ${f1(s.p99)} | ${perSecond(s, run[1])} | ${f1(s.cpuMs)} | ${s.errors} |`);
     }
     rows.push('');
     rows.push('| case | concurrency | p50 ms | p99 ms | p50 / floor | p99 / floor p50 | calls/s | calls/s / floor | CPU ms per call | errors | daemon peak RSS MiB |');
     rows.push('|---|---|---|---|---|---|---|---|---|---|---|');
-    for (const [label, tool] of [['(a) no network', 'noop'], ['(b) one-entry allowlist', 'noopnet']] as const) {
-      await drive(clients, tool, Math.min(20, CALLS), 1); // warm-up
-      for (const run of runs) {
-        const s = await drive(clients, tool, CALLS, ...run);
-        const b = base.get(labelOf(run))!;
-        const m = memory(daemon.pid);
+    // Back to back at the levels the targets name, for judgeTargets.
+    const judged = new Map<string, Measured>();
+    let errors = 0;
+    for (const [label, tool] of cases) {
+      for (const { run, stats, peak } of measured) {
+        const s = stats.get(tool)!;
+        const b = stats.get('floor')!;
         errors += s.errors;
         if (run[1] === 0) judged.set(`${tool} ${run[0]}`, { ...s, floorP50: b.p50, floorPerSecond: b.perSecond });
-        rows.push(`| ${label} | ${labelOf(run)} | ${f1(s.p50)} | ${f1(s.p99)} | ${f1(s.p50 / b.p50)}x | ${f1(s.p99 / b.p50)}x | ${perSecond(s, run[1])} | ${perSecond(s, run[1], b)} | ${f1(s.cpuMs)} | ${s.errors} | ${f1(m.peak)} |`);
+        rows.push(`| ${label} | ${labelOf(run)} | ${f1(s.p50)} | ${f1(s.p99)} | ${f1(s.p50 / b.p50)}x | ${f1(s.p99 / b.p50)}x | ${perSecond(s, run[1])} | ${perSecond(s, run[1], b)} | ${f1(s.cpuMs)} | ${s.errors} | ${f1(peak)} |`);
       }
     }
     process.stdout.write(`${rows.join('\n')}\n\n`);

@@ -38,8 +38,18 @@ function cpuNow(): { machine: number; own: number } {
   return { machine: (user! + nice! + system! + irq! + softirq!) * (1000 / 100), own: (own.user + own.system) / 1000 };
 }
 
+/** What one series of calls gave, before it is summed up (so that rounds of one series can be pooled). */
+export interface Sample {
+  readonly latencies: readonly number[];
+  readonly errors: number;
+  readonly wallMs: number;
+  /** Busy CPU time of the whole machine over the calls, this process's own included, ms. */
+  readonly machineMs: number;
+  readonly ownMs: number;
+}
+
 /** Runs `one` `calls` times, `concurrency` at a time, and times each; each worker waits `gapMs` after each call. */
-export async function measure(calls: number, concurrency: number, one: (worker: number) => Promise<boolean>, gapMs = 0): Promise<Stats> {
+export async function sample(calls: number, concurrency: number, one: (worker: number) => Promise<boolean>, gapMs = 0): Promise<Sample> {
   const latencies: number[] = [];
   let next = 0;
   let errors = 0;
@@ -58,10 +68,22 @@ export async function measure(calls: number, concurrency: number, one: (worker: 
   );
   const wallMs = performance.now() - t0;
   const cpu1 = cpuNow();
-  const sorted = latencies.sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-  const own = cpu1.own - cpu0.own;
-  return { p50: at(0.5), p99: at(0.99), perSecond: (calls / wallMs) * 1000, errors, cpuMs: (cpu1.machine - cpu0.machine - own) / calls, ownCpuMs: own / calls };
+  return { latencies, errors, wallMs, machineMs: cpu1.machine - cpu0.machine, ownMs: cpu1.own - cpu0.own };
+}
+
+/** The samples of one series pooled: percentiles over all their calls, rates over all their time. */
+export function summarize(samples: readonly Sample[]): Stats {
+  const sum = (f: (s: Sample) => number) => samples.reduce((a, s) => a + f(s), 0);
+  const sorted = samples.flatMap((s) => s.latencies).sort((a, b) => a - b);
+  const calls = sorted.length;
+  const at = (q: number) => sorted[Math.min(calls - 1, Math.floor(q * calls))] ?? NaN;
+  const own = sum((s) => s.ownMs);
+  return { p50: at(0.5), p99: at(0.99), perSecond: (calls / sum((s) => s.wallMs)) * 1000, errors: sum((s) => s.errors), cpuMs: (sum((s) => s.machineMs) - own) / calls, ownCpuMs: own / calls };
+}
+
+/** One series of calls, summed up. */
+export async function measure(calls: number, concurrency: number, one: (worker: number) => Promise<boolean>, gapMs = 0): Promise<Stats> {
+  return summarize([await sample(calls, concurrency, one, gapMs)]);
 }
 
 export const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
