@@ -235,7 +235,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${rows.join('\n')}\n\n`);
 
     const before = memory(daemon.pid).rss;
-    const leak = await leakCheck(clients, daemon);
+    const leak = LEAK_CALLS > 0 ? await leakCheck(clients, daemon) : undefined;
     const peakRssMiB = memory(daemon.pid).peak;
     // The daemon keeps ready sandboxes while it runs: what is left is counted once it has stopped.
     for (const c of clients.splice(0)) await closeQuietly(c.client);
@@ -270,18 +270,20 @@ async function main(): Promise<void> {
     const zombies = ofTool.filter((p) => /^State:\s+Z/m.test(status(p))).length;
     const alive = ofTool.length - zombies;
     process.stdout.write(
-      `leak check: ${LEAK_CALLS} calls at concurrency 16, ${leak.errors} errors, ${f1(leak.perSecond)} calls/s; daemon RSS ${f1(before)} MiB before, ${f1(leak.rss.at(-1) ?? NaN)} MiB after\n` +
-        `  daemon RSS after each ${leak.every} calls (MiB): ${leak.rss.map(f1).join(' ')}; over the second half ${signed(leak.trend)} MiB per 1000 calls\n` +
-        `  daemon live heap after full GCs (MiB): ${leak.heapBefore.toFixed(2)} before, then ${leak.heap.map((h) => h.toFixed(2)).join(' ')}; over the second half ${signed(leak.heapTrend)} KiB per 1000 calls\n` +
+      (leak
+        ? `leak check: ${LEAK_CALLS} calls at concurrency 16, ${leak.errors} errors, ${f1(leak.perSecond)} calls/s; daemon RSS ${f1(before)} MiB before, ${f1(leak.rss.at(-1) ?? NaN)} MiB after\n` +
+          `  daemon RSS after each ${leak.every} calls (MiB): ${leak.rss.map(f1).join(' ')}; over the second half ${signed(leak.trend)} MiB per 1000 calls\n` +
+          `  daemon live heap after full GCs (MiB): ${leak.heapBefore.toFixed(2)} before, then ${leak.heap.map((h) => h.toFixed(2)).join(' ')}; over the second half ${signed(leak.heapTrend)} KiB per 1000 calls\n`
+        : 'leak check: not run (--leak 0)\n') +
         `left behind: ${links} veth, ${tables} host tables, ${alive} processes of the tool user (and ${zombies} exited ones the host's init has not reaped yet)\n\n`,
     );
     const targets = judgeTargets({
       noNetwork1: judged.get('noop 1'),
       noNetwork16: judged.get('noop 16'),
       allowlist1: judged.get('noopnet 1'),
-      errors: errors + leak.errors,
+      errors: errors + (leak?.errors ?? 0),
       peakRssMiB,
-      heapTrendKiB: leak.heapTrend,
+      heapTrendKiB: leak?.heapTrend,
     });
     process.stdout.write(`${targets.join('\n')}\n`);
   } finally {

@@ -61,7 +61,7 @@ export function judgeTargets(f: RunFigures): string[] {
   if (f.heapTrendKiB !== undefined && Number.isFinite(f.heapTrendKiB)) {
     lines.push(`  leak check, live heap over the second half: ${f.heapTrendKiB >= 0 ? '+' : ''}${f.heapTrendKiB.toFixed(1)} KiB per 1000 calls (under ${HEAP_TREND_LIMIT_KIB}: no growth trend): ${verdict(f.heapTrendKiB < HEAP_TREND_LIMIT_KIB)}`);
   } else {
-    lines.push(missing('leak check', 'too few calls for a trend'));
+    lines.push(missing('leak check', f.heapTrendKiB === undefined ? 'not run' : 'too few calls for a trend'));
   }
   return lines;
 }

@@ -57,4 +57,5 @@ test('a run without the levels or the leak check the targets name says what it d
     '  daemon peak RSS: 80.0 MiB (at most 100): met',
     '  leak check: not measured (too few calls for a trend)',
   ]);
+  assert.equal(judgeTargets({ errors: 0, peakRssMiB: 80 }).at(-1), '  leak check: not measured (not run)');
 });
