@@ -120,8 +120,9 @@ describe('e2e: kill -9 while sandboxes are being built, and the next start', { s
       // machine): those get time to finish. A process left for good stays outside.
       const outside = () =>
         living()
-          .filter((p) => !cgroupLines(p.pid).some((l) => l.includes(`/${daemon.pid}.`)))
-          .map((p) => `${p.pid} ${p.name}: ${cgroupLines(p.pid).join(' ')}`);
+          .map((p) => ({ p, lines: cgroupLines(p.pid) }))
+          .filter(({ lines }) => !lines.some((l) => l.includes(`/${daemon.pid}.`)))
+          .map(({ p, lines }) => `${p.pid} ${p.name}: ${lines.join(' ')}`);
       await delay(500);
       await pollUntil(() => outside().length === 0, 5000 * SLOWDOWN);
       assert.deepEqual(outside(), [], 'processes of the tool left outside the dead daemon\'s cgroups');
