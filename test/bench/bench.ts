@@ -13,6 +13,7 @@
 // veths and tables there and nothing of the machine's own network changes.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism, release } from 'node:os';
 import { parseArgs } from 'node:util';
 import { lookupUserRecord } from '../../src/linux/users.js';
 import { spawnProcess } from '../../src/linux/spawn-process.js';
@@ -20,7 +21,7 @@ import { DAEMON_ENV } from '../../src/server/daemon-runtime.js';
 import { closeQuietly, connectClient, makeToolsDir, pollUntil, removeDir, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
 import { createToolUsers } from '../helpers/fixtures.js';
 import { createLab } from '../helpers/test-network.js';
-import { f1, NOOP, noopSandbox, sample, summarize, type NoopSandbox, type Sample, type Stats } from './measure.js';
+import { f1, NOOP, noopSandbox, processStarts, sample, summarize, type NoopSandbox, type Sample, type Stats } from './measure.js';
 import { judgeTargets, type Measured } from './targets.js';
 import { trend } from './trend.js';
 import type { PipeWriter } from '../../src/linux/pipe-writer.js';
@@ -77,6 +78,18 @@ function daemonStart(pid: number): string {
   const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((e) => given.has(e.slice(0, e.indexOf('=')))).sort();
   return `node ${options.join(' ')}${env.length ? `, ${env.join(' ')}` : ''}`;
 }
+
+/** The kernel, the cgroup hierarchy, and whether process starts run in parallel on this machine's CPUs. */
+async function machine(): Promise<string> {
+  const cgroup = readFileSync('/proc/self/cgroup', 'utf8').split('\n').filter(Boolean).every((l) => l.startsWith('0::')) ? 'v2' : 'v1';
+  const cpus = availableParallelism();
+  const one = await processStarts(PROCESS_STARTS, 1);
+  const all = await processStarts(PROCESS_STARTS * cpus, cpus);
+  return `machine: kernel ${release()}, cgroup ${cgroup}; /bin/true started ${f1(one)} times a second one at a time, ${f1(all)} with ${cpus} at once (${f1(all / one)}x)`;
+}
+
+/** Process starts timed per series in machine(): about a second on a slow machine. */
+const PROCESS_STARTS = 400;
 
 /**
  * The floor: bwrap with the argv, binds and seccomp filter toolcell builds, started directly,
@@ -181,6 +194,7 @@ async function main(): Promise<void> {
     const rows: string[] = [];
     rows.push(`toolcell bench: ${CALLS} calls per row, ${host}`);
     rows.push(`daemon: ${daemonStart(daemon.pid)}`);
+    rows.push(await machine());
     rows.push('');
     // The floor at each concurrency (and with the gap): p50 and p99 of a call are compared with
     // the floor's p50 in the same row, calls per second with the floor's.

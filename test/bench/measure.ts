@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { compileSeccomp } from '../../src/linux/compile-seccomp.js';
 import { gatherHostFacts } from '../../src/linux/gather-host-facts.js';
+import { spawnProcess } from '../../src/linux/spawn-process.js';
 import { lookupUserRecord } from '../../src/linux/users.js';
 import { toBwrapCommand, toBwrapInputs, type BwrapCommand } from '../../src/plan/bwrap-command.js';
 import { planSandbox, type SandboxPlan } from '../../src/plan/sandbox-plan.js';
@@ -84,6 +85,20 @@ export function summarize(samples: readonly Sample[]): Stats {
 /** One series of calls, summed up. */
 export async function measure(calls: number, concurrency: number, one: (worker: number) => Promise<boolean>, gapMs = 0): Promise<Stats> {
   return summarize([await sample(calls, concurrency, one, gapMs)]);
+}
+
+/**
+ * Processes the machine starts a second (posix_spawn of /bin/true, as the floor starts bwrap), at
+ * this concurrency. One at a time against every CPU at once tells whether starting processes runs
+ * in parallel here: a hypervisor can serialize the address-space work of fork and exec over its
+ * virtual CPUs, and then no concurrency raises the floor's calls per second, nor toolcell's.
+ */
+export async function processStarts(calls: number, concurrency: number): Promise<number> {
+  const s = await sample(calls, concurrency, async () => {
+    const child = await spawnProcess('/bin/true', [], { stdio: ['null', 'null', 'null'] });
+    return (await child.exited).code === 0;
+  });
+  return summarize([s]).perSecond;
 }
 
 export const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');

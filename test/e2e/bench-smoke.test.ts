@@ -13,6 +13,7 @@ test('npm run bench runs end to end (3 calls a row, one row with gaps) and leave
   assert.equal(r.status, 0, r.stderr);
   // What the daemon's own process says it was started with: the options for an A/B reached it.
   assert.match(r.stdout, new RegExp(`^daemon: node ${DAEMON_NODE_OPTIONS.join(' ')} --no-optimize-for-size, MALLOC_ARENA_MAX=1 MALLOC_TRIM_THRESHOLD_=131072$`, 'm'), r.stdout);
+  assert.match(r.stdout, /^machine: kernel \S+, cgroup v[12]; \/bin\/true started [\d.]+ times a second one at a time, [\d.]+ with \d+ at once \([\d.]+x\)$/m, r.stdout);
   assert.match(r.stdout, /^\| case \| concurrency \| p50 ms \| p99 ms \| p50 \/ floor \| p99 \/ floor p50 \| calls\/s \| calls\/s \/ floor \| CPU ms per call \| errors \| daemon peak RSS MiB \|$/m);
   // The floor at each concurrency, without an error, and one at a time with the gap (no calls/s).
   assert.equal(r.stdout.match(/^\| floor \| (1|2) \| [\d.]+ \| [\d.]+ \| [\d.]+ \| -?[\d.]+ \| 0 \|$/gm)?.length, 2, r.stdout);
