@@ -79,9 +79,14 @@ function daemonStart(pid: number): string {
   return `node ${options.join(' ')}${env.length ? `, ${env.join(' ')}` : ''}`;
 }
 
-/** The kernel, the cgroup hierarchy, and whether process starts run in parallel on this machine's CPUs. */
-async function machine(): Promise<string> {
-  const cgroup = readFileSync('/proc/self/cgroup', 'utf8').split('\n').filter(Boolean).every((l) => l.startsWith('0::')) ? 'v2' : 'v1';
+/**
+ * The kernel, the cgroup hierarchy the daemon uses (from its own "cgroups ready" log line, so the
+ * line cannot disagree with the daemon's detection; "none" when it enforces no limits), and whether
+ * process starts run in parallel on this machine's CPUs.
+ */
+async function machine(daemon: Daemon): Promise<string> {
+  const ready = daemon.stdout.split('\n').find((l) => l.includes('"msg":"cgroups ready"'));
+  const cgroup = ready ? String((JSON.parse(ready) as { cgroup: unknown }).cgroup) : 'none';
   const cpus = availableParallelism();
   const one = await processStarts(PROCESS_STARTS, 1);
   const all = await processStarts(PROCESS_STARTS * cpus, cpus);
@@ -194,7 +199,7 @@ async function main(): Promise<void> {
     const rows: string[] = [];
     rows.push(`toolcell bench: ${CALLS} calls per row, ${host}`);
     rows.push(`daemon: ${daemonStart(daemon.pid)}`);
-    rows.push(await machine());
+    rows.push(await machine(daemon));
     rows.push('');
     // The floor at each concurrency (and with the gap): p50 and p99 of a call are compared with
     // the floor's p50 in the same row, calls per second with the floor's.
