@@ -13,7 +13,7 @@
 // veths and tables there and nothing of the machine's own network changes.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { availableParallelism, release } from 'node:os';
+import { availableParallelism, cpus, release } from 'node:os';
 import { parseArgs } from 'node:util';
 import { lookupUserRecord } from '../../src/linux/users.js';
 import { spawnProcess } from '../../src/linux/spawn-process.js';
@@ -87,10 +87,10 @@ function daemonStart(pid: number): string {
 async function machine(daemon: Daemon): Promise<string> {
   const ready = daemon.stdout.split('\n').find((l) => l.includes('"msg":"cgroups ready"'));
   const cgroup = ready ? String((JSON.parse(ready) as { cgroup: unknown }).cgroup) : 'none';
-  const cpus = availableParallelism();
+  const parallel = availableParallelism();
   const one = await processStarts(PROCESS_STARTS, 1);
-  const all = await processStarts(PROCESS_STARTS * cpus, cpus);
-  return `machine: kernel ${release()}, cgroup ${cgroup}; /bin/true started ${f1(one)} times a second one at a time, ${f1(all)} with ${cpus} at once (${f1(all / one)}x)`;
+  const all = await processStarts(PROCESS_STARTS * parallel, parallel);
+  return `machine: kernel ${release()}, cgroup ${cgroup}; /bin/true started ${f1(one)} times a second one at a time, ${f1(all)} with ${parallel} at once (${f1(all / one)}x)`;
 }
 
 /** Process starts timed per series in machine(): about a second on a slow machine. */
@@ -195,7 +195,7 @@ async function main(): Promise<void> {
   const clients: DirectClient[] = [];
   try {
     for (let i = 0; i < Math.max(...LEVELS); i++) clients.push(await connectClient(daemon.socket));
-    const host = `${process.version}, ${readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m)?.[1] ?? 'cpu'} x${readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm)?.length ?? '?'}`;
+    const host = `${process.version}, ${cpus()[0]?.model ?? 'cpu'} x${cpus().length}`;
     const rows: string[] = [];
     rows.push(`toolcell bench: ${CALLS} calls per row, ${host}`);
     rows.push(`daemon: ${daemonStart(daemon.pid)}`);
