@@ -1,8 +1,6 @@
 // `npm run bench`: what a tool call costs, against the floor bubblewrap itself sets, measured in
 // one run on this machine. Not a test (timings are noisy); test/e2e/bench-smoke runs it tiny.
-//
-//   node dist/test/bench/bench.js [--calls N] [--levels 1,4,16,64] [--gap MS] [--leak N]
-//                                 [--node-option FLAG]... [--env NAME=VALUE]...
+// Its options are in USAGE below.
 //
 // --gap adds a row of calls one at a time, MS apart (0: none): an MCP host's calls come between
 // the model's turns, and the daemon's work between calls (replacing a ready sandbox, teardown)
@@ -14,7 +12,6 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, release } from 'node:os';
-import { parseArgs } from 'node:util';
 import { lookupUserRecord } from '../../src/linux/users.js';
 import { spawnProcess } from '../../src/linux/spawn-process.js';
 import { DAEMON_ENV } from '../../src/server/daemon-runtime.js';
@@ -24,32 +21,28 @@ import { createLab } from '../helpers/test-network.js';
 import { f1, NOOP, noopSandbox, processStarts, sample, summarize, type NoopSandbox, type Sample, type Stats } from './measure.js';
 import { judgeTargets, type Measured } from './targets.js';
 import { trend } from './trend.js';
+import { benchOptions, parseAssignments, parseCount, parseCounts } from './options.js';
 import type { PipeWriter } from '../../src/linux/pipe-writer.js';
 
-const { values } = parseArgs({
+const USAGE = 'node dist/test/bench/bench.js [--calls N] [--levels 1,4,16,64] [--gap MS] [--leak N] [--node-option FLAG]... [--env NAME=VALUE]...';
+const OPTIONS = {
   options: {
     calls: { type: 'string', default: '300' },
     levels: { type: 'string', default: '1,4,16,64' },
     gap: { type: 'string', default: '100' },
     leak: { type: 'string', default: '10000' },
-    'node-option': { type: 'string', multiple: true, default: [] },
-    env: { type: 'string', multiple: true, default: [] },
+    'node-option': { type: 'string', multiple: true, default: [] as string[] },
+    env: { type: 'string', multiple: true, default: [] as string[] },
   },
-});
-const CALLS = Number(values.calls);
-const LEVELS = values.levels!.split(',').map(Number);
-const GAP_MS = Number(values.gap);
-const LEAK_CALLS = Number(values.leak);
-const DAEMON_ENV_EXTRA = Object.fromEntries(
-  values.env!.map((e) => {
-    const at = e.indexOf('=');
-    if (at < 1) {
-      process.stderr.write(`bench: --env ${e}: expected NAME=VALUE\n`);
-      process.exit(2);
-    }
-    return [e.slice(0, at), e.slice(at + 1)];
-  }),
-);
+} as const;
+const { CALLS, LEVELS, GAP_MS, LEAK_CALLS, NODE_OPTIONS, DAEMON_ENV_EXTRA } = benchOptions('bench', USAGE, OPTIONS, (values) => ({
+  CALLS: parseCount('--calls', values.calls, 1),
+  LEVELS: parseCounts('--levels', values.levels, 1),
+  GAP_MS: parseCount('--gap', values.gap, 0),
+  LEAK_CALLS: parseCount('--leak', values.leak, 0),
+  NODE_OPTIONS: values['node-option'],
+  DAEMON_ENV_EXTRA: parseAssignments('--env', values.env),
+}));
 
 /** VmRSS and VmHWM (peak) of a process, in MiB. */
 function memory(pid: number): { rss: number; peak: number } {
@@ -191,7 +184,7 @@ async function main(): Promise<void> {
   const removeUsers = await createToolUsers(['noop', 'noopnet']);
   const tools = makeToolsDir({ 'noop.toml': NOOP(''), 'noopnet.toml': NOOP(`"${lab.hostA}:8080"`) }, false);
   const config = 'max_calls = 64\nmax_calls_per_caller = 256\nmax_connections_per_caller = 256\nmax_messages_per_second = 100000\n';
-  const daemon = await startDaemon({ tools, configToml: config, wrap: [...lab.inLab, '--'], nodeOptions: [HEAP_PROBE, ...values['node-option']!], env: DAEMON_ENV_EXTRA });
+  const daemon = await startDaemon({ tools, configToml: config, wrap: [...lab.inLab, '--'], nodeOptions: [HEAP_PROBE, ...NODE_OPTIONS], env: DAEMON_ENV_EXTRA });
   const clients: DirectClient[] = [];
   try {
     for (let i = 0; i < Math.max(...LEVELS); i++) clients.push(await connectClient(daemon.socket));

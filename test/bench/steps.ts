@@ -1,14 +1,12 @@
 // Where a call's cost comes from, step by step, without the daemon: each row adds one part of what
 // toolcell does to the row before it, one call at a time, in interleaved rounds (the machine's
 // noise moves all rows alike). Not a test; test/e2e/bench-smoke runs it tiny.
-//
-//   node dist/test/bench/steps.js [--calls N] [--rounds N]
+// Its options are in USAGE below.
 //
 // 1. floor: bare bwrap running the tool (as in `npm run bench`);
 // 2. held: the same bwrap holding sandbox-exec until released, then handed the argv;
 // 3. held + cgroup: its pid 1 placed in a fresh invocation cgroup first, which is removed after;
 // 4. runInvocation: a whole call in this process (host facts, plan, build, run, usage, teardown).
-import { parseArgs } from 'node:util';
 import { runInvocation } from '../../src/invocation/run-invocation.js';
 import { cgroupSetup, reserveInvocationCgroup } from '../../src/linux/cgroup.js';
 import { spawnSandbox } from '../../src/linux/sandbox-process.js';
@@ -18,11 +16,15 @@ import { planCgroupLimits } from '../../src/plan/cgroup-limits.js';
 import { becomeChildSubreaper } from '../../native/libc.js';
 import { createToolUsers, silentLogger } from '../helpers/fixtures.js';
 import { f1, measure, noopSandbox, type Stats } from './measure.js';
+import { benchOptions, parseCount } from './options.js';
 import type { PipeWriter } from '../../src/linux/pipe-writer.js';
 
-const { values } = parseArgs({ options: { calls: { type: 'string', default: '200' }, rounds: { type: 'string', default: '3' } } });
-const CALLS = Number(values.calls);
-const ROUNDS = Number(values.rounds);
+const USAGE = 'node dist/test/bench/steps.js [--calls N] [--rounds N]';
+const OPTIONS = { options: { calls: { type: 'string', default: '200' }, rounds: { type: 'string', default: '3' } } } as const;
+const { CALLS, ROUNDS } = benchOptions('steps', USAGE, OPTIONS, (values) => ({
+  CALLS: parseCount('--calls', values.calls, 1),
+  ROUNDS: parseCount('--rounds', values.rounds, 1),
+}));
 
 async function main(): Promise<void> {
   // As the daemon is: a sandbox's pid 1 outlives bwrap and is reaped here.

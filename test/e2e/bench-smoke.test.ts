@@ -35,3 +35,20 @@ test('the steps benchmark runs each step (3 calls) without an error', { skip: re
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.match(/^\| \d\. .* \| [\d.]+ \| [\d.]+ \| -?[\d.]+ \| -?[\d.]+ \| 0 \|$/gm)?.length, 4, r.stdout);
 });
+
+test('a wrong option ends either benchmark at once with status 2, naming the option and the usage', () => {
+  for (const [script, args, message] of [
+    ['bench', ['--calls', 'abc'], 'bench: --calls "abc": expected a whole number of at least 1'],
+    ['bench', ['--levles', '1'], "bench: Unknown option '--levles'"],
+    ['steps', ['--rounds', '0'], 'steps: --rounds "0": expected a whole number of at least 1'],
+  ] as const) {
+    const r = spawnSync(process.execPath, [join(ROOT, `dist/test/bench/${script}.js`), ...args], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stdout, '');
+    const [first = '', usage = '', ...rest] = r.stderr.split('\n');
+    assert.ok(first.startsWith(message), r.stderr);
+    assert.ok(usage.startsWith(`usage: node dist/test/bench/${script}.js [--calls N]`), r.stderr);
+    assert.deepEqual(rest, ['']);
+  }
+});
+
