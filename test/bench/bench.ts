@@ -2,6 +2,8 @@
 // one run on this machine. Not a test (timings are noisy); test/e2e/bench-smoke runs it tiny.
 // Its options are in USAGE below.
 //
+// --calls-at-1 sets the calls of the row one at a time, back to back, whose p99 is a target: with
+// 1000, the p99 is the 10th slowest call, not the 3rd of 300, and moves far less from run to run.
 // --gap adds a row of calls one at a time, MS apart (0: none): an MCP host's calls come between
 // the model's turns, and the daemon's work between calls (replacing a ready sandbox, teardown)
 // then does not run beside the next call.
@@ -24,10 +26,11 @@ import { trend } from './trend.js';
 import { benchOptions, parseAssignments, parseCount, parseCounts } from './options.js';
 import type { PipeWriter } from '../../src/linux/pipe-writer.js';
 
-const USAGE = 'node dist/test/bench/bench.js [--calls N] [--levels 1,4,16,64] [--gap MS] [--leak N] [--node-option FLAG]... [--env NAME=VALUE]...';
+const USAGE = 'node dist/test/bench/bench.js [--calls N] [--calls-at-1 N] [--levels 1,4,16,64] [--gap MS] [--leak N] [--node-option FLAG]... [--env NAME=VALUE]...';
 const OPTIONS = {
   options: {
     calls: { type: 'string', default: '300' },
+    'calls-at-1': { type: 'string', default: '1000' },
     levels: { type: 'string', default: '1,4,16,64' },
     gap: { type: 'string', default: '100' },
     leak: { type: 'string', default: '10000' },
@@ -35,8 +38,9 @@ const OPTIONS = {
     env: { type: 'string', multiple: true, default: [] as string[] },
   },
 } as const;
-const { CALLS, LEVELS, GAP_MS, LEAK_CALLS, NODE_OPTIONS, DAEMON_ENV_EXTRA } = benchOptions('bench', USAGE, OPTIONS, (values) => ({
+const { CALLS, CALLS_AT_1, LEVELS, GAP_MS, LEAK_CALLS, NODE_OPTIONS, DAEMON_ENV_EXTRA } = benchOptions('bench', USAGE, OPTIONS, (values) => ({
   CALLS: parseCount('--calls', values.calls, 1),
+  CALLS_AT_1: parseCount('--calls-at-1', values['calls-at-1'], 1),
   LEVELS: parseCounts('--levels', values.levels, 1),
   GAP_MS: parseCount('--gap', values.gap, 0),
   LEAK_CALLS: parseCount('--leak', values.leak, 0),
@@ -190,7 +194,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < Math.max(...LEVELS); i++) clients.push(await connectClient(daemon.socket));
     const host = `${process.version}, ${cpus()[0]?.model ?? 'cpu'} x${cpus().length}`;
     const rows: string[] = [];
-    rows.push(`toolcell bench: ${CALLS} calls per row, ${host}`);
+    rows.push(`toolcell bench: ${CALLS_AT_1} calls at concurrency 1, ${CALLS} in every other row, ${host}`);
     rows.push(`daemon: ${daemonStart(daemon.pid)}`);
     rows.push(await machine(daemon));
     rows.push('');
@@ -211,10 +215,11 @@ async function main(): Promise<void> {
     // Each run's series, summed up, and the daemon's peak RSS once they were done.
     const measured: { run: Run; stats: Map<string, Stats>; peak: number }[] = [];
     for (const run of runs) {
-      const rounds = run[0] === 1 ? Math.min(CALLS, Math.max(3, Math.ceil(CALLS / ROUND_CALLS_AT_1))) : 1;
+      const total = run[0] === 1 && run[1] === 0 ? CALLS_AT_1 : CALLS;
+      const rounds = run[0] === 1 ? Math.min(total, Math.max(3, Math.ceil(total / ROUND_CALLS_AT_1))) : 1;
       const samples = new Map<string, Sample[]>(series.map((name) => [name, []]));
       for (let r = 0; r < rounds; r++) {
-        const calls = Math.floor((CALLS * (r + 1)) / rounds) - Math.floor((CALLS * r) / rounds);
+        const calls = Math.floor((total * (r + 1)) / rounds) - Math.floor((total * r) / rounds);
         // Each round starts with the next series, so that none always follows the same one.
         for (let i = 0; i < series.length; i++) {
           const name = series[(r + i) % series.length]!;
