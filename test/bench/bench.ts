@@ -3,7 +3,7 @@
 // Its options are in USAGE below.
 //
 // --calls-at-1 sets the calls of the row one at a time, back to back, whose p99 is a target: with
-// 1000, the p99 is the 10th slowest call, not the 3rd of 300, and moves far less from run to run.
+// 1000, the p99 is the 10th slowest call, not the 3rd of 300, and moves less from run to run.
 // --gap adds a row of calls one at a time, MS apart (0: none): an MCP host's calls come between
 // the model's turns, and the daemon's work between calls (replacing a ready sandbox, teardown)
 // then does not run beside the next call.

@@ -8,7 +8,7 @@ import { realKernelSkipReason } from '../helpers/fixtures.js';
 import { labSkipReason } from '../helpers/test-network.js';
 import { ROOT } from '../helpers/paths.js';
 
-test('npm run bench runs end to end (3 calls a row, one row with gaps) and leaves nothing behind', { skip: realKernelSkipReason() ?? labSkipReason(), timeout: 180_000 }, () => {
+test('npm run bench runs end to end (4 calls at concurrency 1, 3 in every other row, one row with gaps) and leaves nothing behind', { skip: realKernelSkipReason() ?? labSkipReason(), timeout: 180_000 }, () => {
   const r = spawnSync(process.execPath, [join(ROOT, 'dist/test/bench/bench.js'), '--calls', '3', '--calls-at-1', '4', '--levels', '1,2', '--gap', '20', '--leak', '6', '--node-option=--no-optimize-for-size', '--env', 'MALLOC_TRIM_THRESHOLD_=131072'], { encoding: 'utf8', timeout: 170_000 });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^toolcell bench: 4 calls at concurrency 1, 3 in every other row, v\d+\.\d+\.\d+, .+ x\d+$/m, r.stdout);
