@@ -52,4 +52,3 @@ test('a wrong option ends either benchmark at once with status 2, naming the opt
     assert.deepEqual(rest, ['']);
   }
 });
-
