@@ -2,7 +2,7 @@
  * run-as: makes and joins cgroups, becomes UID:GID with no supplementary groups, then execs
  * PROGRAM. Usage:
  *   run-as UID GID [--mkdir /DIR | --write /FILE VALUE | --write-if-present /FILE VALUE |
- *                   --cgroup /PATH/cgroup.procs]... /PROGRAM [ARG...]
+ *                   --cgroup /PATH/cgroup.procs | --cgroup /PATH/tasks]... /PROGRAM [ARG...]
  *
  * Why: the daemon starts processes with posix_spawn (no fork of the daemon; see native/spawn.ts),
  * which cannot change identity. This is the privilege transition for bwrap: root starts it, it
@@ -13,13 +13,18 @@
  * so that PROGRAM and everything it clones is in that cgroup from its first instruction. The daemon
  * passes a sandbox's invocation cgroup (one file per hierarchy): bwrap, the sandbox and the tool
  * start inside its limits, and no process of a sandbox under construction can outlive the daemon
- * unseen (see src/invocation/build-sandbox.ts).
+ * unseen (see src/invocation/build-sandbox.ts). It writes 0, "the writer", to the file. Through a
+ * v1 hierarchy's `tasks` that moves the writing thread alone, and then the kernel skips its global
+ * threadgroup lock, whose write side can wait for an RCU grace period while it holds the cgroup
+ * mutex: through cgroup.procs, a v1 join waited so (tens of ms on a busy host), and the other
+ * sandboxes' cgroup mkdirs, joins and rmdirs queued behind it. run-as has one thread, so moving
+ * that thread moves the process. v2 has no `tasks`: a v2 join takes the lock.
  *
  * --mkdir, --write, --write-if-present: the cgroup itself (mkdir(2) in a cgroup file system makes
  * one) and its limits, before it is joined. Done here, not by the daemon, because a cgroup mkdir
- * waits for the kernel's cgroup mutex (held by v1 moves during an RCU grace period): in the
- * daemon each one is a hand-off to its worker pool and back, in this process it is a syscall off
- * the daemon's path. --write-if-present skips a file the kernel does not have (memory.memsw.* without
+ * waits for the kernel's cgroup mutex (held through a grace period by a move of a whole process):
+ * in the daemon each one is a hand-off to its worker pool and back, in this process it is a
+ * syscall off the daemon's path. --write-if-present skips a file the kernel does not have (memory.memsw.* without
  * swap accounting). Steps run in the order given; the first that fails ends run-as (exit 127),
  * and the daemon removes whatever was made.
  */
@@ -52,11 +57,15 @@ static int parse_id(const char *s, unsigned long *out) {
   return 0;
 }
 
-static const char PROCS[] = "/cgroup.procs";
-
-static int is_procs_file(const char *path) {
-  size_t n = strlen(path), k = sizeof(PROCS) - 1;
-  return path[0] == '/' && n > k && strcmp(path + n - k, PROCS) == 0;
+/* A cgroup's membership file: cgroup.procs (v1 or v2), or a v1 hierarchy's tasks. */
+static int is_join_file(const char *path) {
+  static const char *const names[] = {"/cgroup.procs", "/tasks"};
+  size_t n = strlen(path);
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    size_t k = strlen(names[i]);
+    if (path[0] == '/' && n > k && strcmp(path + n - k, names[i]) == 0) return 1;
+  }
+  return 0;
 }
 
 /* Writes `value` to the existing file `path` in one write(2); -1 with errno on failure. */
@@ -79,7 +88,7 @@ static int step_args(const char *flag, const char *first) {
   if (first == NULL || first[0] != '/') return -1;
   if (strcmp(flag, "--mkdir") == 0) return 1;
   if (strcmp(flag, "--write") == 0 || strcmp(flag, "--write-if-present") == 0) return 2;
-  if (strcmp(flag, "--cgroup") == 0) return is_procs_file(first) ? 1 : -1;
+  if (strcmp(flag, "--cgroup") == 0) return is_join_file(first) ? 1 : -1;
   return -1;
 }
 
@@ -89,9 +98,7 @@ static int run_step(char **step) {
     if (mkdir(path, 0755) == 0) return 0;
     fprintf(stderr, "run-as: creating cgroup %s: %s\n", path, strerror(errno));
   } else if (strcmp(flag, "--cgroup") == 0) {
-    char pid[24];
-    snprintf(pid, sizeof pid, "%ld", (long)getpid());
-    if (write_file(path, pid) == 0) return 0;
+    if (write_file(path, "0") == 0) return 0;
     fprintf(stderr, "run-as: joining cgroup %s: %s\n", path, strerror(errno));
   } else {
     if (write_file(path, step[2]) == 0 || (errno == ENOENT && strcmp(flag, "--write-if-present") == 0)) return 0;
@@ -107,7 +114,7 @@ int main(int argc, char **argv) {
   }
   if (argc < prog + 1 || parse_id(argv[1], &uid) != 0 || parse_id(argv[2], &gid) != 0 || argv[prog][0] != '/') {
     fprintf(stderr,
-            "run-as: usage: run-as UID GID [--mkdir /DIR | --write /FILE VALUE | --write-if-present /FILE VALUE | --cgroup /PATH/cgroup.procs]... "
+            "run-as: usage: run-as UID GID [--mkdir /DIR | --write /FILE VALUE | --write-if-present /FILE VALUE | --cgroup /PATH/cgroup.procs | --cgroup /PATH/tasks]... "
             "/PROGRAM [ARG...] (UID and GID not 0)\n");
     return 127;
   }

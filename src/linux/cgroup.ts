@@ -241,8 +241,9 @@ function limitFile(setup: ActiveSetup, id: string, controller: string, file: str
 }
 
 /**
- * rmdir and writes to cgroup.kill take the kernel's cgroup mutex, which a move into a v1 cgroup
- * (run-as joining one) holds while it waits for an RCU grace period (tens of ms on a busy host):
+ * rmdir and writes to cgroup.kill take the kernel's cgroup mutex, which a move of a whole process
+ * (run-as joining a v2 cgroup, any other process's move) holds while it waits for an RCU grace
+ * period (tens of ms on a busy host):
  * they run on the worker pool, never on the event loop, which would stall every call meanwhile.
  */
 function writeOffLoop(file: string, value: string): Promise<void> {
@@ -300,7 +301,10 @@ export function reserveInvocationCgroup(setup: ActiveSetup, limits: CgroupLimits
   const steps: CgroupStep[] = [
     ...layout.dirs.map((path) => ({ op: 'mkdir' as const, path })),
     ...(setup.mode === 'v2' ? toV2Writes(limits) : toV1Writes(limits)).map((w) => ({ op: 'write' as const, path: limitFile(setup, id, w.controller, w.file), value: w.value, ifPresent: w.optional === true })),
-    ...layout.dirs.map((dir) => ({ op: 'join' as const, path: join(dir, 'cgroup.procs') })),
+    // A v1 hierarchy is joined through `tasks`, where run-as moves its one thread without the
+    // kernel's global threadgroup lock and the RCU grace period its write side waits for under
+    // the cgroup mutex (see native/run-as.c); v2 has only cgroup.procs.
+    ...layout.dirs.map((dir) => ({ op: 'join' as const, path: join(dir, setup.mode === 'v1' ? 'tasks' : 'cgroup.procs') })),
   ];
   return { steps, ...handle(id, layout, () => names.free(n)) };
 }

@@ -17,7 +17,7 @@ import type { PipeWriter } from '../../src/linux/pipe-writer.js';
 
 const skip = realKernelSkipReason();
 const USAGE =
-  'run-as: usage: run-as UID GID [--mkdir /DIR | --write /FILE VALUE | --write-if-present /FILE VALUE | --cgroup /PATH/cgroup.procs]... /PROGRAM [ARG...] (UID and GID not 0)\n';
+  'run-as: usage: run-as UID GID [--mkdir /DIR | --write /FILE VALUE | --write-if-present /FILE VALUE | --cgroup /PATH/cgroup.procs | --cgroup /PATH/tasks]... /PROGRAM [ARG...] (UID and GID not 0)\n';
 
 async function run(file: string, args: readonly string[], opts: { input?: Buffer | string; stdio?: StdioSpec[]; user?: { uid: number; gid: number }; cgroup?: readonly CgroupStep[]; timeoutMs?: number } = {}) {
   const child = await spawnProcess(file, args, { stdio: opts.stdio ?? ['write', 'read', 'read'], user: opts.user, cgroup: opts.cgroup, timeoutMs: opts.timeoutMs, env: { PATH: '/usr/bin:/bin' } });
@@ -155,6 +155,9 @@ describe('spawning without forking the daemon', { skip }, () => {
     assert.match(inside.stdout, /\n8\n$/, 'the limits were written before the join');
     const joined = inside.stdout.split('\n').filter((l) => l.endsWith(`/${name}`));
     assert.equal(joined.length, dirs.length, `the program starts in every hierarchy of the cgroup:\n${inside.stdout}`);
+    // v1 through `tasks`, where run-as moves its one thread without the kernel's global lock (native/run-as.c).
+    const joinFiles = cg.steps.flatMap((s) => (s.op === 'join' ? [basename(s.path)] : []));
+    assert.deepEqual(joinFiles, dirs.map(() => (setup.mode === 'v1' ? 'tasks' : 'cgroup.procs')));
     // Each kind of step stops run-as with its own message, and the program never starts.
     const missing = '/sys/fs/cgroup/tc-no-such-cgroup';
     const refusals: [CgroupStep, string][] = [
@@ -169,7 +172,7 @@ describe('spawning without forking the daemon', { skip }, () => {
     // A limit file the kernel does not have (memory.memsw.* without swap accounting) is skipped when optional.
     const optional = await run('/usr/bin/id', ['-u'], { user: nobody, cgroup: [{ op: 'write', path: `${missing}/memory.memsw.limit_in_bytes`, value: '1', ifPresent: true }] });
     assert.deepEqual([optional.code, optional.stdout], [0, '65534\n']);
-    for (const bad of [['--cgroup', 'cgroup.procs'], ['--cgroup', '/sys/fs/cgroup/x/tasks'], ['--mkdir', 'relative'], ['--write', '/sys/fs/cgroup/x/pids.max'], ['--unknown', '/x']]) {
+    for (const bad of [['--cgroup', 'cgroup.procs'], ['--cgroup', '/sys/fs/cgroup/x/pids.max'], ['--mkdir', 'relative'], ['--write', '/sys/fs/cgroup/x/pids.max'], ['--unknown', '/x']]) {
       const usage = await run(RUN_AS, ['65534', '65534', ...bad, '/usr/bin/id']);
       assert.deepEqual([usage.code, usage.stdout, usage.stderr], [127, '', USAGE], bad.join(' '));
     }
