@@ -16,17 +16,17 @@
  * unseen (see src/invocation/build-sandbox.ts). It writes 0, "the writer", to the file. Through a
  * v1 hierarchy's `tasks` that moves the writing thread alone, and then the kernel skips its global
  * threadgroup lock, whose write side can wait for an RCU grace period while it holds the cgroup
- * mutex: through cgroup.procs, a v1 join waited so (tens of ms on a busy host), and the other
- * sandboxes' cgroup mkdirs, joins and rmdirs queued behind it. run-as has one thread, so moving
- * that thread moves the process. v2 has no `tasks`: a v2 join takes the lock.
+ * mutex. Through cgroup.procs every v1 join could wait so (tens of ms on a busy host), with the
+ * other sandboxes' cgroup mkdirs, joins and rmdirs queued behind it. run-as has one thread, so
+ * moving that thread moves the process. v2 has no `tasks`: a v2 join takes the lock.
  *
  * --mkdir, --write, --write-if-present: the cgroup itself (mkdir(2) in a cgroup file system makes
  * one) and its limits, before it is joined. Done here, not by the daemon, because a cgroup mkdir
  * waits for the kernel's cgroup mutex (held through a grace period by a move of a whole process):
  * in the daemon each one is a hand-off to its worker pool and back, in this process it is a
- * syscall off the daemon's path. --write-if-present skips a file the kernel does not have (memory.memsw.* without
- * swap accounting). Steps run in the order given; the first that fails ends run-as (exit 127),
- * and the daemon removes whatever was made.
+ * syscall off the daemon's path. --write-if-present skips a file the kernel does not have
+ * (memory.memsw.* without swap accounting). Steps run in the order given; the first that fails
+ * ends run-as (exit 127), and the daemon removes whatever was made.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -57,15 +57,14 @@ static int parse_id(const char *s, unsigned long *out) {
   return 0;
 }
 
+static int ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), k = strlen(suffix);
+  return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
 /* A cgroup's membership file: cgroup.procs (v1 or v2), or a v1 hierarchy's tasks. */
 static int is_join_file(const char *path) {
-  static const char *const names[] = {"/cgroup.procs", "/tasks"};
-  size_t n = strlen(path);
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-    size_t k = strlen(names[i]);
-    if (path[0] == '/' && n > k && strcmp(path + n - k, names[i]) == 0) return 1;
-  }
-  return 0;
+  return path[0] == '/' && (ends_with(path, "/cgroup.procs") || ends_with(path, "/tasks"));
 }
 
 /* Writes `value` to the existing file `path` in one write(2); -1 with errno on failure. */
