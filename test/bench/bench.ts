@@ -141,7 +141,7 @@ interface LeakCheck {
   readonly rss: number[];
   /** RSS growth over the second half of the readings (the first include the heap's warm-up), MiB per 1000 calls. */
   readonly trend: number;
-  /** The live heap after full collections: before the calls, then after each tenth (MiB). */
+  /** The live heap after full collections: before the calls, then after each part (MiB). */
   readonly heapBefore: number;
   readonly heap: number[];
   /** Its growth over the second half, KiB per 1000 calls. */
@@ -149,15 +149,15 @@ interface LeakCheck {
 }
 
 /**
- * LEAK_CALLS no-op calls at concurrency 16, in tenths, with the daemon's RSS and its live heap
- * after full collections after each: a before and an after alone cannot tell a heap that settles
- * from one that keeps growing, and RSS moves by 1-2 MiB from one reading to the next, which hid
- * a leak of 58 bytes a call (AbortSignal.any, see src/server/linked-signal.ts). (Descriptors
+ * LEAK_CALLS no-op calls at concurrency 16, in LEAK_READINGS parts, with the daemon's RSS and its
+ * live heap after full collections after each: a before and an after alone cannot tell a heap that
+ * settles from one that keeps growing, and RSS moves by 1-2 MiB from one reading to the next, which
+ * hid a leak of 58 bytes a call (AbortSignal.any, see src/server/linked-signal.ts). (Descriptors
  * are counted by test/e2e/teardown, on a quiet daemon: here the ready pools' size at the end of
- * each tenth varies.)
+ * each part varies.)
  */
 async function leakCheck(clients: DirectClient[], daemon: Daemon): Promise<LeakCheck> {
-  const every = Math.max(1, Math.round(LEAK_CALLS / 10));
+  const every = Math.max(1, Math.round(LEAK_CALLS / LEAK_READINGS));
   const rss: number[] = [];
   const heap: number[] = [];
   const at: number[] = [];
@@ -179,6 +179,14 @@ async function leakCheck(clients: DirectClient[], daemon: Daemon): Promise<LeakC
   const trendOf = (ys: number[]) => trend(at.slice(half), ys.slice(half));
   return { errors, perSecond: (LEAK_CALLS / wallMs) * 1000, every, rss, trend: trendOf(rss), heapBefore, heap, heapTrend: trendOf(heap) * 1024 };
 }
+
+/**
+ * Readings of the leak check. Without a leak the live heap moves by up to 0.15 MiB from one reading
+ * to the next, and in some runs steps down by that much once along the way: with 10 readings, the
+ * trend over the 5 of the second half read +40 KiB per 1000 calls in one run, near its limit of 50.
+ * With 20, the median of the slopes over 10 readings moves less. Each reading costs about 0.6 s.
+ */
+const LEAK_READINGS = 20;
 
 /** Time for the ready pools to rebuild what the last calls took (8 builds, on a slow machine): before a leak check's reading, and between series. */
 const SETTLE_MS = 500;

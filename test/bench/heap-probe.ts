@@ -1,5 +1,5 @@
 // Loaded into the bench's daemon (node --import): on SIGUSR2 it runs full garbage collections and
-// writes the live heap to stderr as "heap-probe: BYTES". The leak check reads it after each tenth
+// writes the live heap to stderr as "heap-probe: BYTES". The leak check reads it after each twentieth
 // of its calls: RSS moves by 1-2 MiB with what malloc and V8 keep committed, the live heap after
 // a full collection by a few KiB, so a leak of tens of bytes a call shows in 10,000 calls. Not
 // part of the daemon; nothing else loads it.

@@ -22,9 +22,9 @@ test('npm run bench runs end to end (4 calls at concurrency 1, 3 in every other 
   assert.equal(r.stdout.match(/^\| \((a|b)\) [^|]+ \| (1|2) \| .* \| 0 \| [\d.]+ \|$/gm)?.length, 4, r.stdout);
   assert.equal(r.stdout.match(/^\| \((a|b)\) [^|]+ \| 1, 20 ms apart \| [\d.]+ \| [\d.]+ \| [\d.]+x \| [\d.]+x \| - \| - \| .* \| 0 \| [\d.]+ \|$/gm)?.length, 2, r.stdout);
   assert.match(r.stdout, /^leak check: 6 calls at concurrency 16, 0 errors/m);
-  // The RSS after each tenth (here each call), and its trend once the heap has warmed up.
+  // The RSS after each part (here each call), and its trend once the heap has warmed up.
   assert.match(r.stdout, /^ {2}daemon RSS after each 1 calls \(MiB\): (?:[\d.]+ ){5}[\d.]+; over the second half [+-][\d.]+ MiB per 1000 calls$/m, r.stdout);
-  // The live heap after full collections (the bench's heap probe in the daemon), before and after each tenth.
+  // The live heap after full collections (the bench's heap probe in the daemon), before and after each part.
   assert.match(r.stdout, /^ {2}daemon live heap after full GCs \(MiB\): [\d.]+ before, then (?:[\d.]+ ){5}[\d.]+; over the second half [+-][\d.]+ KiB per 1000 calls$/m, r.stdout);
   assert.match(r.stdout, /^left behind: 0 veth, 0 host tables, 0 processes of the tool user \(and \d+ exited ones the host.s init has not reaped yet\)$/m);
   // The verdict on each target, from the rows of this run (levels 1 and 2: none at 16).
