@@ -181,10 +181,11 @@ async function leakCheck(clients: DirectClient[], daemon: Daemon): Promise<LeakC
 }
 
 /**
- * Readings of the leak check. Without a leak the live heap moves by up to 0.15 MiB from one reading
- * to the next, and in some runs steps down by that much once along the way: with 10 readings, the
- * trend over the 5 of the second half read +40 KiB per 1000 calls in one run, near its limit of 50.
- * With 20, the median of the slopes over 10 readings moves less. Each reading costs about 0.6 s.
+ * Readings of the leak check. Over its first ten readings or so the live heap moves by up to 0.2
+ * MiB from one to the next, however many calls come between them (every 500 or every 1000), and
+ * after them it stays within 0.1 MiB: with 10 readings the trend over the second half still had
+ * some of that (+40 KiB per 1000 calls in one run, near its limit of 50, without a leak); with 20
+ * the second half comes after it. Each reading costs about 0.6 s.
  */
 const LEAK_READINGS = 20;
 
