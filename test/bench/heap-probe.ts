@@ -1,8 +1,9 @@
 // Loaded into the bench's daemon (node --import): on SIGUSR2 it runs full garbage collections and
-// writes the live heap to stderr as "heap-probe: BYTES". The leak check reads it after each twentieth
-// of its calls: RSS moves by 1-2 MiB with what malloc and V8 keep committed, the live heap after
-// a full collection by a few KiB, so a leak of tens of bytes a call shows in 10,000 calls. Not
-// part of the daemon; nothing else loads it.
+// writes the live heap to stderr as "heap-probe: BYTES". The leak check reads it after each part
+// of its calls (LEAK_READINGS in bench.ts): RSS moves by 1-2 MiB with what malloc and V8 keep
+// committed, the live heap after full collections, once settled, by under 0.1 MiB, so a leak of
+// tens of bytes a call shows as a trend over 5,000 calls. Not part of the daemon; nothing else
+// loads it.
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
