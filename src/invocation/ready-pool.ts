@@ -99,7 +99,7 @@ export class ReadyPool {
       // next turn of the event loop: a build's first steps run on this thread, after the answer.
       const replace = () => setImmediate(() => this.refillIfCurrent(slot));
       const timer = setTimeout(replace, REPLACE_AFTER_MS).unref();
-      void found.process.ended.then(() => {
+      void found.process.exited.then(() => {
         clearTimeout(timer);
         replace();
       });

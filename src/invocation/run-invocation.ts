@@ -5,7 +5,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { encodeArgv } from '../plan/bwrap-command.js';
-import { helperPids } from '../plan/cgroup-limits.js';
+import { MONITOR_PIDS } from '../plan/cgroup-limits.js';
 import { ArgumentError } from '../plan/command-template.js';
 import { planArgv } from '../plan/sandbox-plan.js';
 import type { ServedTool } from '../profile/load-tools.js';
@@ -135,7 +135,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
     // Execute: sandbox-exec gets the argv and execs the tool; the timer, the output caps and
     // cancellation may kill it.
     if (reason === null) sandbox.run(encodeArgv(argv));
-    exit = await sandbox.ended;
+    exit = await sandbox.exited;
     exited = performance.now();
     usage = cgroup?.usage();
     // The daemon still holds the sandbox's network namespace, so its counters outlive the tool.
@@ -152,14 +152,11 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
   const callReceipt = await runTeardown(teardown, log);
 
   const out = stdout?.text() ?? '';
-  // bwrap's own messages come first: why it gave up, when it did (then the tool never ran).
-  const bwrapErr = sandbox.bwrapErrors();
-  const toolErr = stderr?.text() ?? '';
-  const err = bwrapErr + toolErr;
+  const err = stderr?.text() ?? '';
   // bwrap reports a failure to build the sandbox (a bind source gone, a cwd missing) as exit 1 and
-  // a "bwrap: " line, sandbox-exec one to start the tool as exit 127 and a "sandbox-exec: " line on
-  // the tool's stderr; the tool could print the latter, which only mislabels its own failure.
-  if (reason === null && ((exit.code === 1 && bwrapErr.startsWith('bwrap: ')) || (exit.code === 127 && toolErr.startsWith('sandbox-exec: ')))) reason = 'setup';
+  // a "bwrap: " line, sandbox-exec one to start the tool as exit 127 and a "sandbox-exec: " line;
+  // the tool could print the same, which only mislabels its own failure.
+  if (reason === null && ((exit.code === 1 && err.startsWith('bwrap: ')) || (exit.code === 127 && err.startsWith('sandbox-exec: ')))) reason = 'setup';
   // The kernel's account: an OOM kill in the cgroup is "memory"; a refused fork that left the tool
   // failing is "pids".
   if (reason === null && usage && usage.oomKills > 0) reason = 'memory';
@@ -182,7 +179,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
     outputCap: plan.outputBytes,
     peakMemoryBytes: usage?.peakMemoryBytes ?? null,
     cpuTimeMs: usage?.cpuTimeMs ?? null,
-    peakPids: usage?.peakPids == null ? null : usage.peakPids - helperPids(profile),
+    peakPids: usage?.peakPids == null ? null : usage.peakPids - MONITOR_PIDS,
     ...(profile.seccomp.action !== 'errno'
       ? { seccompEvents: readSeccompLog(plan.user.uid, startedWallMs, Date.now()).map((e) => ({ syscall: syscallName(e.nr), action: e.action, count: e.count })) }
       : {}),

@@ -1,10 +1,10 @@
 // Starts bwrap as the sandbox user and exposes its control points: the sandbox pid (from
-// --info-fd), the release (a byte on --block-fd), the argv for sandbox-exec (its stdin), the tool's
-// output streams, its exit (from sandbox-exec's watcher, or else bwrap's), kill. No policy here.
+// --info-fd), the release (a byte on --block-fd), the argv for sandbox-exec (its stdin), the output
+// streams, kill and exit. No policy here.
 import type { Readable } from 'node:stream';
 import { Pidfd } from '../../native/libc.js';
 import { boundedWait } from './bounded-wait.js';
-import { INPUT_FDS, TOOL_FDS, type BwrapCommand } from '../plan/bwrap-command.js';
+import type { BwrapCommand } from '../plan/bwrap-command.js';
 import type { SandboxUser } from '../plan/host-facts.js';
 import type { CgroupStep } from './cgroup.js';
 import { awaitAdopted, SpawnError, spawnProcess, type ChildExit } from './spawn-process.js';
@@ -13,20 +13,11 @@ import type { PipeWriter } from './pipe-writer.js';
 export type SandboxExit = ChildExit;
 
 export interface SandboxProcess {
-  /** The tool's stdout and stderr (TOOL_FDS), not bwrap's. */
   readonly stdout: Readable;
   readonly stderr: Readable;
-  /** What bwrap itself wrote on its stderr (why it gave up), without sandbox-exec's report; at most 4 KiB. */
-  bwrapErrors(): string;
   /** Resolves with the sandbox's pid 1 (host pid), or undefined if bwrap exited before it. */
   readonly started: Promise<number | undefined>;
-  /**
-   * Resolves once the tool has exited and its output has ended: with the status sandbox-exec's
-   * watcher reported, or, without a report (no watcher, bwrap gave up, the sandbox was killed),
-   * bwrap's own once it has exited. The sandbox's pid 1 and bwrap may still be ending.
-   */
-  readonly ended: Promise<SandboxExit>;
-  /** Resolves once bwrap has exited and every stream of it is closed. */
+  /** Resolves once bwrap has exited and its output streams are closed. */
   readonly exited: Promise<SandboxExit>;
   /**
    * Resolves once the sandbox's pid 1 is gone too: bwrap exits as soon as that pid 1 reports the
@@ -65,35 +56,13 @@ function readInfo(stream: Readable, exited: Promise<unknown>): Promise<number | 
   });
 }
 
-/** sandbox-exec's watcher's line on bwrap's stderr once the tool has exited (native/sandbox-exec.c). */
-const EXIT_REPORT = /^sandbox-exec: exit (\d{1,3})\n/m;
-/** bwrap writes a line or two when it gives up; more is not kept (the tool could write there too). */
-const BWRAP_ERRORS_MAX = 4096;
-
-/** bwrap's stderr: its own messages, and the watcher's exit report (undefined: none came before it closed). */
-function readBwrapStderr(stream: Readable): { report: Promise<number | undefined>; text: () => string } {
-  let text = '';
-  stream.setEncoding('utf8');
-  const report = new Promise<number | undefined>((resolve) => {
-    stream.on('data', (chunk: string) => {
-      if (text.length >= BWRAP_ERRORS_MAX) return;
-      text = (text + chunk).slice(0, BWRAP_ERRORS_MAX);
-      const m = EXIT_REPORT.exec(text);
-      if (m) resolve(Number(m[1]));
-    });
-    stream.on('error', () => resolve(undefined));
-    stream.on('close', () => resolve(undefined));
-  });
-  return { report, text: () => text.replace(EXIT_REPORT, '') };
-}
+/** bwrap's descriptors 0-4 are stdin, stdout, stderr and the two control pipes. */
+const FIRST_INPUT_FD = 5;
 
 /**
- * bwrap's descriptors: 0 sandbox-exec's argv, 1 and 2 one pipe for bwrap's messages (never the
- * tool's: bwrap's pid 1 holds them until it exits; one pipe of root's, which the tool cannot
- * open through /proc, not /dev/null, which it could), 3 and 4 the control pipes, then the tool's stdout and stderr (TOOL_FDS), then `inputs` (INPUT_FDS), written and
- * closed (filter, secret arguments and data); bwrap reads those during setup and closes them
- * before the tool runs. bwrap starts in the cgroup that run-as makes and joins with `cgroup`
- * (InvocationCgroup.steps).
+ * `inputs` are written to descriptors 5, 6, ... of bwrap and closed (filter, secret arguments and
+ * data); bwrap reads them during setup and closes them before the tool runs. bwrap starts in the
+ * cgroup that run-as makes and joins with `cgroup` (InvocationCgroup.steps).
  */
 export async function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs: readonly (Buffer | undefined)[] = [], cgroup: readonly CgroupStep[] = []): Promise<SandboxProcess> {
   if (cmd.fds.info !== 3 || cmd.fds.block !== 4) throw new SpawnError('control fds must be 3 (info) and 4 (block)');
@@ -105,20 +74,13 @@ export async function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs:
     user,
     cgroup,
     env: cmd.env,
-    stdio: ['write', 'read', { sameAs: 1 }, 'read', 'write', 'read', 'read', ...inputs.map((d) => (d === undefined ? ('null' as const) : ('write' as const)))],
+    stdio: ['write', 'read', 'read', 'read', 'write', ...inputs.map((d) => (d === undefined ? ('null' as const) : ('write' as const)))],
   });
   const exited = child.exited;
   inputs.forEach((data, i) => {
     if (data === undefined) return;
-    (child.streams[INPUT_FDS.seccomp + i] as PipeWriter).end(data);
+    (child.streams[FIRST_INPUT_FD + i] as PipeWriter).end(data);
   });
-  const stdout = child.streams[TOOL_FDS.stdout] as Readable;
-  const stderr = child.streams[TOOL_FDS.stderr] as Readable;
-  const bwrapStderr = readBwrapStderr(child.streams[1] as Readable);
-  // Ordering: the report comes after the tool's exit, so all it wrote is in its pipes by then; what
-  // it left running may write on until they close (or the sandbox ends and closes them).
-  const outputEnded = Promise.all([stdout, stderr].map((s) => new Promise((resolve) => s.once('close', resolve))));
-  const reported = bwrapStderr.report.then((code) => (code === undefined ? exited : outputEnded.then(() => ({ code, signal: null }))));
   const argvPipe = child.streams[0] as PipeWriter;
   const info = child.streams[3] as Readable;
   const block = child.streams[4] as PipeWriter;
@@ -126,25 +88,23 @@ export async function spawnSandbox(cmd: BwrapCommand, user: SandboxUser, inputs:
   // later one that reuses its pid.
   let pidfd: Pidfd | undefined;
   const started = readInfo(info, exited).then((pid) => {
-    if (pid !== undefined && !bwrapReaped) pidfd = Pidfd.open(pid);
+    if (pid !== undefined && !ended) pidfd = Pidfd.open(pid);
     return pid;
   });
-  let bwrapReaped = false;
+  let ended = false;
   // Not behind the drained pipes: a capped output is not read again until the sandbox is gone.
   const gone = child.reaped
     .then(async () => {
-      bwrapReaped = true;
+      ended = true;
       if (pidfd) await awaitAdopted(pidfd);
     })
     // Only an unexpected waitid error lands here; the teardown still goes on, bounded by its own wait.
     .catch(() => undefined)
     .finally(() => pidfd?.close());
   return {
-    stdout,
-    stderr,
-    bwrapErrors: bwrapStderr.text,
+    stdout: child.streams[1] as Readable,
+    stderr: child.streams[2] as Readable,
     started,
-    ended: Promise.race([reported, exited]),
     exited,
     gone,
     release: () => {

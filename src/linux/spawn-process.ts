@@ -15,11 +15,8 @@ import { PipeWriter } from './pipe-writer.js';
 /** Built by scripts/setup.sh from native/run-as.c: drops to the tool's uid and gid, then execs. */
 export const RUN_AS = fileURLToPath(new URL('../../native/run-as', import.meta.url));
 
-/**
- * What the child gets as descriptor i: a pipe it writes to, one it reads from, /dev/null, a
- * descriptor of the daemon, or the same as its descriptor `sameAs` (an earlier one).
- */
-export type StdioSpec = 'read' | 'write' | 'null' | { readonly fd: number } | { readonly sameAs: number };
+/** What the child gets as descriptor i: a pipe it writes to, one it reads from, /dev/null, or a descriptor of the daemon. */
+export type StdioSpec = 'read' | 'write' | 'null' | { readonly fd: number };
 
 export interface SpawnOptions {
   readonly stdio: readonly StdioSpec[];
@@ -153,10 +150,8 @@ export async function spawnProcess(file: string, args: readonly string[], opts: 
         childEnds.push(fd);
         closeAfterSpawn.push(fd);
       } else {
-        const fd = 'fd' in spec ? spec.fd : childEnds[spec.sameAs];
-        if (fd === undefined) throw new Error(`descriptor ${childEnds.length}: the same as a later one`);
         parentEnds.push(undefined);
-        childEnds.push(fd);
+        childEnds.push(spec.fd);
       }
     }
   } catch (e) {

@@ -17,19 +17,13 @@ export interface BwrapCommand {
 export const BWRAP_PATH = '/usr/bin/bwrap';
 export const CONTROL_FDS = { info: 3, block: 4 } as const;
 /**
- * The tool's stdout and stderr: bwrap passes them on to sandbox-exec, which puts them on the
- * tool's 1 and 2. Not bwrap's own 1 and 2, which its pid 1 holds until it exits, after the tool:
- * on these the tool's output ends when the tool (and whatever it left behind) has closed them.
- */
-export const TOOL_FDS = { stdout: 5, stderr: 6 } as const;
-/**
- * Data the daemon writes to bwrap, one descriptor each from 7 up: the compiled seccomp filter
+ * Data the daemon writes to bwrap, one descriptor each from 5 up: the compiled seccomp filter
  * (installed just before exec), /etc/hosts of a sandbox with network, the secret arguments
  * (--args), then one per file secret.
  */
-export const INPUT_FDS = { seccomp: 7, hosts: 8, secretArgs: 9, firstSecretFile: 10 } as const;
+export const INPUT_FDS = { seccomp: 5, hosts: 6, secretArgs: 7, firstSecretFile: 8 } as const;
 
-/** The data for descriptors 7, 8, ... in the order INPUT_FDS gives them; undefined: that descriptor stays closed. */
+/** The data for descriptors 5, 6, ... in the order INPUT_FDS gives them; undefined: that descriptor stays closed. */
 export function toBwrapInputs(seccomp: Buffer, plan: Pick<SandboxEnclosure, 'network'>, secrets: SecretInputs | undefined): (Buffer | undefined)[] {
   const hosts = plan.network ? Buffer.from(plan.network.hostsFile) : undefined;
   return [seccomp, ...(hosts || secrets ? [hosts] : []), ...(secrets ? [secrets.args, ...secrets.files] : [])];
@@ -97,7 +91,6 @@ export function toBwrapCommand(plan: SandboxEnclosure): BwrapCommand {
     // stands, so a sandbox can be built before its call (see native/sandbox-exec.c).
     '--',
     EXEC_HELPER_DEST,
-    ...(plan.watchTool ? ['--watch'] : []),
   ];
   return { file: BWRAP_PATH, argv, fds: CONTROL_FDS, env: {} };
 }

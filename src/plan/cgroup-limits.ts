@@ -1,7 +1,6 @@
 // Profile limits → the values the kernel's cgroup files take, for both hierarchies. Pure: the
 // mechanism in linux/cgroup.ts only writes what this returns, in this order.
 import type { Profile } from '../profile/profile.js';
-import { permitsWatcher } from './seccomp-policy.js';
 
 export interface CgroupLimits {
   readonly memoryBytes: number;
@@ -16,21 +15,17 @@ export interface CgroupLimits {
 export const CPU_PERIOD_US = 100_000;
 
 /**
- * toolcell's own processes in the invocation cgroup: bwrap's monitor, the process outside the
- * sandbox that waits for it (run-as joins the cgroup before it execs bwrap), and sandbox-exec's
- * watcher, the tool's parent, where the profile lets it run (native/sandbox-exec.c). pids.max has
- * room for them on top of the profile's `pids`, and the peak reported leaves them out, so `pids`
- * stays what the tool gets.
+ * bwrap's monitor, the process outside the sandbox that waits for it, is in the invocation cgroup
+ * too (run-as joins the cgroup before it execs bwrap): pids.max has room for it on top of the
+ * profile's `pids`, and the peak reported leaves it out, so `pids` stays what the sandbox gets.
  */
-export function helperPids(profile: Profile): number {
-  return permitsWatcher(profile.seccomp) ? 2 : 1;
-}
+export const MONITOR_PIDS = 1;
 
 export function planCgroupLimits(profile: Profile): CgroupLimits {
   return {
     memoryBytes: profile.limits.memory,
     swapBytes: profile.limits.memory_swap,
-    pids: profile.limits.pids + helperPids(profile),
+    pids: profile.limits.pids + MONITOR_PIDS,
     cpuQuotaUs: Math.max(1000, Math.round(profile.limits.cpu * CPU_PERIOD_US)),
     cpuPeriodUs: CPU_PERIOD_US,
   };

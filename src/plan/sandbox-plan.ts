@@ -5,7 +5,6 @@ import { fillTemplate } from './command-template.js';
 import type { HostFacts, PathFact, SandboxUser } from './host-facts.js';
 import { systemTreeOf } from './system-trees.js';
 import { hostsFileFor, resolveAllow, type SandboxNetwork } from './network-plan.js';
-import { permitsWatcher } from './seccomp-policy.js';
 
 /** Mount operations in the order bwrap must perform them (one exhaustive union, see to-bwrap-argv). */
 export type PlannedMount =
@@ -32,8 +31,6 @@ export interface SandboxEnclosure {
   readonly disableUserns: boolean;
   /** The tool runs on a terminal that pty-exec opens inside the sandbox. */
   readonly pty: boolean;
-  /** sandbox-exec stays as the tool's parent and reports its exit (--watch), where the filter lets it. */
-  readonly watchTool: boolean;
   readonly timeoutMs: number;
   readonly outputBytes: number;
   /** Names and delivery of the tool's secrets; never their values (those stay out of plans). */
@@ -137,7 +134,6 @@ export function planEnclosure(profile: Profile, facts: HostFacts): SandboxEnclos
     hostname,
     disableUserns: facts.bwrapDisableUserns,
     pty: profile.pty,
-    watchTool: permitsWatcher(profile.seccomp),
     timeoutMs: profile.limits.timeout,
     outputBytes: profile.limits.output,
     secrets: Object.entries(profile.secrets)

@@ -68,15 +68,3 @@ export function planSeccomp(s: SeccompSettings): SeccompPolicy {
   const enosys = ENOSYS_SYSCALLS.filter((c) => !allowedCalls.has(c) && !allowedGroups.has('@namespaces') && !wholeDenials.has(c));
   return { action: s.action, rules: unique, enosys };
 }
-
-/**
- * The system calls sandbox-exec's watcher makes (native/sandbox-exec.c, --watch): it forks (clone
- * with SIGCHLD alone), closes, waits for the tool, writes its report and exits. It runs under the
- * tool's filter, so a profile that denies any of them whole gets no watcher (a denial that kills
- * would kill it, and the tool with it): the daemon then learns the tool's exit from bwrap.
- */
-export const WATCHER_SYSCALLS = ['clone', 'close', 'exit_group', 'wait4', 'write'] as const;
-
-export function permitsWatcher(s: Pick<SeccompSettings, 'deny'>): boolean {
-  return !s.deny.some((d) => (WATCHER_SYSCALLS as readonly string[]).includes(d));
-}

@@ -15,14 +15,16 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, release } from 'node:os';
 import { lookupUserRecord } from '../../src/linux/users.js';
+import { spawnProcess } from '../../src/linux/spawn-process.js';
 import { DAEMON_ENV } from '../../src/server/daemon-runtime.js';
 import { closeQuietly, connectClient, makeToolsDir, pollUntil, removeDir, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
 import { createToolUsers } from '../helpers/fixtures.js';
 import { createLab } from '../helpers/test-network.js';
-import { f1, NOOP, noopSandbox, processStarts, sample, spawnFloor, summarize, type NoopSandbox, type Sample, type Stats } from './measure.js';
+import { f1, NOOP, noopSandbox, processStarts, sample, summarize, type NoopSandbox, type Sample, type Stats } from './measure.js';
 import { judgeTargets, type Measured } from './targets.js';
 import { trend } from './trend.js';
 import { benchOptions, parseAssignments, parseCount, parseCounts } from './options.js';
+import type { PipeWriter } from '../../src/linux/pipe-writer.js';
 
 const USAGE = 'node dist/test/bench/bench.js [--calls N] [--calls-at-1 N] [--levels 1,4,16,64] [--gap MS] [--leak N] [--node-option FLAG]... [--env NAME=VALUE]...';
 const OPTIONS = {
@@ -96,9 +98,14 @@ const PROCESS_STARTS = 400;
  * `concurrency` at a time (what the machine gives without toolcell at the same parallelism).
  */
 function floor(sandbox: NoopSandbox, calls: number, concurrency: number, gapMs = 0): Promise<Sample> {
-  // posix_spawn, as the tool's user: what a shell's fork of a small process costs, not the fork
-  // of a Node process (the bench's own heap would make the floor slower than bwrap is).
-  return sample(calls, concurrency, () => spawnFloor(sandbox), gapMs);
+  const { tool, cmd, bareArgv, inputs } = sandbox;
+  return sample(calls, concurrency, async () => {
+    // posix_spawn, as the tool's user: what a shell's fork of a small process costs, not the fork
+    // of a Node process (the bench's own heap would make the floor slower than bwrap is).
+    const child = await spawnProcess(cmd.file, bareArgv, { user: tool.user, stdio: ['null', 'null', 'null', 'null', 'null', 'write'] });
+    (child.streams[5] as PipeWriter).end(inputs[0]);
+    return (await child.exited).code === 0;
+  }, gapMs);
 }
 
 /** One row: calls at this concurrency, each worker waiting gapMs after each call. */

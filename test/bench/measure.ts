@@ -5,10 +5,9 @@ import { compileSeccomp } from '../../src/linux/compile-seccomp.js';
 import { gatherHostFacts } from '../../src/linux/gather-host-facts.js';
 import { spawnProcess } from '../../src/linux/spawn-process.js';
 import { lookupUserRecord } from '../../src/linux/users.js';
-import { INPUT_FDS, toBwrapCommand, toBwrapInputs, type BwrapCommand } from '../../src/plan/bwrap-command.js';
-import { EXEC_HELPER_DEST, planSandbox, type SandboxPlan } from '../../src/plan/sandbox-plan.js';
+import { toBwrapCommand, toBwrapInputs, type BwrapCommand } from '../../src/plan/bwrap-command.js';
+import { planSandbox, type SandboxPlan } from '../../src/plan/sandbox-plan.js';
 import { planSeccomp } from '../../src/plan/seccomp-policy.js';
-import type { PipeWriter } from '../../src/linux/pipe-writer.js';
 import type { ServedTool } from '../../src/profile/load-tools.js';
 import { profileFrom } from '../helpers/fixtures.js';
 
@@ -111,7 +110,7 @@ export interface NoopSandbox {
   readonly cmd: BwrapCommand;
   /** The floor's argv: the same bwrap without the hold, running the tool itself. */
   readonly bareArgv: readonly string[];
-  /** bwrap's inputs from descriptor INPUT_FDS.seccomp on (the seccomp filter). */
+  /** bwrap's inputs from descriptor 5 on (the seccomp filter). */
   readonly inputs: (Buffer | undefined)[];
 }
 
@@ -125,18 +124,7 @@ export async function noopSandbox(): Promise<NoopSandbox> {
   const cmd = toBwrapCommand(plan);
   const control = ['--info-fd', '--block-fd'];
   // The tool directly in place of sandbox-exec, and nothing to release bwrap: no --info-fd/--block-fd.
-  const bareArgv = [...cmd.argv.slice(0, cmd.argv.lastIndexOf(EXEC_HELPER_DEST)).filter((a, i, all) => !control.includes(a) && !control.includes(all[i - 1] ?? '')), ...plan.argv];
+  const bareArgv = [...cmd.argv.slice(0, -1).filter((a, i, all) => !control.includes(a) && !control.includes(all[i - 1] ?? '')), ...plan.argv];
   const seccomp = compileSeccomp(planSeccomp(profile.seccomp), profile.seccomp);
   return { tool: { profile, user, seccomp }, plan, cmd, bareArgv, inputs: toBwrapInputs(seccomp, plan, undefined) };
-}
-
-/**
- * One call of the floor: the bare bwrap as the tool's user, with every descriptor below the
- * seccomp filter's on /dev/null; whether it exited 0.
- */
-export async function spawnFloor({ tool, cmd, bareArgv, inputs }: NoopSandbox): Promise<boolean> {
-  const stdio = [...Array<'null'>(INPUT_FDS.seccomp).fill('null'), 'write' as const];
-  const child = await spawnProcess(cmd.file, bareArgv, { user: tool.user, stdio });
-  (child.streams[INPUT_FDS.seccomp] as PipeWriter).end(inputs[0]);
-  return (await child.exited).code === 0;
 }

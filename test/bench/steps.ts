@@ -10,12 +10,14 @@
 import { runInvocation } from '../../src/invocation/run-invocation.js';
 import { cgroupSetup, reserveInvocationCgroup } from '../../src/linux/cgroup.js';
 import { spawnSandbox } from '../../src/linux/sandbox-process.js';
+import { spawnProcess } from '../../src/linux/spawn-process.js';
 import { encodeArgv } from '../../src/plan/bwrap-command.js';
 import { planCgroupLimits } from '../../src/plan/cgroup-limits.js';
 import { becomeChildSubreaper } from '../../native/libc.js';
 import { createToolUsers, silentLogger } from '../helpers/fixtures.js';
-import { f1, measure, noopSandbox, spawnFloor, type Stats } from './measure.js';
+import { f1, measure, noopSandbox, type Stats } from './measure.js';
 import { benchOptions, parseCount } from './options.js';
+import type { PipeWriter } from '../../src/linux/pipe-writer.js';
 
 const USAGE = 'node dist/test/bench/steps.js [--calls N] [--rounds N]';
 const OPTIONS = { options: { calls: { type: 'string', default: '200' }, rounds: { type: 'string', default: '3' } } } as const;
@@ -29,8 +31,7 @@ async function main(): Promise<void> {
   becomeChildSubreaper();
   const removeUsers = await createToolUsers(['noop']);
   try {
-    const noop = await noopSandbox();
-    const { tool, plan, cmd, inputs } = noop;
+    const { tool, plan, cmd, bareArgv, inputs } = await noopSandbox();
     const setup = cgroupSetup();
     const held = async (withCgroup: boolean): Promise<boolean> => {
       const cgroup = withCgroup && setup.mode !== 'none' ? reserveInvocationCgroup(setup, planCgroupLimits(tool.profile)) : undefined;
@@ -40,14 +41,21 @@ async function main(): Promise<void> {
       sandbox.run(encodeArgv(plan.argv));
       sandbox.stdout.resume();
       sandbox.stderr.resume();
-      const { code } = await sandbox.ended;
+      const { code } = await sandbox.exited;
       cgroup?.usage();
       await sandbox.gone;
       await cgroup?.dispose();
       return code === 0;
     };
     const steps: [string, () => Promise<boolean>][] = [
-      ['1. floor: bare bwrap runs the tool', () => spawnFloor(noop)],
+      [
+        '1. floor: bare bwrap runs the tool',
+        async () => {
+          const child = await spawnProcess(cmd.file, bareArgv, { user: tool.user, stdio: ['null', 'null', 'null', 'null', 'null', 'write'] });
+          (child.streams[5] as PipeWriter).end(inputs[0]);
+          return (await child.exited).code === 0;
+        },
+      ],
       ['2. held: bwrap holds sandbox-exec, then gets the argv', () => held(false)],
       [`3. held + cgroup (${setup.mode})`, () => held(true)],
       ['4. runInvocation: a whole call, in-process', async () => (await runInvocation(tool, {}, { logger: silentLogger })).exitCode === 0],

@@ -38,7 +38,7 @@ describe('e2e: toolcell explain', { skip }, () => {
       assert.match(r.stdout, /^network: only 198\.51\.100\.7:443$/m);
       assert.match(r.stdout, /^ {8}ip daddr 198\.51\.100\.7 tcp dport 443 accept$/m);
       assert.match(r.stdout, /^ {4}table inet toolcell_\d+_\d+_0 \{$/m);
-      assert.match(r.stdout, /--ro-bind-data 8 \/etc\/hosts/);
+      assert.match(r.stdout, /--ro-bind-data 6 \/etc\/hosts/);
     } finally {
       removeDir(tools);
       await removeUsers();

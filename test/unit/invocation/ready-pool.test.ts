@@ -32,7 +32,7 @@ function fakeBuilds() {
       tool: t,
       failed: fail === 'bwrap',
       teardown,
-      process: { ended: exited, exited } as BuiltSandbox['process'],
+      process: { exited } as BuiltSandbox['process'],
     } as unknown as BuiltSandbox;
   };
   return { build, built, tornDown, exits, setFail: (f: typeof fail) => (fail = f) };

@@ -26,6 +26,6 @@ describe('pty plan', () => {
     const argv = toBwrapCommand(plan).argv;
     const i = argv.indexOf('/opt/h/pty-exec');
     assert.deepEqual(argv.slice(i - 1, i + 2), ['--ro-bind', '/opt/h/pty-exec', PTY_HELPER_DEST]);
-    assert.deepEqual(argv.slice(argv.indexOf('--') + 1), [EXEC_HELPER_DEST, '--watch']);
+    assert.deepEqual(argv.slice(argv.indexOf('--') + 1), [EXEC_HELPER_DEST]);
   });
 });

@@ -6,15 +6,15 @@ import { profileFrom } from '../../helpers/fixtures.js';
 describe('cgroup limits (pure)', () => {
   const limits = planCgroupLimits(profileFrom('t', 'description = "d"\ncommand = ["/bin/true"]\n[limits]\nmemory = "128M"\npids = 32\ncpu = 0.5\n'));
 
-  test('profile limits become kernel values; swap off by default; pids has room for bwrap\'s monitor and sandbox-exec\'s watcher', () => {
-    assert.deepEqual(limits, { memoryBytes: 128 * 1024 * 1024, swapBytes: 0, pids: 34, cpuQuotaUs: 50_000, cpuPeriodUs: 100_000 });
+  test('profile limits become kernel values; swap off by default; pids has room for bwrap\'s monitor', () => {
+    assert.deepEqual(limits, { memoryBytes: 128 * 1024 * 1024, swapBytes: 0, pids: 33, cpuQuotaUs: 50_000, cpuPeriodUs: 100_000 });
   });
 
-  test('defaults when the profile is silent: 256M, no swap, 64 pids (66 with bwrap\'s monitor and the watcher), one core', () => {
+  test('defaults when the profile is silent: 256M, no swap, 64 pids (65 with bwrap\'s monitor), one core', () => {
     assert.deepEqual(planCgroupLimits(profileFrom('t', 'description = "d"\ncommand = ["/bin/true"]\n')), {
       memoryBytes: 256 * 1024 * 1024,
       swapBytes: 0,
-      pids: 66,
+      pids: 65,
       cpuQuotaUs: 100_000,
       cpuPeriodUs: 100_000,
     });
@@ -27,7 +27,7 @@ describe('cgroup limits (pure)', () => {
         'memory/memory.limit_in_bytes=134217728',
         'memory/memory.memsw.limit_in_bytes=134217728?',
         'memory/memory.swappiness=0?',
-        'pids/pids.max=34',
+        'pids/pids.max=33',
         'cpu/cpu.cfs_period_us=100000',
         'cpu/cpu.cfs_quota_us=50000',
       ],
@@ -37,7 +37,7 @@ describe('cgroup limits (pure)', () => {
   test('v2 writes: the whole sandbox is one OOM unit', () => {
     assert.deepEqual(
       toV2Writes(limits).map((w) => `${w.file}=${w.value}`),
-      ['memory.max=134217728', 'memory.swap.max=0', 'memory.oom.group=1', 'pids.max=34', 'cpu.max=50000 100000'],
+      ['memory.max=134217728', 'memory.swap.max=0', 'memory.oom.group=1', 'pids.max=33', 'cpu.max=50000 100000'],
     );
   });
 

@@ -6,9 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BWRAP_PATH, CONTROL_FDS, encodeArgv, toBwrapCommand } from '../../../src/plan/bwrap-command.js';
 import type { HostFacts, PathFact } from '../../../src/plan/host-facts.js';
-import { planCgroupLimits } from '../../../src/plan/cgroup-limits.js';
 import { DEFAULT_PATH, DEV_SHM_SIZE, EXEC_HELPER_DEST, PlanError, planSandbox } from '../../../src/plan/sandbox-plan.js';
-import { WATCHER_SYSCALLS } from '../../../src/plan/seccomp-policy.js';
 import { profileFrom } from '../../helpers/fixtures.js';
 import { checkGolden } from '../../helpers/golden.js';
 import { bundled, FACTS } from '../../helpers/host-fixture.js';
@@ -102,8 +100,7 @@ describe('golden bwrap argv of the bundled profiles', () => {
       });
 
       test('bwrap runs sandbox-exec, which gets the tool argv on stdin, one element per template element', () => {
-        // --watch: it stays as the tool's parent and reports its exit (the filter allows that).
-        assert.deepEqual(argv.slice(sep + 1), [EXEC_HELPER_DEST, '--watch']);
+        assert.deepEqual(argv.slice(sep + 1), [EXEC_HELPER_DEST]);
         assert.deepEqual(occurrences(argv, '--ro-bind', 2).filter(([, d]) => d === EXEC_HELPER_DEST), [[FACTS.execHelper, EXEC_HELPER_DEST]]);
         assert.deepEqual(plan.argv, tail);
         assert.equal(encodeArgv(plan.argv).toString(), tail.map((a) => `${a}\0`).join(''));
@@ -140,19 +137,6 @@ describe('golden bwrap argv of the bundled profiles', () => {
     const withFlag = toBwrapCommand(planSandbox(bundled('shell'), { script: 'x' }, FACTS)).argv;
     const without = toBwrapCommand(planSandbox(bundled('shell'), { script: 'x' }, { ...FACTS, bwrapDisableUserns: false })).argv;
     assert.deepEqual(without, withFlag.filter((a) => a !== '--disable-userns'));
-  });
-
-  test('a profile that denies a system call of the watcher whole gets no --watch, and no pid for it', () => {
-    const shell = bundled('shell');
-    for (const syscall of WATCHER_SYSCALLS) {
-      const denying = { ...shell, seccomp: { ...shell.seccomp, deny: [...shell.seccomp.deny, syscall] } };
-      const argv = toBwrapCommand(planSandbox(denying, { script: 'x' }, FACTS)).argv;
-      assert.deepEqual(argv.slice(argv.indexOf('--') + 1), [EXEC_HELPER_DEST], syscall);
-      assert.equal(planCgroupLimits(denying).pids, planCgroupLimits(shell).pids - 1, syscall);
-    }
-    // A denial of clone with namespace flags only (the baseline's) leaves the watcher its fork.
-    const groupOnly = { ...shell, seccomp: { ...shell.seccomp, deny: ['@namespaces'] } };
-    assert.equal(toBwrapCommand(planSandbox(groupOnly, { script: 'x' }, FACTS)).argv.at(-1), '--watch');
   });
 });
 

@@ -19,7 +19,7 @@ function plan(secrets: string) {
 }
 
 describe('secret delivery (pure)', () => {
-  test('the plan names secrets, sorted, never values; argv gets --args 9 (8 is for the /etc/hosts of sandboxes with network) and no value', () => {
+  test('the plan names secrets, sorted, never values; argv gets --args 7 (6 is for the /etc/hosts of sandboxes with network) and no value', () => {
     const p = plan('B = "/etc/toolcell/secrets/b"\nA = { file = "/etc/toolcell/secrets/a", as = "file" }');
     assert.deepEqual(p.secrets, [
       { name: 'A', file: '/etc/toolcell/secrets/a', as: 'file' },
@@ -27,10 +27,10 @@ describe('secret delivery (pure)', () => {
     ]);
     const argv = toBwrapCommand(p).argv;
     const i = argv.indexOf('--args');
-    assert.equal(argv[i + 1], '9');
+    assert.equal(argv[i + 1], '7');
     assert.ok(i < argv.indexOf('--remount-ro'), 'file secrets are created before the root is frozen');
     const inputs = toSecretInputs(p, { A: Buffer.from('aaa'), B: Buffer.from('b b') });
-    assert.deepEqual(inputs.args.toString().split('\0'), ['--perms', '0400', '--ro-bind-data', '10', '/run/secrets/A', '--setenv', 'B', 'b b', '']);
+    assert.deepEqual(inputs.args.toString().split('\0'), ['--perms', '0400', '--ro-bind-data', '8', '/run/secrets/A', '--setenv', 'B', 'b b', '']);
     assert.deepEqual(inputs.files.map(String), ['aaa']);
   });
 

@@ -87,9 +87,9 @@ describe('the installed service under systemd (cgroup v2)', { timeout: 900_000 }
     const id = readdirSync(parent).find((n) => /^\d+\.\d+-/.test(n))!;
     const read = (f: string) => readFileSync(join(parent, id, f), 'utf8').trim();
     // The limits are written before bwrap joins the cgroup: once it is in, they are all there
-    // (pids: the profile's 64, one for bwrap's monitor and one for sandbox-exec's watcher).
+    // (pids: the profile's 64 and one for bwrap's monitor).
     assert.equal(await pollUntil(() => read('cgroup.procs') !== '', 30_000), true);
-    assert.deepEqual([read('memory.max'), read('memory.swap.max'), read('pids.max'), read('cpu.max')], ['268435456', '0', '66', '100000 100000']);
+    assert.deepEqual([read('memory.max'), read('memory.swap.max'), read('pids.max'), read('cpu.max')], ['268435456', '0', '65', '100000 100000']);
     assert.equal(structured(await running).stdout, 'done\n');
     const bomb = await client.callTool({ name: 'python', arguments: { code: 'b = []\nfor _ in range(1024): b.append(bytearray(1 << 20))\nprint("survived")' } });
     assert.equal(structured(bomb).reason, 'memory');
