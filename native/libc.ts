@@ -52,10 +52,11 @@ export function setCloexecFrom3(): void {
 const PR_SET_CHILD_SUBREAPER = 36;
 
 /**
- * Orphans of the daemon's children become the daemon's children, not the host init's. bwrap's
- * outer process exits as soon as the sandbox's pid 1 reports the tool's exit, before that pid 1 is
- * gone; so the daemon can reap it itself and know that nothing of the sandbox is left, whatever
- * the host's init does (or, as a container's PID 1, does not do) with orphans.
+ * Orphans of the daemon's children become the daemon's children, not the host init's. bwrap reaps
+ * the sandbox's pid 1 before it exits, but a teardown that kills both (pid 1 first, then bwrap)
+ * can end bwrap first and leave that pid 1 behind; so the daemon can reap it itself and know that
+ * nothing of the sandbox is left, whatever the host's init does (or, as a container's PID 1, does
+ * not do) with orphans.
  */
 export function becomeChildSubreaper(): void {
   if (load().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) !== 0) throw new Error(`prctl(PR_SET_CHILD_SUBREAPER) failed (errno ${koffi.errno()})`);

@@ -7,7 +7,7 @@
  * call only has to hand over its argv. The same path serves a sandbox built for the call itself,
  * so there is one way a tool starts. It runs after bwrap installed the seccomp filter and dropped
  * every capability, as the tool's uid; it adds nothing the tool could not do itself, and the tool
- * replaces it (same pid, no descriptor of it left: stdin is /dev/null again).
+ * replaces it (same pid, the sandbox's pid 1; no descriptor of it left: stdin is /dev/null again).
  *
  * Exit 127 with a "sandbox-exec: " line on stderr when the argv is malformed or exec fails; end of
  * file with no argv at all (a ready sandbox that is discarded) exits 0 quietly.

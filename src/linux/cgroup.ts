@@ -325,9 +325,9 @@ function handle(id: string, layout: Layout, removed?: () => void): Omit<Invocati
   const killAll = async () => {
     if (layout.killFile && existsSync(layout.killFile)) await writeOffLoop(layout.killFile, '1');
     // Every pid listed is in a cgroup this daemon created, so it is one of a sandbox's processes.
-    // The sandbox's pid 1 may still be exiting (bwrap reports its status and exits before its
-    // pid 1 is gone) where nobody waited for it: the daemon does (sandbox.gone), a caller that
-    // is no subreaper cannot. So the first waits are short (1, 2, 4, 8 ms), then 10 ms each.
+    // The sandbox's pid 1 may still be exiting (a bwrap killed before it reaped its pid 1) where
+    // nobody waited for it: the daemon does (sandbox.gone), a caller that is no subreaper cannot.
+    // So the first waits are short (1, 2, 4, 8 ms), then 10 ms each.
     for (let round = 0; round < 100; round++) {
       const left = procs();
       if (left.size === 0) return;

@@ -20,8 +20,8 @@ export interface SandboxProcess {
   /** Resolves once bwrap has exited and its output streams are closed. */
   readonly exited: Promise<SandboxExit>;
   /**
-   * Resolves once the sandbox's pid 1 is gone too: bwrap exits as soon as that pid 1 reports the
-   * tool's exit, and the daemon (a subreaper) reaps it after (see becomeChildSubreaper).
+   * Resolves once the sandbox's pid 1 is gone too: bwrap reaps it before it exits, unless bwrap
+   * was killed first; then the daemon (a subreaper) reaps it (see becomeChildSubreaper).
    */
   readonly gone: Promise<void>;
   /** Lets the held sandbox start sandbox-exec, which then waits for its argv. */

@@ -111,7 +111,8 @@ function listen(): void {
 
 /**
  * Resolves once the process behind `pidfd` is gone: reaped here if the daemon has adopted it (a
- * sandbox's pid 1 once its bwrap has exited), at once if it is no child of the daemon.
+ * sandbox's pid 1 whose bwrap was killed before it reaped it), at once if it is no child of the
+ * daemon.
  */
 export function awaitAdopted(pidfd: Pidfd): Promise<void> {
   if (pidfd.reapAdopted() === 'gone') return Promise.resolve();

@@ -68,6 +68,10 @@ export function toBwrapCommand(plan: SandboxEnclosure): BwrapCommand {
     ...(plan.disableUserns ? ['--disable-userns'] : []),
     '--die-with-parent',
     '--new-session',
+    // The program is the sandbox's pid 1, with no init of bwrap's before it: one fork and one
+    // process less per sandbox, and the whole sandbox ends with the tool (see README, "The tool as
+    // pid 1").
+    '--as-pid-1',
     '--clearenv',
     '--cap-drop', 'ALL',
     '--seccomp', String(INPUT_FDS.seccomp),
