@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // Runs every compiled test file (dist/test/**/*.test.js) with node:test. As root, the bundled
 // tools' users (tc-*) and the client group are created first with `toolcell users sync`, and
-// whatever this run created is removed again at the end.
-import { existsSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
+// whatever this run created is removed again at the end. So two runs on one machine must not
+// overlap (the first to end would delete the users the other still runs as): a second run stops
+// at once with a message while the first holds the lock.
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -21,6 +24,42 @@ function entries(db) {
   return new Set(r.stdout.split('\n').map((l) => l.split(':')[0]).filter(Boolean));
 }
 
+const LOCK = join(tmpdir(), 'toolcell-run-tests.lock');
+
+/** The pid in the lock file if that process is still a test run, else undefined. */
+function holder() {
+  try {
+    const pid = Number(readFileSync(LOCK, 'utf8').trim());
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline.includes('run-tests') ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Takes the lock, or exits if another run holds it; a lock left by a run that is gone is taken over. */
+function lock() {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(LOCK, 'wx', 0o644);
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      return;
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+    }
+    const pid = holder();
+    if (pid !== undefined) {
+      console.error(`run-tests: another test run (pid ${pid}) is under way; runs share the tc- users and cgroups, so wait for it to end (lock: ${LOCK})`);
+      process.exit(1);
+    }
+    unlinkSync(LOCK);
+  }
+  console.error(`run-tests: could not take the lock ${LOCK}`);
+  process.exit(1);
+}
+
+lock();
 const only = process.argv.slice(2);
 const files = walk(join(root, 'dist/test'))
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
@@ -72,5 +111,6 @@ try {
       if (!groupsBefore.has(group) && (group.startsWith('tc-') || group === 'toolcell')) spawnSync('groupdel', ['--', group], { env: SYSTEM_ENV });
     }
   }
+  unlinkSync(LOCK);
 }
 process.exit(status);
