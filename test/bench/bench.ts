@@ -286,8 +286,8 @@ async function main(): Promise<void> {
       }
     };
     const ofTool = readdirSync('/proc').filter((p) => /^\d+$/.test(p) && /^Uid:\s+(\d+)/m.exec(status(p))?.[1] === uid);
-    // bwrap leaves its exited in-sandbox pid 1 to the host's init to reap: those are zombies, not
-    // processes; anything alive here outlived its call.
+    // Exited processes not reaped yet (by the daemon, a subreaper, or the host's init once the
+    // daemon is gone) are zombies, not processes; anything alive here outlived its call.
     const zombies = ofTool.filter((p) => /^State:\s+Z/m.test(status(p))).length;
     const alive = ofTool.length - zombies;
     process.stdout.write(
