@@ -27,7 +27,7 @@ const { CALLS, ROUNDS } = benchOptions('steps', USAGE, OPTIONS, (values) => ({
 }));
 
 async function main(): Promise<void> {
-  // As the daemon is: a sandbox's pid 1 outlives bwrap and is reaped here.
+  // As the daemon is: a sandbox's pid 1 that outlives a killed bwrap is reaped here.
   becomeChildSubreaper();
   const removeUsers = await createToolUsers(['noop']);
   try {
