@@ -4,7 +4,7 @@
 // whatever this run created is removed again at the end. So two runs on one machine must not
 // overlap (the first to end would delete the users the other still runs as): a second run stops
 // at once with a message while the first holds the lock.
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -53,7 +53,7 @@ function lock() {
       console.error(`run-tests: another test run (pid ${pid}) is under way; runs share the tc- users and cgroups, so wait for it to end (lock: ${LOCK})`);
       process.exit(1);
     }
-    unlinkSync(LOCK);
+    rmSync(LOCK, { force: true });
   }
   console.error(`run-tests: could not take the lock ${LOCK}`);
   process.exit(1);
@@ -111,6 +111,6 @@ try {
       if (!groupsBefore.has(group) && (group.startsWith('tc-') || group === 'toolcell')) spawnSync('groupdel', ['--', group], { env: SYSTEM_ENV });
     }
   }
-  unlinkSync(LOCK);
+  rmSync(LOCK, { force: true });
 }
 process.exit(status);
