@@ -4,10 +4,11 @@
 // whatever this run created is removed again at the end. So two runs on one machine must not
 // overlap (the first to end would delete the users the other still runs as): a second run stops
 // at once with a message while the first holds the lock.
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { cgroupParentsCleanup, TEST_RUN_ENV } from '../dist/test/helpers/cgroup-parents.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const SYSTEM_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
@@ -65,20 +66,8 @@ const files = walk(join(root, 'dist/test'))
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
   .sort();
 
-/** The "toolcell" parent cgroups below this process's own cgroup in each v1 hierarchy. */
-function cgroupParents() {
-  const parents = [];
-  for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
-    const [, controllers = '', path = ''] = line.split(':');
-    for (const c of controllers.split(',')) {
-      if (['memory', 'pids', 'cpu', 'cpuacct'].includes(c)) parents.push(join('/sys/fs/cgroup', c, path, 'toolcell'));
-    }
-  }
-  return parents;
-}
-
 const asRoot = process.getuid() === 0;
-const parentsBefore = cgroupParents().filter((p) => existsSync(p));
+const removeCgroupParents = cgroupParentsCleanup('run-tests');
 const usersBefore = asRoot ? entries('passwd') : new Set();
 const groupsBefore = asRoot ? entries('group') : new Set();
 if (asRoot) {
@@ -90,23 +79,15 @@ if (asRoot) {
 
 let status = 1;
 try {
-  const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...files], { stdio: 'inherit', cwd: root });
+  const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...files], { stdio: 'inherit', cwd: root, env: { ...process.env, [TEST_RUN_ENV]: String(process.pid) } });
   status = r.status ?? 1;
 } finally {
   if (asRoot) {
     for (const user of entries('passwd')) {
       if (!usersBefore.has(user) && user.startsWith('tc-')) spawnSync('userdel', ['--', user], { env: SYSTEM_ENV });
     }
-    // The daemons this run started created these; remove them (rmdir fails while one is in use).
-    for (const dir of cgroupParents()) {
-      if (!parentsBefore.includes(dir)) {
-        try {
-          rmdirSync(dir);
-        } catch {
-          console.error(`run-tests: could not remove ${dir}`);
-        }
-      }
-    }
+    // The daemons this run started created these; remove them.
+    removeCgroupParents();
     for (const group of entries('group')) {
       if (!groupsBefore.has(group) && (group.startsWith('tc-') || group === 'toolcell')) spawnSync('groupdel', ['--', group], { env: SYSTEM_ENV });
     }

@@ -18,6 +18,7 @@ import { lookupUserRecord } from '../../src/linux/users.js';
 import { spawnProcess } from '../../src/linux/spawn-process.js';
 import { DAEMON_ENV } from '../../src/server/daemon-runtime.js';
 import { closeQuietly, connectClient, makeToolsDir, pollUntil, removeDir, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
+import { cgroupParentsCleanup } from '../helpers/cgroup-parents.js';
 import { createToolUsers } from '../helpers/fixtures.js';
 import { createLab } from '../helpers/test-network.js';
 import { f1, NOOP, noopSandbox, processStarts, sample, summarize, type NoopSandbox, type Sample, type Stats } from './measure.js';
@@ -194,6 +195,7 @@ const SETTLE_MS = 500;
 
 async function main(): Promise<void> {
   const lab = await createLab();
+  const removeCgroupParents = cgroupParentsCleanup('bench');
   const removeUsers = await createToolUsers(['noop', 'noopnet']);
   const tools = makeToolsDir({ 'noop.toml': NOOP(''), 'noopnet.toml': NOOP(`"${lab.hostA}:8080"`) }, false);
   const config = 'max_calls = 64\nmax_calls_per_caller = 256\nmax_connections_per_caller = 256\nmax_messages_per_second = 100000\n';
@@ -320,6 +322,7 @@ async function main(): Promise<void> {
     await lab.close();
     removeDir(tools);
     await removeUsers();
+    removeCgroupParents();
   }
 }
 

@@ -14,6 +14,7 @@ import { spawnProcess } from '../../src/linux/spawn-process.js';
 import { encodeArgv } from '../../src/plan/bwrap-command.js';
 import { planCgroupLimits } from '../../src/plan/cgroup-limits.js';
 import { becomeChildSubreaper } from '../../native/libc.js';
+import { cgroupParentsCleanup } from '../helpers/cgroup-parents.js';
 import { createToolUsers, silentLogger } from '../helpers/fixtures.js';
 import { f1, measure, noopSandbox, type Stats } from './measure.js';
 import { benchOptions, parseCount } from './options.js';
@@ -29,6 +30,7 @@ const { CALLS, ROUNDS } = benchOptions('steps', USAGE, OPTIONS, (values) => ({
 async function main(): Promise<void> {
   // As the daemon is: a sandbox's pid 1 that outlives a killed bwrap is reaped here.
   becomeChildSubreaper();
+  const removeCgroupParents = cgroupParentsCleanup('steps');
   const removeUsers = await createToolUsers(['noop']);
   try {
     const { tool, plan, cmd, bareArgv, inputs } = await noopSandbox();
@@ -78,6 +80,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${rows.join('\n')}\n`);
   } finally {
     await removeUsers();
+    removeCgroupParents();
   }
 }
 
