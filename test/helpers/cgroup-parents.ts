@@ -9,7 +9,7 @@ import { join } from 'node:path';
 const V1_CONTROLLERS = ['memory', 'pids', 'cpu', 'cpuacct'];
 
 /** Where a daemon started from this process puts its parent cgroups, whether they exist yet or not. */
-export function toolcellCgroupParents(): string[] {
+function toolcellCgroupParents(): string[] {
   const parents: string[] = [];
   for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
     const [, controllers = '', path = ''] = line.split(':');
