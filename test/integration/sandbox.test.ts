@@ -97,6 +97,12 @@ describe('sandbox (real bwrap)', { skip }, () => {
     assert.deepEqual([r.stdout, r.exitCode, r.signal], ['survived\n', 0, null]);
   });
 
+  test('as pid 1, a write to a pipe without a reader fails with EPIPE instead of ending the tool with SIGPIPE', async () => {
+    // The kernel's SIGPIPE for the tool's own write is ignored as its own signals are (no handler).
+    const r = await sh('exec 1> >(true); wait $!; echo lost; echo "echo exit $?" >&2');
+    assert.deepEqual([r.stdout, r.stderr, r.exitCode, r.signal], ['', 'toolcell-test: line 1: echo: write error: Broken pipe\necho exit 1\n', 0, null]);
+  });
+
   test('the timeout kills a double-forked, setsid grandchild', async () => {
     const marker = uniqueMarker(9001);
     const profile = shellProfile('timeout = "1s"');
