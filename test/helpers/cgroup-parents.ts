@@ -1,5 +1,6 @@
 // The "toolcell" parent cgroups that daemons started from this process create below this process's
-// own cgroup (one per v1 hierarchy, as src/linux/cgroup.ts's detectCgroups makes them). A daemon
+// own cgroup, one per v1 hierarchy, as src/linux/cgroup.ts's detectCgroups makes them (v1 only:
+// the machines the tests and benchmarks run on here have cgroup v1). A daemon
 // leaves its parent in place when it stops, since another daemon of the same cgroup may be about to
 // create an invocation cgroup in it; a test run or a bench, which knows its daemons have all
 // stopped, removes the parents it caused.
