@@ -40,6 +40,20 @@ function ownV1Paths(): Partial<Record<V1Controller, string>> {
   return out;
 }
 
+/** Where the v1 parent of invocation cgroups goes in each hierarchy without `cgroup_root`: below our own cgroup. */
+function defaultV1Parent(c: V1Controller, own: Partial<Record<V1Controller, string>>): string | undefined {
+  return own[c] === undefined ? undefined : join(`/sys/fs/cgroup/${c}`, own[c], PARENT);
+}
+
+/**
+ * The v1 parents a daemon started from this process would make (detectCgroups without a root),
+ * whether they exist yet or not; for test runs and benchmarks, which remove those they caused.
+ */
+export function defaultV1ParentDirs(): string[] {
+  const own = ownV1Paths();
+  return V1_CONTROLLERS.map((c) => defaultV1Parent(c, own)).filter((d): d is string => d !== undefined);
+}
+
 /** The unified hierarchy is the only one: /proc/self/cgroup has just "0::/path". */
 function ownV2Path(): string | undefined {
   const lines = readFileSync('/proc/self/cgroup', 'utf8').split('\n').filter(Boolean);
@@ -114,7 +128,7 @@ function detectV1(root: string | undefined): CgroupSetup {
   try {
     for (const c of V1_CONTROLLERS) {
       // v1 hierarchies need no controller hand-over, so a configured root may be several levels deep.
-      const dir = root === undefined ? join(`/sys/fs/cgroup/${c}`, own[c]!, PARENT) : join(`/sys/fs/cgroup/${c}`, root);
+      const dir = root === undefined ? defaultV1Parent(c, own)! : join(`/sys/fs/cgroup/${c}`, root);
       if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
       // Co-mounted controllers (systemd mounts cpu,cpuacct together; /sys/fs/cgroup/cpu and
       // /sys/fs/cgroup/cpuacct are symlinks to it) share one directory: the same real path.
