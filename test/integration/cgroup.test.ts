@@ -74,7 +74,8 @@ print("survived")'`;
   });
 
   test('bwrap starts in the invocation cgroup: its monitor is in it, and the sandbox sees it as the root of its cgroup namespace', async () => {
-    const call = run('timeout = "10s"', 'cat /proc/self/cgroup; sleep 1');
+    // `; true` keeps the shell: bash execs a script's last command in its own place.
+    const call = run('timeout = "10s"', 'cat /proc/self/cgroup; sleep 1; true');
     // While the tool sleeps: the cgroup holds bwrap's monitor (this process's child, which run-as
     // became), the shell (the sandbox's pid 1) and its sleep.
     const members = () => invocationCgroups().flatMap((dir) => readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean));
