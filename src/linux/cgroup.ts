@@ -25,9 +25,14 @@ const PARENT = 'toolcell';
 /** Invocation cgroups are named OWNER-ID (see process-owner). */
 export const CGROUP_OWNER = OWNER;
 
-function cgroupOwnerAlive(name: string): boolean {
-  const m = /^(\d+)\.(\d+)-/.exec(name);
-  return m ? ownerAlive(m[1]!, m[2]!) : false;
+/**
+ * Whether `name` is an invocation cgroup (OWNER-N) whose daemon is gone. Anything else is not
+ * ours to sweep: with `cgroup_root` the parent may be a slice (or the root) that other cgroups
+ * share, and sweeping kills what is in a cgroup.
+ */
+function staleInvocationCgroup(name: string): boolean {
+  const m = /^(\d+)\.(\d+)-\d+$/.exec(name);
+  return m !== null && !ownerAlive(m[1]!, m[2]!);
 }
 
 /** Our own cgroup path in each v1 hierarchy, from /proc/self/cgroup ("4:memory:/a/b"). */
@@ -398,7 +403,7 @@ export async function sweepStaleCgroups(setup: CgroupSetup): Promise<string[]> {
   const stale = new Set<string>();
   for (const parent of cgroupParentDirs(setup)) {
     for (const entry of readdirSync(parent, { withFileTypes: true })) {
-      if (entry.isDirectory() && !cgroupOwnerAlive(entry.name)) stale.add(entry.name);
+      if (entry.isDirectory() && staleInvocationCgroup(entry.name)) stale.add(entry.name);
     }
   }
   for (const id of stale) {

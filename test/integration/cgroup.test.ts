@@ -1,11 +1,11 @@
 // Resource limits with real cgroups: each test runs a bomb or a spinner in a real sandbox and
 // asserts what the kernel did and what the result reports.
-import { existsSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runInvocation } from '../../src/invocation/run-invocation.js';
-import { cgroupParentDirs, cgroupSetup, detectCgroups, reserveInvocationCgroup, type InvocationCgroup } from '../../src/linux/cgroup.js';
+import { cgroupParentDirs, cgroupSetup, detectCgroups, reserveInvocationCgroup, sweepStaleCgroups, type InvocationCgroup } from '../../src/linux/cgroup.js';
 import { spawnProcess, type SpawnedProcess } from '../../src/linux/spawn-process.js';
 import { pollUntil, SLOWDOWN } from '../helpers/daemon.js';
 import { asNobody, FORK_BOMB_PY, profileFrom, realKernelSkipReason, scriptToolToml, silentLogger } from '../helpers/fixtures.js';
@@ -208,6 +208,41 @@ print("survived")'`;
     }
     assert.deepEqual(detectCgroups('relative/path'), { mode: 'none', why: 'cgroup_root "relative/path": expected an absolute cgroup path without ".."' });
     assert.deepEqual(detectCgroups('/a/../b'), { mode: 'none', why: 'cgroup_root "/a/../b": expected an absolute cgroup path without ".."' });
+  });
+
+  test('the start-up sweep takes only invocation cgroups of dead daemons: with cgroup_root, other cgroups beside them keep their processes', async () => {
+    assert.ok(setup !== undefined && setup.mode !== 'none');
+    // cgroup_root may name a slice that other cgroups share (or "/"): the sweep kills what is in a
+    // cgroup it takes, so one that merely looks like an invocation cgroup must be left alone too.
+    const own = readFileSync('/proc/self/cgroup', 'utf8').match(/^\d+:memory:(.*)$/m)?.[1];
+    const root = setup.mode === 'v2' ? join(setup.parent.slice('/sys/fs/cgroup'.length), 'tctest-sweep') : join(own ?? '/', `tctest-sweep-${process.pid}`);
+    const before = new Set(allAncestors(root).filter((d) => existsSync(d)));
+    const configured = detectCgroups(root);
+    assert.ok(configured.mode !== 'none', configured.mode === 'none' ? configured.why : '');
+    // A dead daemon's invocation cgroup (no pid 999999999 runs), and two that are not invocation cgroups.
+    const names = { stale: '999999999.1-0', foreign: 'tctest-foreign', lookalike: '999999999.1-0.scope' };
+    const sleepers: Record<string, SpawnedProcess> = {};
+    try {
+      for (const [role, name] of Object.entries(names)) {
+        for (const parent of cgroupParentDirs(configured)) mkdirSync(join(parent, name));
+        const sleeper = await spawnProcess('/bin/sleep', ['30'], { user: NOBODY, stdio: ['null', 'null', 'null'] });
+        sleepers[role] = sleeper;
+        for (const parent of cgroupParentDirs(configured)) writeFileSync(join(parent, name, 'cgroup.procs'), String(sleeper.pid));
+      }
+      assert.deepEqual(await sweepStaleCgroups(configured), [names.stale]);
+      assert.equal((await sleepers.stale!.reaped).signal, 'SIGKILL');
+      for (const parent of cgroupParentDirs(configured)) {
+        assert.equal(existsSync(join(parent, names.stale)), false, `${parent}/${names.stale} removed`);
+        for (const role of ['foreign', 'lookalike'] as const) {
+          assert.equal(readFileSync(join(parent, names[role], 'cgroup.procs'), 'utf8').trim(), String(sleepers[role]!.pid), `${parent}/${names[role]} still holds its process`);
+        }
+      }
+    } finally {
+      for (const sleeper of Object.values(sleepers)) sleeper.kill();
+      await Promise.all(Object.values(sleepers).map((s) => s.reaped));
+      for (const parent of cgroupParentDirs(configured)) for (const name of Object.values(names)) if (existsSync(join(parent, name))) rmdirSync(join(parent, name));
+      for (const dir of allAncestors(root).reverse()) if (!before.has(dir) && existsSync(dir)) rmdirSync(dir);
+    }
   });
 });
 
