@@ -59,7 +59,7 @@ export class LineTransport implements Transport {
   private closed = false;
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
   /** Requests received and not yet answered, so a shutdown can wait until every answer is out. */
-  private unanswered = new Map<string | number, number>();
+  private readonly unanswered = new Set<string | number>();
   private idleWaiters: (() => void)[] = [];
 
   /** Token bucket over every line (good or bad): a flooding peer costs the daemon a bounded amount. */
@@ -146,7 +146,14 @@ export class LineTransport implements Transport {
       return this.replyError(INVALID_REQUEST, 'message is not a JSON-RPC 2.0 request, notification or response', requestIdOf(json));
     }
     const msg = parsed.data;
-    if ('method' in msg && 'id' in msg) this.unanswered.set(msg.id, (this.unanswered.get(msg.id) ?? 0) + 1);
+    if ('method' in msg && 'id' in msg) {
+      // The SDK keeps one AbortController per id: a second request under an unanswered id replaces the
+      // first's, and a hang-up or cancel then stops only the second while the first runs to its timeout.
+      if (this.unanswered.has(msg.id)) {
+        return this.replyError(INVALID_REQUEST, `request id ${JSON.stringify(msg.id)} is already in use by a request not yet answered`, msg.id);
+      }
+      this.unanswered.add(msg.id);
+    }
     // The SDK never answers a request it was told to cancel: without this, the id (of any size) stayed
     // counted until the connection closed, and a stop waited drain_timeout for an answer never coming.
     if ('method' in msg && !('id' in msg) && msg.method === 'notifications/cancelled') {
@@ -174,9 +181,7 @@ export class LineTransport implements Transport {
   }
 
   private answered(id: string | number): void {
-    const n = (this.unanswered.get(id) ?? 0) - 1;
-    if (n > 0) this.unanswered.set(id, n);
-    else this.unanswered.delete(id);
+    this.unanswered.delete(id);
     if (this.unanswered.size === 0) this.wakeIdle();
   }
 

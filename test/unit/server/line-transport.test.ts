@@ -272,6 +272,22 @@ describe('LineTransport', () => {
     assert.equal(idle, true);
   });
 
+  test('a request id still unanswered is refused with -32600 and its id, undelivered; answered or cancelled, it may be used again', async () => {
+    const h = await harness();
+    const call = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: {} }) as const;
+    await h.send(line(call(7)) + line(call(7)));
+    assert.deepEqual(h.messages, [call(7)]);
+    assertErrors(h.replies(), [[INVALID_REQUEST, 7]]);
+    assert.equal((h.replies()[0] as { error: { message: string } }).error.message, 'request id 7 is already in use by a request not yet answered');
+    await h.transport.send({ jsonrpc: '2.0', id: 7, result: {} });
+    await h.send(line(call(7)));
+    assert.deepEqual(h.messages, [call(7), call(7)]);
+    await h.send(line({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 7 } }));
+    await h.send(line(call(7)));
+    assert.equal(h.messages.filter((m) => 'id' in m).length, 3);
+    assert.equal(h.replies().filter((r) => 'error' in (r as object)).length, 1);
+  });
+
   test('a peer that does not read its replies gets no more requests read until they drain', async () => {
     // The peer's side of the socket: writes complete only when the test lets them (the peer reads).
     const held: (() => void)[] = [];
