@@ -38,7 +38,13 @@ export class Admission {
       if (left > 0) this.perCaller.set(uid, left);
       else this.perCaller.delete(uid);
     };
+    const cancelled = (): Refusal => {
+      leave();
+      return { limit: 'max_calls', value: this.limits.max_calls, message: 'the call was cancelled while it waited for a free slot (max_calls)' };
+    };
     if (this.running >= this.limits.max_calls) {
+      // An aborted signal fires no 'abort' again: queued, the call would hold its place until a slot freed.
+      if (signal?.aborted) return cancelled();
       if (this.queue.length >= this.limits.max_queued_calls) {
         leave();
         return {
@@ -60,10 +66,7 @@ export class Admission {
         this.queue.push(go);
         signal?.addEventListener('abort', giveUp, { once: true });
       });
-      if (!admitted) {
-        leave();
-        return { limit: 'max_calls', value: this.limits.max_calls, message: 'the call was cancelled while it waited for a free slot (max_calls)' };
-      }
+      if (!admitted) return cancelled();
       // A slot handed over by release() stays counted in running.
     } else {
       this.running++;

@@ -1,6 +1,7 @@
 // Admission: the global limit with its bounded queue, and the per-caller limit.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setImmediate as tick } from 'node:timers/promises';
 import { Admission, type Admitted, type Refusal } from '../../../src/server/admission.js';
 
 const admitted = (r: Admitted | Refusal): Admitted => {
@@ -34,4 +35,19 @@ test('over max_calls calls wait in order; a full queue refuses; a cancelled wait
   (await second).release();
   assert.deepEqual(order, ['second']);
   admitted(await a.enter(5, 'u5'));
+});
+
+test('a call whose signal is already aborted is refused at once, without taking a place in the queue', async () => {
+  const a = new Admission({ max_calls: 1, max_queued_calls: 1, max_calls_per_caller: 1 });
+  const first = admitted(await a.enter(1, 'u1'));
+  const cancel = new AbortController();
+  cancel.abort();
+  const refused = await Promise.race([a.enter(2, 'u2', cancel.signal), tick('waiting' as const)]);
+  assert.deepEqual(refused, { limit: 'max_calls', value: 1, message: 'the call was cancelled while it waited for a free slot (max_calls)' });
+  // Nothing of u2's stayed queued: the freed slot goes to the next caller, and u2 (one call at most) may call again.
+  first.release();
+  const third = admitted(await a.enter(3, 'u3'));
+  const again = a.enter(2, 'u2');
+  third.release();
+  admitted(await again);
 });
