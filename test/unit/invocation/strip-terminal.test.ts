@@ -14,6 +14,10 @@ describe('stripTerminalControls', () => {
     ['charset switch and lone escapes', '\x1b(Bok\x1b=', 'ok'],
     ['other control characters, tabs kept', 'a\x07b\x08c\td\x00', 'abc\td'],
     ['plain text untouched', 'héllo wörld\n', 'héllo wörld\n'],
+    ['8-bit CSI (U+009B)', 'a\u009b31mRED\u009b0m', 'aRED'],
+    ['8-bit OSC (U+009D), BEL, ESC \\ and U+009C ends', '\u009d0;title\u009cx\u009d2;t\x07y\u009d2;t\x1b\\z', 'xyz'],
+    ['other C1 controls dropped', 'a\u0085b\u0090c\u009f', 'abc'],
+    ['non-ASCII text untouched', 'é 日本 🙂 \u00a0\u00ff\n', 'é 日本 🙂 \u00a0\u00ff\n'],
   ];
   for (const [name, input, output] of ROWS) test(name, () => assert.equal(stripTerminalControls(input), output));
 });
