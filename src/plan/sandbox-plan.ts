@@ -3,7 +3,7 @@
 import type { Profile } from '../profile/profile.js';
 import { fillTemplate } from './command-template.js';
 import type { HostFacts, PathFact, SandboxUser } from './host-facts.js';
-import { systemTreeOf } from './system-trees.js';
+import { hostStateTreeOf, systemTreeOf } from './system-trees.js';
 import { hostsFileFor, resolveAllow, type SandboxNetwork } from './network-plan.js';
 
 /** Mount operations in the order bwrap must perform them (one exhaustive union, see to-bwrap-argv). */
@@ -109,6 +109,10 @@ export function planEnclosure(profile: Profile, facts: HostFacts): SandboxEnclos
       // only to what is bound there too, never to the host path behind it.
       mounts.push({ op: 'symlink', target: fact.target, dest: m.dest });
     } else {
+      // bwrap follows symlinks on the host when it binds: a path that led into the host's /proc
+      // would bind the host's processes.
+      const state = fact.real === undefined ? undefined : hostStateTreeOf(fact.real);
+      if (state) throw new PlanError(`tool ${profile.name}: host path ${m.source} resolves to ${fact.real} in the host's ${state}, which is never bound`);
       mounts.push({ op: m.kind, source: m.source, dest: m.dest });
     }
   }

@@ -11,3 +11,15 @@ export function systemTreeOf(path: string): string | undefined {
   if (EXACT.includes(path)) return path;
   return TREES.find((t) => path === t || path.startsWith(`${t}/`));
 }
+
+/**
+ * Never bound, not even read-only: the host's live kernel state. Its /proc shows every host
+ * process, other sandboxes' included (their argv, their roots through /proc/PID/root); the sandbox
+ * has a /proc and a /dev of its own.
+ */
+const HOST_STATE_TREES = ['/proc', '/sys', '/dev'];
+
+/** The host-state tree that `path` is or lies in, or undefined. */
+export function hostStateTreeOf(path: string): string | undefined {
+  return HOST_STATE_TREES.find((t) => path === t || path.startsWith(`${t}/`));
+}

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type { z } from 'zod';
 import { parseSize } from '../plan/parse-units.js';
-import { systemTreeOf } from '../plan/system-trees.js';
+import { hostStateTreeOf, systemTreeOf } from '../plan/system-trees.js';
 import { planSeccomp, SeccompPolicyError } from '../plan/seccomp-policy.js';
 import { parseTemplateElement, placeholderNames, TemplateError, type TemplateElement } from '../plan/command-template.js';
 import { compileArgumentValidator } from '../invocation/validate-arguments.js';
@@ -179,12 +179,23 @@ function planMounts(body: ProfileBody, fail: Fail): MountSpec[] {
       const dest = parts[1] ?? source;
       if (!checkPath(key, source, fail) || !checkPath(key, dest, fail)) return;
       if (source === '/') return void fail(key, 'the host root "/" is never bound whole; list the directories the tool needs', ['filesystem', field]);
+      const state = hostStateTreeOf(source);
+      if (state) return void fail(key, `${source} is in the host's ${state}, which is never bound: it is the host's live processes (other sandboxes' included), kernel state and devices; the sandbox has its own /proc and /dev`, ['filesystem', field]);
       const tree = kind === 'bind' ? systemTreeOf(source) : undefined;
       if (tree) return void fail(key, `${source} is in the system tree ${tree}, which a tool may never write`, ['filesystem', field]);
       if (!checkDest(key, dest, fail)) return;
       mounts.push({ kind, source, dest });
     });
   }
+  // A read-only path inside a writable one is the tool's to replace, between calls, with a symlink
+  // that bwrap follows on the host when it binds: to /etc, or anything else the tool's user may read.
+  body.filesystem.read_only.forEach((entry, i) => {
+    const source = entry.split(':')[0] ?? '';
+    const writable = mounts.find((m) => m.kind === 'bind' && (source === m.source || source.startsWith(`${m.source}/`)));
+    if (writable?.kind === 'bind') {
+      fail(`filesystem.read_only[${i}]`, `${source} lies in the writable path ${writable.source}: the tool could replace it with a symlink to anything its user may read; bind it from outside the writable path`, ['filesystem', 'read_only']);
+    }
+  });
   body.filesystem.tmpfs.forEach((entry, i) => {
     const key = `filesystem.tmpfs[${i}]`;
     const [dest = '', sizeText, extra] = entry.split(':');

@@ -164,11 +164,21 @@ describe('planSandbox', () => {
   });
 
   test('a host path that resolves to "/" is refused', () => {
-    const p = profile('read_only = ["/proc/self/root:/host"]');
+    const p = profile('read_only = ["/srv/rootlink:/host"]');
     assert.throws(
-      () => planSandbox(p, { f: 'x' }, { ...FACTS, paths: { '/proc/self/root': { type: 'directory', real: '/' } } }),
-      (e: unknown) => e instanceof PlanError && e.message === 'tool plantest: host path /proc/self/root resolves to the host\'s "/", which is never bound whole',
+      () => planSandbox(p, { f: 'x' }, { ...FACTS, paths: { '/srv/rootlink': { type: 'symlink', target: '/', real: '/' } } }),
+      (e: unknown) => e instanceof PlanError && e.message === 'tool plantest: host path /srv/rootlink resolves to the host\'s "/", which is never bound whole',
     );
+  });
+
+  test('a host path that resolves into the host\'s /proc is refused; a symlink recreated in place resolves to the sandbox\'s own', () => {
+    const p = profile('read_only = ["/srv/plink:/p"]');
+    assert.throws(
+      () => planSandbox(p, { f: 'x' }, { ...FACTS, paths: { '/srv/plink': { type: 'symlink', target: '/proc/1', real: '/proc/1' } } }),
+      (e: unknown) => e instanceof PlanError && e.message === "tool plantest: host path /srv/plink resolves to /proc/1 in the host's /proc, which is never bound",
+    );
+    const inPlace = planSandbox(profile('read_only = ["/etc/mtab"]'), { f: 'x' }, { ...FACTS, paths: { '/etc/mtab': { type: 'symlink', target: '../proc/self/mounts', real: '/proc/4242/mounts' } } });
+    assert.deepEqual(inPlace.mounts.slice(3, -1), [{ op: 'symlink', target: '../proc/self/mounts', dest: '/etc/mtab' }]);
   });
 
   test('uid 0 is refused', () => {

@@ -254,6 +254,34 @@ const INVALID: readonly InvalidRow[] = [
     line: 5,
   },
   {
+    name: 'filesystem: the host\'s /proc as a source, even read-only',
+    source: `${MIN}\n[filesystem]\nread_only = ["/proc:/hostproc"]\n`,
+    key: 'filesystem.read_only[0]',
+    message: "/proc is in the host's /proc, which is never bound",
+    line: 5,
+  },
+  {
+    name: 'filesystem: below the host\'s /sys as a source',
+    source: `${MIN}\n[filesystem]\nread_only = ["/usr", "/sys/kernel:/k"]\n`,
+    key: 'filesystem.read_only[1]',
+    message: "/sys/kernel is in the host's /sys, which is never bound",
+    line: 5,
+  },
+  {
+    name: 'filesystem: a device of the host\'s /dev as a source',
+    source: `${MIN}\n[filesystem]\nread_only = ["/dev/kmsg"]\n`,
+    key: 'filesystem.read_only[0]',
+    message: "/dev/kmsg is in the host's /dev, which is never bound",
+    line: 5,
+  },
+  {
+    name: 'filesystem: a read-only path inside a writable one (the tool could swap it for a symlink)',
+    source: `${MIN}\n[filesystem]\nwritable = ["/srv/out:/out"]\nread_only = ["/usr", "/srv/out/templates:/templates"]\n`,
+    key: 'filesystem.read_only[1]',
+    message: '/srv/out/templates lies in the writable path /srv/out: the tool could replace it with a symlink to anything its user may read',
+    line: 6,
+  },
+  {
     name: 'filesystem: mounting over /proc',
     source: `${MIN}\n[filesystem]\nwritable = ["/srv/x:/proc"]\n`,
     key: 'filesystem.writable[0]',
@@ -552,6 +580,11 @@ tmpfs = ["/work", "/tmp:8M", "/scratch:1G", "/small:512K", "/bytes:4096"]
         { kind: 'tmpfs', dest: '/small', size: 512 * 1024 },
         { kind: 'tmpfs', dest: '/bytes', size: 4096 },
       ]),
+  },
+  {
+    name: 'a read-only path beside a writable one (a common prefix, not a parent) is fine',
+    source: `${MIN}\n[filesystem]\nwritable = ["/srv/out"]\nread_only = ["/srv/outside", "/srv/ou"]\n`,
+    check: (p) => assert.deepEqual(p.mounts.map((m) => m.kind), ['ro-bind', 'ro-bind', 'bind']),
   },
   {
     name: 'a destination next to the reserved ones (/procfs, /devices) is fine',
