@@ -42,6 +42,13 @@ describe('secrets (real bwrap)', { skip }, () => {
     assert.equal(r.stderr, '[secret:TOKEN]\n');
   });
 
+  test('output the cap cuts inside the secret comes back with that start masked too', async () => {
+    // 1,019 bytes of padding, then the secret: the 1,024-byte cap keeps its first 5 characters.
+    const r = await run(tool(`TOKEN = "${dir}/token"`).replace('timeout = "10s"', 'timeout = "10s"\noutput = 1024'), 'head -c 1019 /dev/zero | tr "\\0" x; echo "$TOKEN"');
+    assert.equal(r.stdoutTruncated, true);
+    assert.equal(r.stdout, `${'x'.repeat(1019)}[secret:TOKEN, cut]`);
+  });
+
   test("the value is on no command line and in no environment but the tool's", async () => {
     // The pattern comes from the environment at run time, so the script text does not contain it.
     // The tool is the sandbox's only process (pid 1; the glob expands before grep forks).

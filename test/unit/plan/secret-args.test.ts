@@ -66,4 +66,18 @@ describe('maskSecrets', () => {
     assert.equal(maskSecrets('abcdef abc xabcx', secrets), '[secret:LONG] [secret:SHORT] x[secret:SHORT]x');
     assert.equal(maskSecrets('nothing here', secrets), 'nothing here');
   });
+
+  test('output the cap cut inside a secret: its start is masked, whatever padding moved the cut', () => {
+    const secrets = [{ name: 'KEY', value: 'sk-live-ABCDEFGH' }];
+    const value = secrets[0]!.value;
+    for (let n = 1; n < value.length; n++) {
+      const masked = maskSecrets(`pad ${value.slice(0, n)}`, secrets, true);
+      assert.equal(masked, 'pad [secret:KEY, cut]', `cut after ${n} characters`);
+    }
+    // The cut split a character after the start; a whole secret before it is masked as ever.
+    assert.equal(maskSecrets(`${value} sk-l\uFFFD`, secrets, true), '[secret:KEY] [secret:KEY, cut]');
+    // Not cut: an ending that happens to begin a secret is the tool's own text.
+    assert.equal(maskSecrets('pad sk-l', secrets), 'pad sk-l');
+    assert.equal(maskSecrets('pad xyz', secrets, true), 'pad xyz');
+  });
 });
