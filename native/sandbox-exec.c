@@ -8,17 +8,21 @@
  * so there is one way a tool starts. It runs after bwrap installed the seccomp filter and dropped
  * every capability, as the tool's uid; it adds nothing the tool could not do itself, and the tool
  * replaces it (same pid, the sandbox's pid 1; no descriptor of it left: stdin is /dev/null again).
+ * Every descriptor from 3 up is closed first: bwrap passes on whatever it was not told to consume,
+ * and the tool gets stdin, stdout and stderr only.
  *
  * Exit 127 with a "sandbox-exec: " line on stderr when the argv is malformed or exec fails; end of
  * file with no argv at all (a ready sandbox that is discarded) exits 0 quietly.
  * Built static so it runs whatever libraries a profile binds.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Far above what the daemon sends (each argument is capped at 128 KiB, execve at ARG_MAX). */
@@ -27,6 +31,34 @@
 static int fail(const char *what, const char *detail) {
   fprintf(stderr, "sandbox-exec: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
   return 127;
+}
+
+/*
+ * Closes every descriptor from 3 up; 0 on success. close_range first; where a profile's filter
+ * refuses it, the descriptors /proc/self/fd lists (the sandbox always has its own /proc).
+ */
+static int close_from_3(void) {
+#ifdef SYS_close_range
+  if (syscall(SYS_close_range, 3u, ~0u, 0u) == 0) return 0;
+#endif
+  DIR *dir = opendir("/proc/self/fd");
+  if (dir == NULL) return -1;
+  int self = dirfd(dir);
+  /* Collected first, closed after: closing while reading would change the listing under us. */
+  int fds[1024];
+  size_t n = 0;
+  for (struct dirent *e; (e = readdir(dir)) != NULL;) {
+    int fd = atoi(e->d_name);
+    if (fd < 3 || fd == self) continue;
+    if (n == sizeof fds / sizeof *fds) {
+      closedir(dir);
+      return -1;
+    }
+    fds[n++] = fd;
+  }
+  closedir(dir);
+  for (size_t i = 0; i < n; i++) close(fds[i]);
+  return 0;
 }
 
 int main(void) {
@@ -69,6 +101,7 @@ int main(void) {
   if (null < 0) return fail("open /dev/null", strerror(errno));
   if (dup2(null, 0) < 0) return fail("dup2 /dev/null", strerror(errno));
   close(null);
+  if (close_from_3() != 0) return fail("close inherited descriptors", strerror(errno));
 
   execvp(argv[0], argv);
   int e = errno;

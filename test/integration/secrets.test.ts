@@ -42,6 +42,16 @@ describe('secrets (real bwrap)', { skip }, () => {
     assert.equal(r.stderr, '[secret:TOKEN]\n');
   });
 
+  test('the tool holds stdin, stdout and stderr only: no descriptor bwrap passed on (a secret without network leaves a gap at 6)', async () => {
+    // ls's own descriptor on the directory it lists is 3.
+    const r = await run(tool(`TOKEN = "${dir}/token"`), 'ls /proc/self/fd');
+    assert.equal(r.stdout, '0\n1\n2\n3\n');
+    // Where the profile's filter refuses close_range, sandbox-exec closes what /proc/self/fd lists.
+    const sections = `[secrets]\nTOKEN = "${dir}/token"\n[seccomp]\ndeny = ["close_range"]`;
+    const denied = await run(scriptToolToml({ description: 'secret test', user: 'nobody', limits: 'timeout = "10s"', sections }), 'ls /proc/self/fd');
+    assert.deepEqual([denied.stdout, denied.exitCode], ['0\n1\n2\n3\n', 0]);
+  });
+
   test('output the cap cuts inside the secret comes back with that start masked too', async () => {
     // 1,019 bytes of padding, then the secret: the 1,024-byte cap keeps its first 5 characters.
     const r = await run(tool(`TOKEN = "${dir}/token"`).replace('timeout = "10s"', 'timeout = "10s"\noutput = 1024'), 'head -c 1019 /dev/zero | tr "\\0" x; echo "$TOKEN"');
