@@ -1,0 +1,55 @@
+// Each [input] schema is compiled on its own: nothing one profile (or one load of it) compiled may
+// be seen by, conflict with or outlive another.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { checkArguments, compileArgumentValidator } from '../../../src/invocation/validate-arguments.js';
+
+const withId = (id: string): Record<string, unknown> => ({
+  $id: id,
+  type: 'object',
+  required: ['x'],
+  properties: { x: { type: 'string' } },
+  additionalProperties: false,
+});
+
+describe('compileArgumentValidator', () => {
+  test('the same schema object is compiled once', () => {
+    const s = withId('urn:toolcell:once');
+    assert.equal(compileArgumentValidator(s), compileArgumentValidator(s));
+  });
+
+  test('a schema with "$id" compiles again as a new object (the profile reloaded)', () => {
+    const first = compileArgumentValidator(withId('urn:toolcell:reload'));
+    const second = compileArgumentValidator(withId('urn:toolcell:reload'));
+    assert.notEqual(first, second);
+    assert.deepEqual(checkArguments(withId('urn:toolcell:reload'), { x: 'a' }), []);
+  });
+
+  test("one schema's $id does not answer another's $ref", () => {
+    compileArgumentValidator({ $id: 'urn:toolcell:other', type: 'object', properties: {}, additionalProperties: true });
+    assert.throws(() => compileArgumentValidator({ $ref: 'urn:toolcell:other' }), /can't resolve reference urn:toolcell:other/);
+  });
+
+  test('validators of schemas no longer in use are garbage-collected', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const N = 50;
+    const refs = (() => {
+      const r: WeakRef<object>[] = [];
+      for (let i = 0; i < N; i++) {
+        const s = withId(`urn:toolcell:gc${i}`);
+        compileArgumentValidator(s);
+        r.push(new WeakRef(s));
+      }
+      return r;
+    })();
+    // A WeakRef holds its target until the current job ends.
+    await new Promise((r) => setImmediate(r));
+    gc();
+    const alive = refs.filter((r) => r.deref() !== undefined).length;
+    // Without a retainer every one goes; the margin only spares the test a stray stack slot.
+    assert.ok(alive <= N / 10, `${alive} of ${N} schemas are still held`);
+  });
+});
