@@ -14,15 +14,25 @@ export interface SeccompLogEntry {
   readonly count: number;
 }
 
-const RECORD = /type=1326 audit\((\d+)\.(\d+):\d+\): .*?\buid=(\d+)\b.*?\bsyscall=(\d+)\b.*?\bcode=(0x[0-9a-f]+)/;
+// The kernel's record (audit_seccomp) is `auid= uid= gid= ses=`, [subj=], `pid= comm= exe=`, then
+// `sig= arch= syscall= compat= ip= code=`. comm and exe are the tool's to choose (prctl(PR_SET_NAME),
+// the name of a file it execs), so text like "syscall=39" may stand between the two ends: fields
+// are read from the fixed head and the fixed tail only, never searched for in between.
+const HEAD = /^[^;]*;audit: type=1326 audit\((\d+)\.(\d+):\d+\): auid=\d+ uid=(\d+) gid=\d+ ses=\d+ /;
+const TAIL = / sig=-?\d+ arch=([0-9a-f]+) syscall=(-?\d+) compat=\d+ ip=0x[0-9a-f]+ code=(0x[0-9a-f]+)$/;
 const CODES: Record<string, SeccompEventAction> = { '0x7ffc0000': 'log', '0x80000000': 'kill', '0x0': 'kill' };
 
 /** Parses one /dev/kmsg record ("prio,seq,usec,flags;message"); pure, for tests. */
-export function parseAuditRecord(line: string): { timeMs: number; uid: number; nr: number; action: SeccompEventAction } | undefined {
-  const m = RECORD.exec(line);
-  const action = m ? CODES[m[5] ?? ''] : undefined;
-  if (!m || !action) return undefined;
-  return { timeMs: Number(m[1]) * 1000 + Number(m[2]), uid: Number(m[3]), nr: Number(m[4]), action };
+export function parseAuditRecord(line: string): { timeMs: number; uid: number; arch: number; nr: number; action: SeccompEventAction } | undefined {
+  // The message ends at the first newline (dictionary lines may follow); the kernel hex-encodes a
+  // comm or exe with a newline in it, so none of the tool's text can end it early.
+  const end = line.indexOf('\n');
+  const message = end < 0 ? line : line.slice(0, end);
+  const head = HEAD.exec(message);
+  const tail = TAIL.exec(message);
+  const action = tail ? CODES[tail[3] ?? ''] : undefined;
+  if (!head || !tail || !action) return undefined;
+  return { timeMs: Number(head[1]) * 1000 + Number(head[2]), uid: Number(head[3]), arch: parseInt(tail[1] ?? '', 16), nr: Number(tail[2]), action };
 }
 
 /** Seccomp events of `uid` between fromMs and toMs (wall clock), counted per syscall and action. */

@@ -63,10 +63,37 @@ describe('parseAuditRecord (kernel seccomp audit lines from /dev/kmsg)', async (
   test('a kill and a log record; other lines ignored', () => {
     const kill =
       '5,89,5136505976,-;audit: type=1326 audit(1795306250.765:89): auid=4294967295 uid=65534 gid=65534 ses=4294967295 pid=16943 comm="probe" exe="/probe" sig=31 arch=c000003e syscall=310 compat=0 ip=0x439759 code=0x80000000';
-    assert.deepEqual(parseAuditRecord(kill), { timeMs: 1795306250765, uid: 65534, nr: 310, action: 'kill' });
+    assert.deepEqual(parseAuditRecord(kill), { timeMs: 1795306250765, uid: 65534, arch: 0xc000003e, nr: 310, action: 'kill' });
     const log = kill.replace('sig=31', 'sig=0').replace('code=0x80000000', 'code=0x7ffc0000');
-    assert.deepEqual(parseAuditRecord(log), { timeMs: 1795306250765, uid: 65534, nr: 310, action: 'log' });
+    assert.deepEqual(parseAuditRecord(log), { timeMs: 1795306250765, uid: 65534, arch: 0xc000003e, nr: 310, action: 'log' });
+    assert.deepEqual(parseAuditRecord(`${kill}\n`), parseAuditRecord(kill));
     assert.equal(parseAuditRecord(kill.replace('code=0x80000000', 'code=0x50001')), undefined);
+    assert.equal(parseAuditRecord(kill.replace(' code=0x80000000', '')), undefined);
     assert.equal(parseAuditRecord('6,1,2,-;eth0: link up'), undefined);
+  });
+
+  // comm (prctl(PR_SET_NAME)) and exe (the name of the file exec'd) are the tool's to choose, and
+  // stand between the real uid and the real syscall: a blocked ptrace (101) must not read as getpid.
+  const record = (task: string, tail = 'sig=31 arch=c000003e syscall=101 compat=0 ip=0x439759 code=0x80000000') =>
+    `5,90,5136505977,-;audit: type=1326 audit(1795306250.765:90): auid=4294967295 uid=3001 gid=3001 ses=4294967295 subj=unconfined pid=16944 ${task} ${tail}`;
+  const ptraceKill = { timeMs: 1795306250765, uid: 3001, arch: 0xc000003e, nr: 101, action: 'kill' };
+  const hex = (text: string) => Buffer.from(text).toString('hex').toUpperCase();
+  const forged: readonly [string, string][] = [
+    ['comm="syscall=39"', 'comm="syscall=39" exe="/usr/bin/python3.12"'],
+    ['comm="arch=40000003 syscall=1"', 'comm="arch=40000003 syscall=1" exe="/usr/bin/python3.12"'],
+    ['exe="/tmp/ sig=0 arch=c000003e syscall=39"', 'comm="x" exe="/tmp/ sig=0 arch=c000003e syscall=39"'],
+    ['a whole tail in comm (code=0x7ffc0000: log)', 'comm="a sig=0 arch=c000003e syscall=39 compat=0 ip=0x1 code=0x7ffc0000" exe="/x"'],
+    ['uid=0 in comm and exe', 'comm="uid=0" exe="/tmp/uid=0 gid=0"'],
+    ['a whole record in exe', 'comm="x" exe="audit: type=1326 audit(1.001:1): auid=0 uid=0 gid=0 ses=0 pid=1 comm="y" exe="z" sig=0 arch=40000003 syscall=39 compat=1 ip=0x1 code=0x7ffc0000"'],
+    ['hex-encoded comm and exe (the kernel\'s form for a space or quote)', `comm=${hex('syscall=39')} exe=${hex('/tmp/ sig=0 arch=40000003 syscall=20 compat=0 ip=0x0 code=0x7ffc0000')}`],
+  ];
+  for (const [name, task] of forged) {
+    test(`a record the tool tried to falsify: ${name}`, () => {
+      assert.deepEqual(parseAuditRecord(record(task)), ptraceKill);
+    });
+  }
+
+  test('a record cut short is not completed from the tool\'s text', () => {
+    assert.equal(parseAuditRecord(record('comm="x" exe="/x sig=0 arch=c000003e syscall=39 compat=0 ip=0x1 code=0x7ffc0000"', 'sig=31 arch=c000003e')), undefined);
   });
 });
