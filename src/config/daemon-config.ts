@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { locateKey } from '../profile/locate-key.js';
-import { parseDuration, parseSize } from '../plan/parse-units.js';
+import { durationTooLong, parseDuration, parseSize } from '../plan/parse-units.js';
 import { parseBlock, type AddressBlock, type Family } from '../plan/egress-allow.js';
 import { DEFAULT_POOL } from '../plan/address-pool.js';
 
@@ -30,8 +30,8 @@ function addressBlock(family: Family, fallback: string) {
     });
 }
 
-/** A number, or text with a unit ("4M", "10s") read by `parse`. */
-function withUnit(parse: (text: string) => number | undefined, fallback: string, what: string) {
+/** A number, or text with a unit ("4M", "10s") read by `parse`; `refuse` names what is wrong with a readable value. */
+function withUnit(parse: (text: string) => number | undefined, fallback: string, what: string, refuse: (n: number, v: string | number) => string | undefined = () => undefined) {
   return z
     .union([z.string(), z.number().int().nonnegative()])
     .default(fallback)
@@ -41,9 +41,16 @@ function withUnit(parse: (text: string) => number | undefined, fallback: string,
         ctx.addIssue({ code: 'custom', message: `expected a ${what} like "${fallback}", got ${JSON.stringify(v)}` });
         return z.NEVER;
       }
+      const refused = refuse(n, v);
+      if (refused) {
+        ctx.addIssue({ code: 'custom', message: refused });
+        return z.NEVER;
+      }
       return n;
     });
 }
+
+const duration = (fallback: string) => withUnit(parseDuration, fallback, 'duration', durationTooLong);
 
 export const DaemonConfigSchema = z
   .object({
@@ -58,8 +65,8 @@ export const DaemonConfigSchema = z
       .optional()
       .describe('cgroup (as /proc/self/cgroup names it) to create invocation cgroups in; default: "toolcell" below the daemon\'s own cgroup.'),
     network_pool: addressBlock(4, DEFAULT_POOL.v4).describe('IPv4 block the veth pairs of sandboxes with network are addressed from (/30 each); slots that overlap a network of the host are skipped.'),
-    network_pool6: addressBlock(6, DEFAULT_POOL.v6).describe('IPv6 block for the same, used for tools whose allowlist has IPv6 destinations (/126 each).'),
-    drain_timeout: withUnit(parseDuration, '10s', 'duration').describe('On stop, how long running calls may go on before they are killed.'),
+    network_pool6: addressBlock(6, DEFAULT_POOL.v6).describe('IPv6 block for the same, used for tools whose allowlist has IPv6 destinations (/126 each); the pool with fewer slots bounds how many sandboxes with network run at once.'),
+    drain_timeout: duration('10s').describe('On stop, how long running calls may go on before they are killed.'),
     max_calls: z.number().int().positive().default(32).describe('Calls running at once in the daemon; more wait in a queue.'),
     max_queued_calls: z.number().int().nonnegative().default(128).describe('Calls waiting for a slot; over it a call is refused at once.'),
     max_calls_per_caller: z.number().int().positive().default(8).describe('Calls running or waiting at once for one uid.'),
@@ -77,7 +84,7 @@ export const DaemonConfigSchema = z
       // interleaved pairs of 800 calls); a ready sandbox costs the kernel about 0.2 MiB.
       .default(8)
       .describe('Sandboxes kept built ahead of demand per recently called tool (never reused; tools with secrets get none); 0: every call builds its own.'),
-    ready_max_age: withUnit(parseDuration, '30s', 'duration')
+    ready_max_age: duration('30s')
       .refine((n) => n > 0, 'must be more than 0')
       .describe('A ready sandbox no call took within this time is torn down and not replaced; it also bounds how old its host-name resolution may be.'),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),

@@ -23,6 +23,8 @@ export class AddressPool {
   readonly size: number;
   /** The pools as CIDR text, for the rules that keep sandboxes away from each other. */
   readonly cidrs: Readonly<Record<4 | 6, string>>;
+  /** The pool that runs out first, as the admin wrote it. */
+  private readonly bound: string;
 
   constructor(
     readonly config: PoolConfig,
@@ -33,8 +35,14 @@ export class AddressPool {
   ) {
     if (config.v4.family !== 4 || config.v4.prefix > 28) throw new AddressPoolError(`network_pool ${config.v4.address}/${config.v4.prefix}: expected an IPv4 block of /28 or wider`);
     if (config.v6.family !== 6 || config.v6.prefix > 120) throw new AddressPoolError(`network_pool6 ${config.v6.address}/${config.v6.prefix}: expected an IPv6 block of /120 or wider`);
-    this.size = Math.min(2 ** (V4_SLOT_PREFIX - config.v4.prefix), 65536);
+    const v4Slots = 2 ** (V4_SLOT_PREFIX - config.v4.prefix);
+    const v6Slots = 2 ** (V6_SLOT_PREFIX - config.v6.prefix);
+    // Every slot has its place in both pools, so the smaller one bounds them all: past its end a
+    // sandbox's address would lie outside its block, where the rules that keep sandboxes apart (and
+    // off the admin's other addresses) do not look.
+    this.size = Math.min(v4Slots, v6Slots, 65536);
     this.cidrs = { 4: `${config.v4.address}/${config.v4.prefix}`, 6: `${config.v6.address}/${config.v6.prefix}` };
+    this.bound = v6Slots < v4Slots && v6Slots < 65536 ? `network_pool6 ${this.cidrs[6]}` : `network_pool ${this.cidrs[4]}`;
   }
 
   slot(index: number): NetworkSlot {
@@ -68,7 +76,7 @@ export class AddressPool {
       this.next = (index + 1) % this.size;
       return this.slot(index);
     }
-    throw new AddressPoolError(`no free address in network_pool ${this.cidrs[4]} (${this.used.size} sandboxes with network are running)`);
+    throw new AddressPoolError(`no free address in ${this.bound} (${this.used.size} sandboxes with network are running)`);
   }
 
   release(index: number): void {

@@ -89,8 +89,23 @@ export function parseBlock(text: string): AddressBlock {
   return { family, address: fromBigInt(network, family), prefix };
 }
 
+/** RFC 6052's well-known NAT64 prefix: where a NAT64 gateway serves it, 64:ff9b::/96 is all of IPv4. */
+const NAT64 = { address: '64:ff9b::', prefix: 96 } as const;
+
+/** Why a target counts as "anywhere" (an allow_any entry), or undefined when it does not. */
+export function wideReason(target: AllowTarget): string | undefined {
+  if (target.kind !== 'block') return undefined;
+  if (target.prefix < WIDE_PREFIX[target.family]) return `opens a block wider than /${WIDE_PREFIX[target.family]}`;
+  if (target.family !== 6) return undefined;
+  // The block holds the NAT64 prefix, or lies in it and spans more than a /8 of the IPv4 behind it.
+  const shared = Math.min(target.prefix, NAT64.prefix);
+  const inNat64 = toBigInt(target.address, 6) >> BigInt(128 - shared) === toBigInt(NAT64.address, 6) >> BigInt(128 - shared);
+  if (inNat64 && target.prefix - NAT64.prefix < WIDE_PREFIX[4]) return `reaches a block of IPv4 wider than /${WIDE_PREFIX[4]} through the NAT64 prefix ${NAT64.address}/${NAT64.prefix}`;
+  return undefined;
+}
+
 export function isWide(target: AllowTarget): boolean {
-  return target.kind === 'block' && target.prefix < WIDE_PREFIX[target.family];
+  return wideReason(target) !== undefined;
 }
 
 // Address arithmetic, for normalizing blocks and for the address pool.

@@ -10,7 +10,7 @@
 //   on the host, a table per invocation: what arrives from the sandbox's veth is forwarded only to
 //     the allowlist, never delivered to the host itself (its own addresses, any interface), never
 //     to link-local, multicast, broadcast or another sandbox; the host masquerades what it forwards.
-import type { AddressBlock, AllowEntry, Family, Proto } from './egress-allow.js';
+import { overlaps, parseBlock, type AddressBlock, type AllowEntry, type Family, type Proto } from './egress-allow.js';
 
 /** One allowlist entry with its destination resolved to an address block. */
 export interface ResolvedAllow {
@@ -68,6 +68,17 @@ export const ALWAYS_DENIED: Record<Family, readonly string[]> = {
   4: ['0.0.0.0/8', '127.0.0.0/8', '169.254.0.0/16', '224.0.0.0/4', '240.0.0.0/4'],
   6: ['::/128', '::1/128', '::ffff:0:0/96', 'fe80::/10', 'ff00::/8'],
 };
+
+/** The entries that ALWAYS_DENIED covers whole: no allowlist opens them, so each is a mistake. */
+export function neverReachable(entries: readonly AllowEntry[]): AllowEntry[] {
+  return entries.filter(({ target }) => {
+    if (target.kind !== 'block') return false;
+    return ALWAYS_DENIED[target.family].some((text) => {
+      const denied = parseBlock(text);
+      return denied.prefix <= target.prefix && overlaps(denied, target);
+    });
+  });
+}
 
 const block = (b: AddressBlock) => (b.prefix === (b.family === 4 ? 32 : 128) ? b.address : `${b.address}/${b.prefix}`);
 const daddr = (f: Family) => (f === 4 ? 'ip daddr' : 'ip6 daddr');

@@ -11,6 +11,17 @@ export function parseSize(text: string): number | undefined {
   return Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }
 
+/**
+ * Every duration ends in a setTimeout, and Node fires a timer set above 2^31-1 ms after 1 ms: a
+ * timeout of "36000m" would kill every call at once. Longer durations are refused, not clamped.
+ */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
+/** The complaint about `ms` (written as `got`) when it exceeds MAX_DURATION_MS, else undefined. */
+export function durationTooLong(ms: number, got: string | number): string | undefined {
+  return ms > MAX_DURATION_MS ? `must be at most ${MAX_DURATION_MS} ms (24.8 days, the longest a timer can wait), got ${JSON.stringify(got)}` : undefined;
+}
+
 export function parseDuration(text: string): number | undefined {
   const m = /^(\d+)(ms|s|m)$/.exec(text.trim());
   if (!m) return undefined;

@@ -9,6 +9,7 @@ import type { SandboxUser } from '../plan/host-facts.js';
 import { identityProblems } from './check-identity.js';
 import { loadProfiles } from './load-profiles.js';
 import { isWide } from '../plan/egress-allow.js';
+import { neverReachable } from '../plan/network-plan.js';
 import { locateKey } from './locate-key.js';
 import type { Profile, ProfileError } from './profile.js';
 
@@ -53,16 +54,26 @@ async function writableWarnings(p: Profile, record: UserRecord): Promise<Profile
 
 /** What an admin should look at twice: egress to anywhere (allow_any), flagged by check and at load. */
 function egressWarnings(p: Profile): ProfileError[] {
+  const warnings: ProfileError[] = [];
   const wide = p.egress.filter((e) => isWide(e.target)).map((e) => e.text);
-  if (wide.length === 0) return [];
-  return [
-    {
+  if (wide.length > 0) {
+    warnings.push({
       file: p.file,
       line: locateKey(p.source, ['network', 'allow_any']),
       key: 'network.allow_any',
       message: `${wide.join(', ')}: the tool may reach any address on ${wide.length === 1 ? 'that port' : 'those ports'} (never the host itself, link-local, multicast or other sandboxes)`,
-    },
-  ];
+    });
+  }
+  const never = neverReachable(p.egress).map((e) => e.text);
+  if (never.length > 0) {
+    warnings.push({
+      file: p.file,
+      line: locateKey(p.source, ['network', 'allow']),
+      key: 'network.allow',
+      message: `${never.join(', ')}: never reachable: a sandbox's firewall refuses loopback, link-local, multicast, IPv4-mapped and reserved addresses whatever the allowlist says`,
+    });
+  }
+  return warnings;
 }
 
 /** Secret files are checked when profiles load (and again, with the read, at every call). */

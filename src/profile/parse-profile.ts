@@ -8,7 +8,7 @@ import { hostStateTreeOf, systemTreeOf } from '../plan/system-trees.js';
 import { planSeccomp, SeccompPolicyError } from '../plan/seccomp-policy.js';
 import { parseTemplateElement, placeholderNames, TemplateError, type TemplateElement } from '../plan/command-template.js';
 import { compileArgumentValidator } from '../invocation/validate-arguments.js';
-import { AllowEntryError, isWide, parseAllowEntry, WIDE_PREFIX, type AllowEntry } from '../plan/egress-allow.js';
+import { AllowEntryError, parseAllowEntry, wideReason, type AllowEntry } from '../plan/egress-allow.js';
 import { locateKey } from './locate-key.js';
 import { absolutePath, DEFAULT_TMPFS_SIZE, ProfileSchema, type ProfileBody } from './schema.js';
 import type { MountSpec, Profile, ProfileError } from './profile.js';
@@ -152,8 +152,9 @@ function parseEgress(body: ProfileBody, fail: Fail): AllowEntry[] {
     const key = `network.allow[${i}]`;
     try {
       const entry = parseAllowEntry(text);
-      if (isWide(entry.target) && !body.network.allow_any) {
-        return void fail(key, `${JSON.stringify(text)} opens a block wider than /${WIDE_PREFIX[entry.target.kind === 'block' ? entry.target.family : 4]}: set allow_any = true if that is really meant`, ['network', 'allow']);
+      const wide = wideReason(entry.target);
+      if (wide && !body.network.allow_any) {
+        return void fail(key, `${JSON.stringify(text)} ${wide}: set allow_any = true if that is really meant`, ['network', 'allow']);
       }
       entries.push(entry);
     } catch (e) {

@@ -2,7 +2,7 @@
 // default and why it exists. Keys stay snake_case and verbatim; sizes and durations are normalized
 // to bytes and milliseconds here so that nothing downstream parses text again.
 import { z } from 'zod';
-import { parseDuration, parseSize } from '../plan/parse-units.js';
+import { durationTooLong, parseDuration, parseSize } from '../plan/parse-units.js';
 
 const size = (what: string, zeroAllowed = false) =>
   z.union([z.string(), z.number().int()]).transform((v, ctx) => {
@@ -18,6 +18,11 @@ const duration = z.string().transform((v, ctx) => {
   const n = parseDuration(v);
   if (n === undefined) {
     ctx.addIssue({ code: 'custom', message: `expected a duration like "30s" (units ms, s, m), got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  const tooLong = durationTooLong(n, v);
+  if (tooLong) {
+    ctx.addIssue({ code: 'custom', message: tooLong });
     return z.NEVER;
   }
   return n;

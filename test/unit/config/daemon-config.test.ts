@@ -32,6 +32,11 @@ describe('toolcell.toml', () => {
     ]);
   });
 
+  test('durations up to the longest timer are taken, in ms or with a unit', async () => {
+    const c = await loadDaemonConfig(configFile('drain_timeout = 2147483647\nready_max_age = "35791m"\n'));
+    assert.deepEqual([c.drain_timeout, c.ready_max_age], [2 ** 31 - 1, 35791 * 60_000]);
+  });
+
   test('cgroup_root takes an absolute cgroup path', async () => {
     assert.equal((await loadDaemonConfig(configFile('cgroup_root = "/toolcell.slice/x"\n'))).cgroup_root, '/toolcell.slice/x');
   });
@@ -56,6 +61,9 @@ describe('toolcell.toml', () => {
     ['network_pool = "10.1.2.3/16"\n', ':1: network_pool: 10.1.2.3/16 has host bits set; the block is 10.1.0.0/16'],
     ['network_pool = "fd00::/64"\n', ':1: network_pool: expected an IPv4 block like "10.213.0.0/16"'],
     ['network_pool6 = "pool"\n', ':1: network_pool6: "pool" is not an IP address'],
+    // Both end in a setTimeout, which fires after 1 ms for anything longer.
+    ['drain_timeout = "36000m"\n', ':1: drain_timeout: must be at most 2147483647 ms (24.8 days, the longest a timer can wait), got "36000m"'],
+    ['\nready_max_age = 2147483648\n', ':2: ready_max_age: must be at most 2147483647 ms (24.8 days, the longest a timer can wait), got 2147483648'],
   ] as const) {
     test(`refused: ${JSON.stringify(text)}`, async () => {
       const file = configFile(text);

@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AddressPool, AddressPoolError } from '../../../src/plan/address-pool.js';
-import { parseAllowEntry, parseBlock } from '../../../src/plan/egress-allow.js';
+import { overlaps, parseAllowEntry, parseBlock } from '../../../src/plan/egress-allow.js';
 import { hostsFileFor, planNetworkRules, resolveAllow, type InterfaceAddress, type VethLinks } from '../../../src/plan/network-plan.js';
 import { checkGolden } from '../../helpers/golden.js';
 
@@ -74,6 +74,28 @@ describe('address pool', () => {
     pool.release(2);
     pool.release(0);
     assert.equal(pool.acquire().index, 2);
+  });
+
+  test('a small network_pool6 bounds the slots: every v6 address stays inside it', () => {
+    const v6 = parseBlock('fd74:6f6f:6c63::/120');
+    const pool = new AddressPool({ v4: parseBlock('10.213.0.0/16'), v6 }, [], 'o.1');
+    assert.equal(pool.size, 64);
+    const inside = (address: string) => overlaps(v6, { family: 6, address, prefix: 128 });
+    const slots: number[] = [];
+    for (let i = 0; i < 64; i++) {
+      const s = pool.acquire();
+      slots.push(s.index);
+      assert.ok(s.v6 && inside(s.v6.host) && inside(s.v6.sandbox), `slot ${s.index}: ${s.v6?.sandbox} lies outside ${pool.cidrs[6]}`);
+    }
+    assert.equal(new Set(slots).size, 64);
+    assert.equal(pool.slot(63).v6?.sandbox, 'fd74:6f6f:6c63::fe');
+    assert.throws(() => pool.acquire(), (e: Error) => e instanceof AddressPoolError && e.message === 'no free address in network_pool6 fd74:6f6f:6c63::/120 (64 sandboxes with network are running)');
+  });
+
+  test('the IPv4 pool bounds the slots when it is the smaller', () => {
+    assert.equal(new AddressPool(CONFIG, [], 'o.1').size, 16384);
+    assert.equal(new AddressPool({ v4: parseBlock('10.0.0.0/8'), v6: CONFIG.v6 }, [], 'o.1').size, 65536);
+    assert.equal(new AddressPool({ ...CONFIG, v4: parseBlock('10.213.0.0/28') }, [], 'o.1').size, 4);
   });
 
   test('a pool too small for one slot is refused', () => {

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeSize, parseDuration, parseSize } from '../../../src/plan/parse-units.js';
+import { describeSize, durationTooLong, parseDuration, parseSize } from '../../../src/plan/parse-units.js';
 
 const K = 1024;
 const M = 1024 ** 2;
@@ -42,6 +42,16 @@ describe('parseDuration', () => {
   for (const text of invalid) {
     test(`${JSON.stringify(text)} → undefined`, () => assert.equal(parseDuration(text), undefined));
   }
+});
+
+describe('durationTooLong', () => {
+  test('up to 2^31-1 ms (the longest setTimeout) is fine', () => {
+    for (const ms of [1, 30_000, 35791 * 60_000, 2 ** 31 - 1]) assert.equal(durationTooLong(ms, `${ms}ms`), undefined);
+  });
+  test('longer says the limit in ms and days, and the value as written', () => {
+    assert.equal(durationTooLong(2 ** 31, '2147483648ms'), 'must be at most 2147483647 ms (24.8 days, the longest a timer can wait), got "2147483648ms"');
+    assert.equal(durationTooLong(36000 * 60_000, 2160000000), 'must be at most 2147483647 ms (24.8 days, the longest a timer can wait), got 2160000000');
+  });
 });
 
 describe('describeSize', () => {

@@ -99,6 +99,21 @@ const INVALID: readonly InvalidRow[] = [
     line: 5,
   },
   {
+    // setTimeout fires after 1 ms for anything longer: every call would be killed at once.
+    name: 'timeout longer than a timer can wait ("36000m", 25 days)',
+    source: `${MIN}\n[limits]\ntimeout = "36000m"\n`,
+    key: 'limits.timeout',
+    message: 'must be at most 2147483647 ms (24.8 days, the longest a timer can wait), got "36000m"',
+    line: 5,
+  },
+  {
+    name: 'timeout one millisecond past the longest timer',
+    source: `${MIN}\n[limits]\ntimeout = "2147483648ms"\n`,
+    key: 'limits.timeout',
+    message: 'must be at most 2147483647 ms',
+    line: 5,
+  },
+  {
     name: 'pids out of range',
     source: `${MIN}\n[limits]\npids = 0\n`,
     key: 'limits.pids',
@@ -415,6 +430,20 @@ const INVALID: readonly InvalidRow[] = [
     line: 5,
   },
   {
+    name: 'network.allow: the NAT64 prefix 64:ff9b::/96 (all of IPv4 where a NAT64 gateway serves it) without allow_any',
+    source: `${MIN}\n[network]\nallow = ["[64:ff9b::/96]:443"]\n`,
+    key: 'network.allow[0]',
+    message: '"[64:ff9b::/96]:443" reaches a block of IPv4 wider than /8 through the NAT64 prefix 64:ff9b::/96: set allow_any = true if that is really meant',
+    line: 5,
+  },
+  {
+    name: 'network.allow: a block holding the NAT64 prefix without allow_any',
+    source: `${MIN}\n[network]\nallow = ["[64:ff9b::/64]:443"]\n`,
+    key: 'network.allow[0]',
+    message: 'through the NAT64 prefix 64:ff9b::/96',
+    line: 5,
+  },
+  {
     name: 'network: unknown key',
     source: `${MIN}\n[network]\nallowed = []\n`,
     key: 'network.allowed',
@@ -619,6 +648,15 @@ tmpfs = ["/work", "/tmp:8M", "/scratch:1G", "/small:512K", "/bytes:4096"]
     check: (p) => assert.equal(p.limits.timeout, 1500),
   },
   {
+    name: 'the longest timeout a timer can wait: "2147483647ms", and "35791m" below it',
+    source: `${MIN}\n[limits]\ntimeout = "2147483647ms"\n`,
+    check: (p) => {
+      assert.equal(p.limits.timeout, 2 ** 31 - 1);
+      const r = parseProfile('t', FILE, `${MIN}\n[limits]\ntimeout = "35791m"\n`);
+      assert.ok(r.ok && r.profile.limits.timeout === 35791 * 60_000);
+    },
+  },
+  {
     name: 'env, cwd, identity and empty network.allow',
     source: `${MIN}cwd = "/work"\nenv = { LANG = "C.UTF-8", _X1 = "y" }\n\n[identity]\nuser = "tc-t"\n\n[network]\nallow = []\n`,
     check: (p) => {
@@ -627,6 +665,11 @@ tmpfs = ["/work", "/tmp:8M", "/scratch:1G", "/small:512K", "/bytes:4096"]
       assert.deepEqual(p.identity, { user: 'tc-t' });
       assert.deepEqual(p.network, { allow: [], allow_any: false });
     },
+  },
+  {
+    name: 'network.allow: one address or a /8 of IPv4 through NAT64 needs no allow_any',
+    source: `${MIN}\n[network]\nallow = ["[64:ff9b::c633:6407]:443", "[64:ff9b::a00:0/104]:443", "[64:ff9c::/32]:443"]\n`,
+    check: (p) => assert.deepEqual(p.egress.map((e) => e.target.kind === 'block' && `${e.target.address}/${e.target.prefix}`), ['64:ff9b::c633:6407/128', '64:ff9b::a00:0/104', '64:ff9c::/32']),
   },
   {
     name: 'network.allow: addresses, blocks, IPv6, host names, protocols; allow_any opens 0.0.0.0/0',
@@ -667,6 +710,23 @@ describe('parseProfile: valid profiles', () => {
     const r = parseProfile('a-b_9', 'a-b_9.toml', MIN);
     assert.ok(r.ok);
     assert.equal(r.profile.name, 'a-b_9');
+  });
+
+  // A reload parses every profile again; one that failed here stayed on its last good version.
+  test('input with "$id": the same profile parses twice', () => {
+    const source = `${HEAD}${INPUT}"$id" = "urn:toolcell:twice"\n`;
+    for (const n of [1, 2]) {
+      const r = parseProfile('t', FILE, source);
+      assert.ok(r.ok, `parse ${n}: ${r.ok ? '' : JSON.stringify(r.errors)}`);
+      assert.equal(r.profile.input.$id, 'urn:toolcell:twice');
+    }
+  });
+
+  test('two profiles with the same input "$id" both parse', () => {
+    const input = (type: string) => `\n[input]\n"$id" = "urn:toolcell:shared"\ntype = "object"\nrequired = ["x"]\nproperties.x = { type = "${type}" }\n`;
+    const a = parseProfile('a', 'a.toml', `${HEAD}${input('string')}`);
+    const b = parseProfile('b', 'b.toml', `${HEAD}${input('integer')}`);
+    assert.ok(a.ok && b.ok, JSON.stringify([a, b].flatMap((r) => (r.ok ? [] : r.errors))));
   });
 });
 
