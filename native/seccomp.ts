@@ -27,6 +27,7 @@ interface Lib {
   exportBpf: (ctx: unknown, fd: number) => number;
   memfdCreate: (name: string, flags: number) => number;
   resolveNum: (arch: number, num: number) => unknown;
+  nativeArch: () => number;
   free: (ptr: unknown) => void;
 }
 
@@ -46,6 +47,7 @@ function load(): Lib {
     exportBpf: seccomp.func('int seccomp_export_bpf(void *ctx, int fd)') as unknown as Lib['exportBpf'],
     memfdCreate: libc.func('int memfd_create(const char *name, unsigned int flags)') as unknown as Lib['memfdCreate'],
     resolveNum: seccomp.func('void *seccomp_syscall_resolve_num_arch(uint32_t arch_token, int num)') as unknown as Lib['resolveNum'],
+    nativeArch: seccomp.func('uint32_t seccomp_arch_native(void)') as unknown as Lib['nativeArch'],
     free: libc.func('void free(void *ptr)') as unknown as Lib['free'],
   };
   return lib;
@@ -58,14 +60,26 @@ export function resolveSyscall(name: string): number | undefined {
 }
 
 const SCMP_ARCH_NATIVE = 0;
+/** libseccomp's architecture tokens are the kernel's AUDIT_ARCH values, as audit records give them. */
+const AUDIT_ARCH_X86_64 = 0xc000003e;
+const SCMP_ARCH_X32 = 0x4000003e;
+const X32_SYSCALL_BIT = 0x40000000;
+const FOREIGN_ABI: Readonly<Record<number, string>> = { 0x40000003: 'i386', [SCMP_ARCH_X32]: 'x32' };
 
-/** The name of a syscall number on this architecture (libseccomp's table), or "#NR". */
-export function syscallName(nr: number): string {
+/**
+ * The name of a syscall as an audit record gives it (`arch`, `nr`; libseccomp's tables), or "#NR".
+ * A call through a foreign ABI (which the filter kills) is named with it, "i386:getpid" or
+ * "x32:getpid": its number means another call in the native table.
+ */
+export function syscallName(nr: number, arch?: number): string {
   const l = load();
-  const ptr = l.resolveNum(SCMP_ARCH_NATIVE, nr);
-  if (!ptr) return `#${nr}`;
+  let token = arch ?? SCMP_ARCH_NATIVE;
+  if (arch === AUDIT_ARCH_X86_64 && (nr & X32_SYSCALL_BIT) !== 0) token = SCMP_ARCH_X32;
+  const abi = token === SCMP_ARCH_NATIVE || token === l.nativeArch() ? '' : `${FOREIGN_ABI[token] ?? `arch 0x${token.toString(16)}`}:`;
+  const ptr = l.resolveNum(token, nr);
+  if (!ptr) return `${abi}#${nr}`;
   try {
-    return koffi.decode(ptr, 'char', -1) as string;
+    return abi + (koffi.decode(ptr, 'char', -1) as string);
   } finally {
     l.free(ptr);
   }

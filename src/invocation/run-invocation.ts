@@ -181,7 +181,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
     cpuTimeMs: usage?.cpuTimeMs ?? null,
     peakPids: usage?.peakPids == null ? null : usage.peakPids - MONITOR_PIDS,
     ...(profile.seccomp.action !== 'errno'
-      ? { seccompEvents: readSeccompLog(plan.user.uid, startedWallMs, Date.now()).map((e) => ({ syscall: syscallName(e.nr), action: e.action, count: e.count })) }
+      ? { seccompEvents: readSeccompLog(plan.user.uid, startedWallMs, Date.now()).map((e) => ({ syscall: syscallName(e.nr, e.arch), action: e.action, count: e.count })) }
       : {}),
     ...(plan.network ? { deniedEgress: deniedEgress ?? [] } : {}),
   };

@@ -9,6 +9,8 @@ import { closeSync, constants, openSync, readSync } from 'node:fs';
 export type SeccompEventAction = 'log' | 'kill';
 
 export interface SeccompLogEntry {
+  /** The syscall's ABI (AUDIT_ARCH_*): a foreign one's numbers mean other calls. */
+  readonly arch: number;
   readonly nr: number;
   readonly action: SeccompEventAction;
   readonly count: number;
@@ -58,8 +60,8 @@ export function readSeccompLog(uid: number, fromMs: number, toMs: number): Secco
       if (n <= 0) break;
       const rec = parseAuditRecord(buf.toString('utf8', 0, n));
       if (!rec || rec.uid !== uid || rec.timeMs < fromMs || rec.timeMs > toMs) continue;
-      const key = `${rec.nr}/${rec.action}`;
-      counts.set(key, { nr: rec.nr, action: rec.action, count: (counts.get(key)?.count ?? 0) + 1 });
+      const key = `${rec.arch}/${rec.nr}/${rec.action}`;
+      counts.set(key, { arch: rec.arch, nr: rec.nr, action: rec.action, count: (counts.get(key)?.count ?? 0) + 1 });
     }
   } finally {
     closeSync(fd);

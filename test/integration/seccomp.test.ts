@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { syscallName } from '../../native/seccomp.js';
 import { runInvocation } from '../../src/invocation/run-invocation.js';
 import { compileSeccomp } from '../../src/linux/compile-seccomp.js';
 import { planSeccomp, SeccompPolicyError } from '../../src/plan/seccomp-policy.js';
@@ -130,6 +131,15 @@ describe('seccomp (real bwrap, real filters)', { skip }, () => {
     assert.throws(
       () => compileSeccomp(planSeccomp(deny), deny),
       (e: unknown) => e instanceof SeccompPolicyError && e.key === 'seccomp.deny' && e.message === 'unknown syscall "bogus_call"',
+    );
+  });
+
+  test('a reported syscall is named in its own ABI: an i386 or x32 call (which the filter kills) is not taken for the native call of that number', () => {
+    // Numbers as the kernel's audit records give them: i386 getpid is 20 (x86_64's 20 is writev),
+    // an x32 call is x86_64's number with bit 30 set.
+    assert.deepEqual(
+      [syscallName(39), syscallName(39, 0xc000003e), syscallName(20, 0x40000003), syscallName(0x40000027, 0xc000003e), syscallName(999999, 0xc000003e)],
+      ['getpid', 'getpid', 'i386:getpid', 'x32:getpid', '#999999'],
     );
   });
 });
