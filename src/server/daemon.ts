@@ -5,7 +5,7 @@
 import type { Server, Socket } from 'node:net';
 import { basename } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { becomeChildSubreaper, setCloexecFrom3 } from '../../native/libc.js';
+import { becomeChildSubreaper, setCloexecFrom3, type PeerCredentials } from '../../native/libc.js';
 import type { DaemonConfig } from '../config/daemon-config.js';
 import { cgroupParentDirs, cgroupSetup, sweepStaleCgroups } from '../linux/cgroup.js';
 import { loadTools, type ServedTool } from '../profile/load-tools.js';
@@ -35,6 +35,8 @@ export interface RunningDaemon {
 
 /** After the drain: how long killed calls get to send their results before connections are cut. */
 const ANSWER_GRACE_MS = 5_000;
+/** How long a refused connection's error line may take to be written before the connection is cut. */
+const REFUSED_CLOSE_MS = 2_000;
 
 class ConnectionRefused extends Error {}
 
@@ -93,26 +95,41 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
   const connectionCount = new ConnectionCount();
   /** Each uid's name, as its latest connection let in was looked up: for refusals, which look up nothing. */
   const userNames = new Map<number, Promise<string>>();
+  const refuse = async (socket: Socket, peer: PeerCredentials, log: Logger) => {
+    // The name is the one a connection of the same uid that was let in is being looked up by.
+    const user = await (userNames.get(peer.uid) ?? `uid ${peer.uid}`);
+    const message = `${user} has ${config.max_connections_per_caller} connections open already (max_connections_per_caller)`;
+    log.warn({ caller: { uid: peer.uid, user, pid: peer.pid } }, `connection refused: ${message}`);
+    // Closed, not only half-closed: a peer that keeps its side open would otherwise hold the
+    // connection as long as it likes. A peer that does not read could hold off end's callback.
+    socket.end(`${JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: RATE_LIMITED, message } })}\n`, () => socket.destroy());
+    setTimeout(() => socket.destroy(), REFUSED_CLOSE_MS).unref();
+  };
   const onConnection = (socket: Socket) => {
     const log = logger.child({ connection: nextConnection++ });
     socket.on('error', (e) => log.debug({ err: e }, 'socket error'));
     socket.once('close', () => connections.delete(socket));
-    // The connection is served only once the kernel has said who it is and the caller is within
-    // its connection limit; until then every request waits on this promise. The limit is checked
-    // on the kernel's word alone, before the user is looked up: a caller over its limit costs the
-    // daemon no lookup (two processes each), however fast it connects.
+    let peer: PeerCredentials;
+    try {
+      peer = peerOf(socket);
+    } catch (e) {
+      // Without the kernel's word on who is calling, the connection gets nothing.
+      log.warn({ err: e }, 'caller unknown: connection closed');
+      socket.destroy();
+      return;
+    }
+    // The limit is checked on the kernel's word alone, before the user is looked up: a caller over
+    // its limit costs the daemon no lookup (two processes each), however fast it connects. Nor is
+    // such a connection served: nothing it sends is read.
+    if (connectionCount.add(peer.uid, socket) > config.max_connections_per_caller) {
+      void refuse(socket, peer, log);
+      return;
+    }
+    // The connection is served at once, but every request waits on this promise until the caller
+    // is identified.
+    const identified = identifyCaller(peer);
+    userNames.set(peer.uid, identified.then((c) => c.user, () => `uid ${peer.uid}`));
     const caller = (async () => {
-      const peer = peerOf(socket);
-      if (connectionCount.add(peer.uid, socket) > config.max_connections_per_caller) {
-        // The name is the one a connection of the same uid that was let in is being looked up by.
-        const user = await (userNames.get(peer.uid) ?? `uid ${peer.uid}`);
-        const message = `${user} has ${config.max_connections_per_caller} connections open already (max_connections_per_caller)`;
-        log.warn({ caller: { uid: peer.uid, user, pid: peer.pid } }, `connection refused: ${message}`);
-        socket.end(`${JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: RATE_LIMITED, message } })}\n`);
-        throw new ConnectionRefused(message);
-      }
-      const identified = identifyCaller(peer);
-      userNames.set(peer.uid, identified.then((c) => c.user, () => `uid ${peer.uid}`));
       const c = await identified;
       if (socket.destroyed) throw new ConnectionRefused('closed before it was identified');
       log.info({ caller: { uid: c.uid, user: c.user, pid: c.pid } }, 'connected');
@@ -120,7 +137,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
     })();
     caller.catch((e: Error) => {
       if (e instanceof ConnectionRefused) return;
-      // Without the kernel's word on who is calling, the connection gets nothing.
+      // Nor without its name and groups, which [callers] are judged by.
       log.warn({ err: e }, 'caller unknown: connection closed');
       socket.destroy();
     });

@@ -4,6 +4,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, readFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { dirname } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +19,21 @@ const TEAM = 'tctest-team';
 const USERS = { alice: 'tctest-alice', bob: 'tctest-bob', eve: 'tctest-eve' } as const;
 
 const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+
+/**
+ * A raw connection the daemon let in (initialized). A connection of the same caller that is still
+ * closing on the daemon's side (startDaemon's probe, an earlier test's) may hold its last place
+ * for a moment: one refused then is closed at once, and the next try gets in.
+ */
+async function letIn(socket: string): Promise<RawConnection> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const r = await RawConnection.open(socket);
+    if ('result' in (await r.initialize())) return r;
+    r.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('the daemon never let the connection in');
+}
 
 describe('e2e: callers (peer credentials, [callers], audit)', { skip }, () => {
   let daemon: Daemon;
@@ -151,6 +167,32 @@ describe('e2e: callers (peer credentials, [callers], audit)', { skip }, () => {
     }
   });
 
+  test('max_connections_per_caller: a refused connection is closed even when its peer keeps its side open, and what it sends is not read', async () => {
+    const raws = [await letIn(daemon.socket), await letIn(daemon.socket), await letIn(daemon.socket)];
+    const halfOpen = createConnection({ path: daemon.socket, allowHalfOpen: true });
+    let received = '';
+    let closed = false;
+    halfOpen.on('error', () => {});
+    halfOpen.setEncoding('utf8').on('data', (c: string) => (received += c));
+    halfOpen.on('close', () => (closed = true));
+    // Unterminated bytes, fewer than max_message_bytes: a daemon that read them would answer nothing.
+    const pump = setInterval(() => halfOpen.writable && halfOpen.write('x'), 50);
+    try {
+      assert.equal(await pollUntil(() => received.includes('\n'), 5000), true);
+      assert.deepEqual(JSON.parse(received.slice(0, received.indexOf('\n'))), {
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: -32029, message: 'root has 3 connections open already (max_connections_per_caller)' },
+      });
+      assert.equal(await pollUntil(() => closed, 5000), true, 'the daemon closed the connection: writing to it failed');
+      assert.equal(received.slice(received.indexOf('\n') + 1), '', 'nothing after the error line');
+    } finally {
+      clearInterval(pump);
+      halfOpen.destroy();
+      for (const r of raws) r.close();
+    }
+  });
+
   test('a flood of oversized messages on one connection is rate-limited and does not hold up another connection', async () => {
     const flood = await RawConnection.open(daemon.socket);
     const bob = await connectBridge(daemon.socket, USERS.bob);
@@ -207,9 +249,11 @@ test('a connection over the limit is refused before its user is looked up: 50 of
   const daemon = await startDaemon({ tools, configToml: 'max_connections_per_caller = 1\nready_sandboxes = 0\n' });
   const raws: RawConnection[] = [];
   try {
-    const first = await RawConnection.open(daemon.socket);
+    const first = await letIn(daemon.socket);
     raws.push(first);
-    await first.initialize();
+    // tools/list waits for the caller's lookup: its processes are reaped before the count starts.
+    first.send({ jsonrpc: '2.0', id: 'list', method: 'tools/list' });
+    await first.next();
     const before = reapedChildrenTicks(daemon.pid);
     const refused = await Promise.all(Array.from({ length: 50 }, () => RawConnection.open(daemon.socket)));
     raws.push(...refused);
