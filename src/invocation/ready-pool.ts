@@ -59,6 +59,8 @@ export class ReadyPool {
   private building = 0;
   private closed = false;
   private arrivals = 0;
+  /** Each served tool's version as of the last reload (retain); until one, any version take is given. */
+  private served?: ReadonlyMap<string, string>;
 
   constructor(private readonly opts: ReadyPoolOptions) {
     this.build = opts.build ?? buildSandbox;
@@ -77,11 +79,11 @@ export class ReadyPool {
   /**
    * A sandbox for this version of the tool: a ready one, or else the next one the pool finishes
    * building (never later than one the call would start now). Undefined when the pool gives
-   * none (off, closed, not eligible, paused after a failed build): the call builds its own.
-   * Either way the pool is topped up.
+   * none (off, closed, not eligible, paused after a failed build, a version a reload replaced):
+   * the call builds its own. Either way the pool is topped up, but never for a replaced version.
    */
   async take(tool: ServedTool): Promise<BuiltSandbox | undefined> {
-    if (this.closed || this.opts.perTool === 0 || !ReadyPool.eligible(tool)) return undefined;
+    if (this.closed || this.opts.perTool === 0 || !ReadyPool.eligible(tool) || this.replaced(tool)) return undefined;
     const slot = this.slotFor(tool);
     let found: BuiltSandbox | undefined;
     while (!found && slot.ready.length > 0) {
@@ -115,6 +117,7 @@ export class ReadyPool {
 
   /** After a reload: sandboxes of tools that are gone or changed are torn down. */
   retain(tools: ReadonlyMap<string, ServedTool>): void {
+    this.served = new Map([...tools].map(([name, t]) => [name, keyOf(t)]));
     for (const [name, slot] of this.slots) {
       const tool = tools.get(name);
       if (!tool || keyOf(tool) !== slot.key) this.drop(name, slot);
@@ -142,6 +145,14 @@ export class ReadyPool {
     const slot: Slot = { key, tool, ready: [], building: 0, pausedUntil: 0, waiters: [] };
     this.slots.set(name, slot);
     return slot;
+  }
+
+  /**
+   * A call that looked its tool up before a reload takes after it: a slot for that version would
+   * drop the served version's and stand, built for a profile no call will use, until max age.
+   */
+  private replaced(tool: ServedTool): boolean {
+    return this.served !== undefined && this.served.get(tool.profile.name) !== keyOf(tool);
   }
 
   /** A slot is dropped when its tool goes or changes (retain, slotFor); a dropped one gets no more builds. */

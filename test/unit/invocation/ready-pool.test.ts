@@ -144,6 +144,32 @@ test('another version of the tool (a reload) replaces the ready ones; a removed 
   await pool.close();
 });
 
+test('a call that looked its tool up before a reload takes after it: it builds its own, the served version keeps its ready ones', async () => {
+  const f = fakeBuilds();
+  const pool = new ReadyPool({ perTool: 2, maxAgeMs: 60_000, logger: silentLogger, build: f.build });
+  const v1 = tool();
+  await pool.take(v1);
+  await settle();
+  const v2 = tool('t', '# edited\n');
+  pool.retain(new Map([['t', v2]]));
+  await pool.take(v2);
+  await settle();
+  assert.deepEqual(pool.counts(), { t: 2 });
+  const builtBefore = f.built.length;
+  const tornBefore = f.tornDown.length;
+  assert.equal(await pool.take(v1), undefined, 'the old version gets nothing from the pool');
+  await settle();
+  assert.deepEqual(pool.counts(), { t: 2 });
+  assert.equal(f.built.length, builtBefore, 'nothing built for the old version');
+  assert.equal(f.tornDown.length, tornBefore, "the served version's ready ones stand");
+  assert.equal((await pool.take(v2))?.tool, v2);
+  pool.retain(new Map());
+  assert.equal(await pool.take(v2), undefined, 'a removed tool gets nothing either');
+  await settle();
+  assert.deepEqual(pool.counts(), {});
+  await pool.close();
+});
+
 test('a failed build pauses the tool for max age (its calls build their own) and is torn down', async () => {
   const f = fakeBuilds();
   const pool = new ReadyPool({ perTool: 1, maxAgeMs: 60_000, logger: silentLogger, build: f.build });
