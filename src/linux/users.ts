@@ -41,17 +41,23 @@ export interface UserRecord {
   readonly groups: readonly string[];
 }
 
-/** The user's passwd entry and groups, or undefined when NSS knows no such user. `name` may be a uid. */
-export async function lookupUserRecord(name: string): Promise<UserRecord | undefined> {
+/**
+ * The user's passwd entry and groups, or undefined when NSS knows no such user. `name` may be a
+ * uid. `exec` runs the programs (tests replace it).
+ */
+export async function lookupUserRecord(name: string, exec = run): Promise<UserRecord | undefined> {
   let passwd: string;
   try {
-    passwd = await run('getent', ['passwd', '--', name]);
+    passwd = await exec('getent', ['passwd', '--', name]);
   } catch {
     return undefined;
   }
   const f = passwd.trim().split(':');
-  const groups = (await run('id', ['-Gn', '--', name])).trim().split(/\s+/).filter(Boolean);
-  return { name: f[0] || name, uid: Number(f[2]), gid: Number(f[3]), home: f[5] ?? '', shell: f[6] ?? '', groups };
+  const user = f[0] || name;
+  // The groups of the account getent found, by its name: getent takes a uid for a uid, but id
+  // takes "1001" for a name first, and a user named 1001 would lend the caller its groups.
+  const groups = (await exec('id', ['-Gn', '--', user])).trim().split(/\s+/).filter(Boolean);
+  return { name: user, uid: Number(f[2]), gid: Number(f[3]), home: f[5] ?? '', shell: f[6] ?? '', groups };
 }
 
 export async function groupExists(name: string): Promise<boolean> {
