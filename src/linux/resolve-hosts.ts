@@ -9,6 +9,8 @@ const RESOLVE_TIMEOUT_MS = 5_000;
 
 export class HostResolveError extends Error {}
 
+// ALWAYS_DENIED[6] holds the NAT64 images of the refused IPv4 blocks: a DNS64 resolver answers a
+// name whose A record is 169.254.169.254 with 64:ff9b::a9fe:a9fe, which a NAT64 gateway takes back.
 const denied: AddressBlock[] = ([4, 6] as const).flatMap((family) => ALWAYS_DENIED[family].map(parseBlock));
 
 function reachable(address: string): boolean {

@@ -7,10 +7,14 @@
 //   inside the sandbox's namespace, output policy drop: lo, replies, exactly the allowlist;
 //     everything else is counted per destination and rejected at once (the tool sees an error
 //     instead of hanging until its timeout);
-//   on the host, a table per invocation: what arrives from the sandbox's veth is forwarded only to
-//     the allowlist, never delivered to the host itself (its own addresses, any interface), never
-//     to link-local, multicast, broadcast or another sandbox; the host masquerades what it forwards.
-import { overlaps, parseBlock, type AddressBlock, type AllowEntry, type Family, type Proto } from './egress-allow.js';
+//   on the host, a table per invocation: what arrives from the sandbox's veth is forwarded only
+//     from the sandbox's own address and only to the allowlist, never delivered to the host itself
+//     (its own addresses, any interface), never to link-local, multicast, broadcast or another
+//     sandbox; the host masquerades what it forwards.
+// Both walls match the destination in the IP header, so both refuse what would make the real
+// destination differ from it (an IPv6 routing header) or make the packet leave under another
+// source (IPV6_FREEBIND needs no capability, and masquerade rewrites only the sandbox's address).
+import { fromBigInt, overlaps, parseBlock, toBigInt, type AddressBlock, type AllowEntry, type Family, type Proto } from './egress-allow.js';
 
 /** One allowlist entry with its destination resolved to an address block. */
 export interface ResolvedAllow {
@@ -63,10 +67,22 @@ export interface NetworkRules {
 export const SANDBOX_IF = 'eth0';
 export const SANDBOX_TABLE = 'toolcell';
 
+/**
+ * An IPv4 block as seen through RFC 6052's well-known NAT64 prefix 64:ff9b::/96. Where a NAT64
+ * gateway (or a DNS64 resolver's answers) serves it, the IPv6 image reaches the IPv4 block itself,
+ * so whatever refuses the block must refuse its image too.
+ */
+export function nat64Image(v4: string): string {
+  const b = parseBlock(v4);
+  return `${fromBigInt(toBigInt('64:ff9b::', 6) | toBigInt(b.address, 4), 6)}/${96 + b.prefix}`;
+}
+
+const DENIED4 = ['0.0.0.0/8', '127.0.0.0/8', '169.254.0.0/16', '224.0.0.0/4', '240.0.0.0/4'];
+
 /** Never reachable from a sandbox, whatever its allowlist says. */
 export const ALWAYS_DENIED: Record<Family, readonly string[]> = {
-  4: ['0.0.0.0/8', '127.0.0.0/8', '169.254.0.0/16', '224.0.0.0/4', '240.0.0.0/4'],
-  6: ['::/128', '::1/128', '::ffff:0:0/96', 'fe80::/10', 'ff00::/8'],
+  4: DENIED4,
+  6: ['::/128', '::1/128', '::ffff:0:0/96', 'fe80::/10', 'ff00::/8', ...DENIED4.map(nat64Image)],
 };
 
 /** The entries that ALWAYS_DENIED covers whole: no allowlist opens them, so each is a mistake. */
@@ -90,7 +106,12 @@ function allowRules(allow: readonly ResolvedAllow[]): string[] {
 }
 
 function deniedRules(pools: Readonly<Record<Family, string | undefined>>): string[] {
-  return ([4, 6] as const).map((f) => `${daddr(f)} { ${[...ALWAYS_DENIED[f], ...(pools[f] ? [pools[f]] : [])].join(', ')} } goto deny`);
+  const denied: Record<Family, string[]> = {
+    4: [...ALWAYS_DENIED[4], ...(pools[4] ? [pools[4]] : [])],
+    // Other sandboxes, also as a NAT64 gateway would take them back to the IPv4 pool.
+    6: [...ALWAYS_DENIED[6], ...(pools[6] ? [pools[6]] : []), ...(pools[4] ? [nat64Image(pools[4])] : [])],
+  };
+  return ([4, 6] as const).map((f) => `${daddr(f)} { ${denied[f].join(', ')} } goto deny`);
 }
 
 /**
@@ -108,6 +129,9 @@ export function planSandboxFirewall(net: SandboxNetwork, v6: boolean, pools: Rea
     ...set('denied6x', 'ipv6_addr . inet_proto'),
     '  chain output {',
     '    type filter hook output priority filter; policy drop;',
+    // First, before replies: IPV6_RTHDR can be set on a socket whose connection is already
+    // established, and the header then sends its packets on past the destination accepted.
+    '    exthdr rt exists drop',
     '    oifname "lo" accept',
     '    ct state established,related accept',
     // Without IPv6 destinations the sandbox has no IPv6 route; what the kernel itself sends on the
@@ -115,6 +139,11 @@ export function planSandboxFirewall(net: SandboxNetwork, v6: boolean, pools: Rea
     ...(v6
       ? ['    icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, mld-listener-report, mld2-listener-report } accept']
       : ['    meta nfproto ipv6 reject with icmpx admin-prohibited']),
+    // A source that is not an address of this namespace (IPV6_FREEBIND) is the host wall's to
+    // refuse as well; here without naming the slot's address, so this table stays slot-independent.
+    // After the replies: a dropped packet never confirms a conntrack entry, so no established flow
+    // has a foreign source. Dropped, not rejected: a reject would be sent to the forged source.
+    '    fib saddr type != local drop',
     ...deniedRules(pools).map((r) => `    ${r}`),
     ...allowRules(net.allow).map((r) => `    ${r}`),
     '    goto deny',
@@ -161,6 +190,10 @@ export function planNetworkRules(net: SandboxNetwork, slot: NetworkSlot, pools: 
     `    oifname "${slot.hostIf}" drop`,
     '  }',
     '  chain from_sandbox {',
+    // Masquerade rewrites only the sandbox's own address: anything else would leave the host
+    // under a source the tool chose. Without an IPv6 slot the sandbox has no IPv6 to forward.
+    `    ip saddr != ${slot.v4.sandbox} drop`,
+    ...(v6 ? [`    ip6 saddr != ${v6.sandbox} drop`, '    exthdr rt exists drop'] : ['    meta nfproto ipv6 drop']),
     ...deniedRules(pools).map((r) => `    ${r.replace('goto deny', 'drop')}`),
     ...allowRules(net.allow).map((r) => `    ${r}`),
     '    drop',

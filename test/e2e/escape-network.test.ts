@@ -2,13 +2,14 @@
 // TCP and UDP over IPv4 and IPv6, DNS, and the loopback of the machine they run on. The daemon runs
 // in a lab namespace (test/helpers/test-network.ts) that plays the host, with test hosts behind it
 // that log every packet they get, so "nothing left" is checked on the receiving side too. The
-// lab's loopback has listeners of its own: the sandbox's lo must not be the host's.
+// lab's loopback has listeners of its own: the sandbox's lo must not be the host's. Then a tool
+// that does have an allowlist tries to send to its allowed host under a source of its choosing.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { closeQuietly, connectClient, pollUntil, READY_TIMEOUT_MS, startDaemon, waitForExit, type Daemon, type DirectClient } from '../helpers/daemon.js';
-import { realKernelSkipReason } from '../helpers/fixtures.js';
+import { closeQuietly, connectClient, makeToolsDir, pollUntil, READY_TIMEOUT_MS, removeDir, startDaemon, waitForExit, type Daemon, type DirectClient } from '../helpers/daemon.js';
+import { createToolUsers, realKernelSkipReason } from '../helpers/fixtures.js';
 import { PROFILES } from '../helpers/paths.js';
 import { createLab, labSkipReason, type Lab } from '../helpers/test-network.js';
 
@@ -152,5 +153,93 @@ describe('e2e: escape battery, network (python and shell without an allowlist, d
     // The listener's lines arrive once the event loop runs again (spawnSync blocked it).
     await pollUntil(() => accepted.split('\n').length >= 4, 5000);
     assert.match(accepted, /^ready\naccepted 127\.0\.0\.1\naccepted ::1\n$/);
+  });
+});
+
+/**
+ * Sends one datagram to the allowed [A6]:53 three ways and prints "HOW ok REPLY", "HOW errno N" or
+ * "HOW timeout": from a forged source bound with IPV6_FREEBIND (no capability needed), from a
+ * forged source given per packet in IPV6_PKTINFO, and from the sandbox's own address.
+ */
+const FORGE = (a6: string, forged: string) => `
+import socket, struct
+def send(how):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.settimeout(1.5)
+    try:
+        if how != 'own':
+            s.setsockopt(socket.IPPROTO_IPV6, 78, 1)  # IPV6_FREEBIND
+        if how == 'bind':
+            s.bind(('${forged}', 0))
+        if how == 'pktinfo':
+            info = socket.inet_pton(socket.AF_INET6, '${forged}') + struct.pack('@I', 0)
+            s.sendmsg([b'probe'], [(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, info)], 0, ('${a6}', 53))
+        else:
+            s.sendto(b'probe', ('${a6}', 53))
+        return 'ok ' + s.recvfrom(200)[0].decode().strip()
+    except socket.timeout:
+        return 'timeout'
+    except OSError as e:
+        return 'errno %d' % e.errno
+for how in ('bind', 'pktinfo', 'own'):
+    print(how, send(how), flush=True)
+`;
+
+describe('e2e: escape battery, network (a tool with an IPv6 allowlist forges its source)', { skip, timeout: 180_000 }, () => {
+  let lab: Lab;
+  let daemon: Daemon;
+  let conn: DirectClient;
+  let tools: string;
+  let removeUsers: () => Promise<void> = async () => undefined;
+
+  before(async () => {
+    lab = await createLab();
+    removeUsers = await createToolUsers(['forger']);
+    tools = makeToolsDir(
+      {
+        'forger.toml': [
+          'description = "sends from a source of its choosing"',
+          'command = ["/usr/bin/python3", "-I", "-c", "{code}"]',
+          'allow_leading_dash = ["code"]',
+          '[input]',
+          'type = "object"',
+          'required = ["code"]',
+          'properties.code = { type = "string" }',
+          '[filesystem]',
+          'read_only = ["/usr", "/lib", "/lib64", "/bin", "/etc/alternatives"]',
+          'tmpfs = ["/tmp:1M"]',
+          '[limits]',
+          'timeout = "30s"',
+          '[network]',
+          `allow = ["[${lab.hostA6}]:53/udp"]`,
+          '',
+        ].join('\n'),
+      },
+      false,
+    );
+    daemon = await startDaemon({ tools, wrap: [...lab.inLab, '--'] });
+    conn = await connectClient(daemon.socket);
+  });
+  after(async () => {
+    await closeQuietly(conn?.client);
+    await daemon?.stop();
+    await lab?.close();
+    await removeUsers();
+    removeDir(tools);
+  });
+
+  test('a datagram from a forged IPv6 source never leaves the lab; the same tool\'s own datagram does, masqueraded', async () => {
+    // Another host of the lab's own link: a reply to it, or a reflection, would land on the LAN.
+    const forged = lab.hostA6.replace(/::[0-9a-f]+$/, '::99');
+    const route = spawnSync(lab.inLab[0]!, [...lab.inLab.slice(1), 'ip', '-6', 'route', 'get', lab.hostA6], { encoding: 'utf8' }).stdout;
+    const masqueraded = /\bsrc (\S+)/.exec(route)?.[1] ?? assert.fail(`no source in ${route}`);
+    assert.notEqual(forged, masqueraded);
+    const before = lab.received().length;
+    const r = (await conn.client.callTool({ name: 'forger', arguments: { code: FORGE(lab.hostA6, forged) } })) as CallToolResult;
+    const s = r.structuredContent as { stdout: string; stderr: string };
+    assert.equal(s.stderr, '');
+    // The own datagram was answered after the forged ones were sent: had they left, they are logged.
+    assert.deepEqual(lab.received().slice(before), [`udp [${lab.hostA6}]:53 from ${masqueraded}`]);
+    assert.equal(s.stdout, ['bind errno 1', 'pktinfo errno 1', `own ok hello [${lab.hostA6}]:53/udp`, ''].join('\n'));
   });
 });

@@ -5,7 +5,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AddressPool, AddressPoolError } from '../../../src/plan/address-pool.js';
 import { overlaps, parseAllowEntry, parseBlock } from '../../../src/plan/egress-allow.js';
-import { hostsFileFor, planNetworkRules, resolveAllow, type InterfaceAddress, type VethLinks } from '../../../src/plan/network-plan.js';
+import { HostResolveError, resolveHosts } from '../../../src/linux/resolve-hosts.js';
+import { ALWAYS_DENIED, hostsFileFor, nat64Image, planNetworkRules, planSandboxFirewall, resolveAllow, type InterfaceAddress, type VethLinks } from '../../../src/plan/network-plan.js';
 import { checkGolden } from '../../helpers/golden.js';
 
 const CONFIG = { v4: parseBlock('10.213.0.0/16'), v6: parseBlock('fd74:6f6f:6c63::/64') };
@@ -35,6 +36,45 @@ describe('network plan', () => {
 
   test('IPv6 destinations give the sandbox an IPv6 address and route (golden)', () => {
     checkGolden('network-v6.txt', render(['[2001:db8:1::10]:8080', '203.0.113.10:8080'], {}, true));
+  });
+
+  test('both walls drop a forged source and an IPv6 routing header before any accept; without an IPv6 slot the host forwards no IPv6', () => {
+    const slot = new AddressPool(CONFIG, [], '4242.777').slot(5);
+    const net = { allow: resolveAllow(entries(['[2001:db8:1::10]:53/udp', '203.0.113.10:53/udp']), {}), hostsFile: '' };
+    const chain = (nft: string, name: string) => nft.split(`chain ${name} {\n`)[1]!.split('\n  }')[0]!.split('\n').map((l) => l.trim());
+    // The host wall has no reply shortcut before from_sandbox: its first rules are the walls.
+    const host = chain(planNetworkRules(net, slot, POOLS).hostNft, 'from_sandbox');
+    assert.deepEqual(host.slice(0, 3), ['ip saddr != 10.213.0.22 drop', 'ip6 saddr != fd74:6f6f:6c63::16 drop', 'exthdr rt exists drop']);
+    assert.deepEqual(chain(planNetworkRules(net, { ...slot, v6: undefined }, POOLS).hostNft, 'from_sandbox').slice(0, 2), ['ip saddr != 10.213.0.22 drop', 'meta nfproto ipv6 drop']);
+    for (const v6 of [true, false]) {
+      const sandbox = chain(planSandboxFirewall(net, v6, POOLS), 'output');
+      // The routing header before replies too: IPV6_RTHDR can be set on an established socket.
+      assert.equal(sandbox.indexOf('exthdr rt exists drop'), 1);
+      const forged = sandbox.indexOf('fib saddr type != local drop');
+      assert.ok(forged > 0 && forged < sandbox.findIndex((r) => / dport \d+ accept$/.test(r)), sandbox.join('\n'));
+    }
+  });
+
+  test('NAT64 images (64:ff9b::/96) of the always-refused IPv4 blocks and of the IPv4 pool are refused by both walls', () => {
+    assert.deepEqual(
+      ['0.0.0.0/8', '127.0.0.0/8', '169.254.0.0/16', '224.0.0.0/4', '10.213.0.0/16', '198.51.100.7'].map(nat64Image),
+      ['64:ff9b::/104', '64:ff9b::7f00:0/104', '64:ff9b::a9fe:0/112', '64:ff9b::e000:0/100', '64:ff9b::ad5:0/112', '64:ff9b::c633:6407/128'],
+    );
+    for (const v4 of ALWAYS_DENIED[4]) assert.ok(ALWAYS_DENIED[6].includes(nat64Image(v4)), v4);
+    const slot = new AddressPool(CONFIG, [], '4242.777').slot(5);
+    const r = planNetworkRules({ allow: [], hostsFile: '' }, slot, POOLS);
+    for (const nft of [r.sandboxNft, r.hostNft]) {
+      const v6 = /ip6 daddr \{ ([^}]+) \}/.exec(nft)![1]!.split(', ');
+      for (const image of ['64:ff9b::a9fe:0/112', '64:ff9b::7f00:0/104', '64:ff9b::ad5:0/112']) assert.ok(v6.includes(image), `${image} in ${v6.join(', ')}`);
+    }
+  });
+
+  test("host names whose addresses are NAT64 images of refused IPv4 (DNS64 answers) fail the call; others' images resolve", async () => {
+    // Literal addresses: getaddrinfo returns them as they are, without asking DNS.
+    for (const name of ['64:ff9b::a9fe:a9fe', '64:ff9b::7f00:1']) {
+      await assert.rejects(resolveHosts([name], true), (e: Error) => e instanceof HostResolveError && e.message.includes('none of which a sandbox may reach'), name);
+    }
+    assert.deepEqual(await resolveHosts(['64:ff9b::c633:6407'], true), { '64:ff9b::c633:6407': ['64:ff9b::c633:6407'] });
   });
 
   test('host names resolve to one rule per address; an unresolved name is a bug, not a silent gap', () => {
