@@ -28,7 +28,9 @@ const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { env: { PA
 async function letIn(socket: string): Promise<RawConnection> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const r = await RawConnection.open(socket);
-    if ('result' in (await r.initialize())) return r;
+    // A refused connection may be closed before its error line is read: that is a refusal too.
+    const reply = await r.initialize().catch(() => undefined);
+    if (reply !== undefined && 'result' in reply) return r;
     r.close();
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
