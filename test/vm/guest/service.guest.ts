@@ -1,10 +1,11 @@
 // Runs inside the cgroup v2 VM (systemd as PID 1; test/vm/guest-suite.sh), never on the host: the
 // real installation. install.sh, toolcell.socket, a client in the toolcell group through
 // `toolcell connect`, limits enforced by cgroup v2 in the service's delegated cgroup, a network
-// tool under the unit's hardening, systemctl reload and stop, uninstall --purge; and nothing left.
+// tool under the unit's hardening, a writable path under /srv, systemctl reload and stop,
+// uninstall --purge; and nothing left.
 // (Named *.guest.js so that the host's test runner does not pick it up.)
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -126,6 +127,33 @@ describe('the installed service under systemd (cgroup v2)', { timeout: 900_000 }
     assert.deepEqual(probe.deniedEgress, [{ destination: '192.0.2.2', protocol: 'tcp', port: 80, packets: 1 }]);
   });
 
+  test('a writable path under /srv is writable in the sandbox: what the tool writes lands on the host', async () => {
+    // ProtectSystem=strict made the daemon's whole tree read-only, and bwrap's bind kept the flag:
+    // the tool got EROFS. The directory exists before the profile (its user comes with the reload).
+    mkdirSync('/srv/reports', { recursive: true });
+    writeFileSync(
+      '/etc/toolcell/tools/reporter.toml',
+      [
+        'description = "write a report"',
+        'command = ["/bin/sh", "-c", "echo written in the sandbox > /work/out/report.txt && echo wrote"]',
+        '[filesystem]',
+        'read_only = ["/usr", "/lib", "/lib64", "/bin"]',
+        'writable = ["/srv/reports:/work/out"]',
+        '',
+      ].join('\n'),
+    );
+    const r = systemctl('reload', 'toolcell.service');
+    assert.equal(r.status, 0, r.stderr);
+    const user = execFileSync('id', ['-u', 'tc-reporter'], { encoding: 'utf8' }).trim();
+    chownSync('/srv/reports', Number(user), Number(execFileSync('id', ['-g', 'tc-reporter'], { encoding: 'utf8' }).trim()));
+    const names = async () => (await client.listTools()).tools.map((t) => t.name);
+    assert.equal(await pollUntil(async () => (await names()).includes('reporter'), 30_000, 500), true);
+    const s = structured(await client.callTool({ name: 'reporter', arguments: {} }));
+    assert.deepEqual([s.stdout, s.stderr], ['wrote\n', '']);
+    assert.equal(readFileSync('/srv/reports/report.txt', 'utf8'), 'written in the sandbox\n');
+    assert.equal(String(statSync('/srv/reports/report.txt').uid), user);
+  });
+
   test('a restart keeps the socket: the next connection is served by the new daemon', async () => {
     await client.close();
     const before = systemctl('show', '-p', 'MainPID', '--value', 'toolcell.service').stdout.trim();
@@ -153,7 +181,7 @@ describe('the installed service under systemd (cgroup v2)', { timeout: 900_000 }
     const r = sh(`sh ${ROOT}scripts/uninstall.sh --purge`);
     assert.equal(r.status, 0, r.stderr);
     for (const p of ['/usr/lib/toolcell', '/usr/bin/toolcell', '/etc/toolcell', '/usr/lib/systemd/system/toolcell.service', '/run/toolcell']) assert.equal(existsSync(p), false, p);
-    for (const u of ['tc-python', 'tc-shell', 'tc-search', 'tc-netprobe']) assert.notEqual(spawnSync('id', [u]).status, 0, u);
+    for (const u of ['tc-python', 'tc-shell', 'tc-search', 'tc-netprobe', 'tc-reporter']) assert.notEqual(spawnSync('id', [u]).status, 0, u);
     assert.notEqual(spawnSync('getent', ['group', 'toolcell']).status, 0);
   });
 });
