@@ -41,6 +41,49 @@ LIB=$PREFIX/lib/toolcell
 UNITS=$PREFIX/lib/systemd/system
 say() { echo "install.sh: $*" >&2; }
 
+# The paths are written into a shell script, systemd units, a tmpfiles.d file and TOML, each with
+# the escaping its reader wants (the helpers below). That holds any character but a control
+# character: a newline cannot be put in a unit's or tmpfiles.d's line, nor a relative path in
+# ExecStart.
+check_path() {  # $1: what it is, $2: the path
+  case "$2" in
+    /*) ;;
+    *) say "$1 $2: must be an absolute path"; exit 2 ;;
+  esac
+  case "$2" in
+    *[[:cntrl:]]*) say "$1 $(printf '%s' "$2" | tr '[:cntrl:]' '?'): control characters (? here) cannot be written into the systemd unit"; exit 2 ;;
+  esac
+}
+check_path --prefix "$PREFIX"
+check_path --sysconfdir "$SYSCONFDIR"
+# For sed's replacement text: "|" (the delimiter), "&" and "\" stand for themselves.
+sed_text() { printf '%s\n' "$1" | sed -e 's/[\\|&]/\\&/g'; }
+# A word of a shell script: as it is when the shell leaves all its characters alone, else quoted.
+sh_word() {
+  case "$1" in
+    *[!A-Za-z0-9_./:@%+,=-]*) printf "'%s'\n" "$(printf '%s\n' "$1" | sed "s/'/'\\\\''/g")" ;;
+    *) printf '%s\n' "$1" ;;
+  esac
+}
+# A path in a unit's command line (systemd.service(5), "Command lines"): words split at spaces
+# and C escapes are undone, so a space is written \s and the word needs no quotes; "%" starts a
+# specifier, "%%" is a literal one.
+unit_path() { printf '%s\n' "$1" | sed -e 's/\\/\\\\/g' -e 's/%/%%/g' -e 's/"/\\"/g' -e "s/'/\\\\'/g" -e 's/ /\\s/g'; }
+# An argument (not the executable's path) of a unit's command line also expands $VAR: "$$" is a
+# literal "$".
+unit_arg() { unit_path "$1" | sed -e 's/\$/$$/g'; }
+# A tmpfiles.d path field, quoted when it needs to be. There systemd 252 reads a backslash as "the
+# next character as it is" (\s is an s, not a space); inside double quotes \\ and \" mean the same
+# to that and to C unescaping. "%%" is a literal "%", as in units.
+tmpfiles_path() {
+  case "$1" in
+    *[!A-Za-z0-9_./:@+,=-]*) printf '"%s"\n' "$(printf '%s\n' "$1" | sed -e 's/[\\"]/\\&/g' -e 's/%/%%/g')" ;;
+    *) printf '%s\n' "$1" ;;
+  esac
+}
+# A TOML basic string's contents.
+toml_text() { printf '%s\n' "$1" | sed -e 's/[\\"]/\\&/g'; }
+
 # The package is the built checkout: build it first if it is not (needs npm and gcc).
 if [ ! -f "$SRC/dist/src/cli.js" ] || [ ! -x "$SRC/dist/native/pty-exec" ]; then
   say "building the checkout first (scripts/setup.sh)"
@@ -108,6 +151,12 @@ if [ -n "$RUNTIME_SRC" ]; then
 fi
 "$RUN_NODE" --version >/dev/null 2>&1 || { say "$RUN_NODE does not run on this machine"; exit 2; }
 supported "$RUN_NODE" || { say "$RUN_NODE is not supported: $(judge "$RUN_NODE")"; exit 2; }
+check_path runtime "$NODE"
+# systemd refuses quotes and backslashes in an executable's path ("contains special characters"),
+# however escaped; in the arguments they are fine.
+case "$NODE" in
+  *[\'\"\\]*) say "runtime $NODE: systemd refuses ' \" and \\ in the path of a program it starts (a runtime install.sh copies lies below --prefix; --node may name one elsewhere)"; exit 2 ;;
+esac
 say "runtime: $NODE ($(judge "$RUN_NODE"))"
 
 # The program: a fresh copy each time (an upgrade leaves no file of the old version behind).
@@ -142,14 +191,15 @@ rm -rf "$DESTDIR$LIB.old"
 mkdir -p "$DESTDIR$PREFIX/bin"
 # The admin's commands read the service's config: outside /etc, the launcher names it.
 if [ "$SYSCONFDIR" = /etc ]; then
-  CONFIG_LINE=
+  CONFIG_LINES=
 else
-  CONFIG_LINE="export TOOLCELL_CONFIG=\"\${TOOLCELL_CONFIG:-$SYSCONFDIR/toolcell/toolcell.toml}\"
+  CONFIG_LINES="[ -n \"\${TOOLCELL_CONFIG:-}\" ] || TOOLCELL_CONFIG=$(sh_word "$SYSCONFDIR/toolcell/toolcell.toml")
+export TOOLCELL_CONFIG
 "
 fi
 cat >"$DESTDIR$PREFIX/bin/toolcell" <<LAUNCHER
 #!/bin/sh
-${CONFIG_LINE}exec $NODE $LIB/bin/toolcell.js "\$@"
+${CONFIG_LINES}exec $(sh_word "$NODE") $(sh_word "$LIB/bin/toolcell.js") "\$@"
 LAUNCHER
 chmod 0755 "$DESTDIR$PREFIX/bin/toolcell"
 
@@ -157,13 +207,22 @@ chmod 0755 "$DESTDIR$PREFIX/bin/toolcell"
 mkdir -p "$DESTDIR$UNITS" "$DESTDIR$PREFIX/lib/sysusers.d" "$DESTDIR$PREFIX/lib/tmpfiles.d"
 # The service runs the runtime itself (systemctl cat toolcell shows which one), not the launcher,
 # with the config named: the one below SYSCONFDIR, never a default of its own.
-# PREFIX first: a runtime chosen with --node may itself lie below /usr/lib/toolcell.
-sed -e "s|/usr/lib/toolcell/|$LIB/|g" -e "s|/usr/bin/node |$NODE |g" -e "s|/etc/toolcell/|$SYSCONFDIR/toolcell/|g" \
+# Each default path becomes a marker first, then its replacement: no replacement is ever matched
+# again (a runtime chosen with --node may lie below /usr/lib/toolcell, a PREFIX below /etc).
+# Markers are control characters, which no path here holds (check_path).
+M_LIB=$(printf '\001') M_NODE=$(printf '\002') M_CONF=$(printf '\003')
+DOC_URL=$("$RUN_NODE" -p '"file://" + process.argv[1].split("/").map(encodeURIComponent).join("/")' "$LIB/README.md")
+sed -e "s|^Documentation=file:///usr/lib/toolcell/README\.md\$|Documentation=$(sed_text "$(printf '%s\n' "$DOC_URL" | sed 's/%/%%/g')")|" \
+  -e "s|/usr/lib/toolcell/|$M_LIB|g" -e "s|/usr/bin/node |$M_NODE|g" -e "s|/etc/toolcell/|$M_CONF|g" \
+  -e "s|$M_LIB|$(sed_text "$(unit_arg "$LIB/")")|g" -e "s|$M_NODE|$(sed_text "$(unit_path "$NODE") ")|g" \
+  -e "s|$M_CONF|$(sed_text "$(unit_arg "$SYSCONFDIR/toolcell/")")|g" \
   "$SRC/systemd/toolcell.service" >"$DESTDIR$UNITS/toolcell.service"
-sed "s|/usr/bin/toolcell|$PREFIX/bin/toolcell|g" "$SRC/systemd/toolcell.socket" >"$DESTDIR$UNITS/toolcell.socket"
+cp "$SRC/systemd/toolcell.socket" "$DESTDIR$UNITS/toolcell.socket"
 chmod 0644 "$DESTDIR$UNITS/toolcell.service" "$DESTDIR$UNITS/toolcell.socket"
 install -m 0644 "$SRC/systemd/sysusers.d/toolcell.conf" "$DESTDIR$PREFIX/lib/sysusers.d/toolcell.conf"
-sed "s|/etc/toolcell|$SYSCONFDIR/toolcell|g" "$SRC/systemd/tmpfiles.d/toolcell.conf" >"$DESTDIR$PREFIX/lib/tmpfiles.d/toolcell.conf"
+sed -e "s|^d /etc/toolcell |d $(sed_text "$(tmpfiles_path "$SYSCONFDIR/toolcell")") |" \
+  -e "s|^d /etc/toolcell/tools |d $(sed_text "$(tmpfiles_path "$SYSCONFDIR/toolcell/tools")") |" \
+  "$SRC/systemd/tmpfiles.d/toolcell.conf" >"$DESTDIR$PREFIX/lib/tmpfiles.d/toolcell.conf"
 chmod 0644 "$DESTDIR$PREFIX/lib/tmpfiles.d/toolcell.conf"
 
 # The admin's files: written once, never overwritten.
@@ -174,7 +233,7 @@ if [ ! -e "$CONF/toolcell.toml" ]; then
   cat >"$CONF/toolcell.toml" <<CONFIG
 # toolcell daemon settings (README, "Command line"). Every key is optional; unknown keys are errors.
 socket = "/run/toolcell/mcp.sock"   # with toolcell.socket, systemd owns this path
-tools_dir = "$SYSCONFDIR/toolcell/tools"
+tools_dir = "$(toml_text "$SYSCONFDIR/toolcell/tools")"
 client_group = "toolcell"           # members may connect
 # max_message_bytes = "4M"
 # drain_timeout = "10s"             # on stop, how long running calls may finish

@@ -2,8 +2,10 @@
 // its modes, the units systemd-analyze accepts, the admin's files never overwritten, and an
 // uninstall that leaves only the admin's configuration (or nothing, with --purge).
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseToml } from 'smol-toml';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { judgeNode } from '../../src/runtime/node-support.js';
@@ -152,7 +154,10 @@ describe('install.sh --prefix /usr/local --sysconfdir /usr/local/etc (DESTDIR)',
     assert.match(unit, /^Documentation=file:\/\/\/usr\/local\/lib\/toolcell\/README\.md$/m);
     const directives = unit.split('\n').filter((l) => !l.startsWith('#'));
     assert.deepEqual(directives.filter((l) => /(?<![\w/])\/(usr\/lib|etc)\/toolcell/.test(l)), [], 'no default path left in a directive');
-    assert.equal(readFileSync(join(dest, 'usr/local/bin/toolcell'), 'utf8'), `#!/bin/sh\nexport TOOLCELL_CONFIG="\${TOOLCELL_CONFIG:-${config}}"\nexec ${node} ${lib}/bin/toolcell.js "$@"\n`);
+    assert.equal(
+      readFileSync(join(dest, 'usr/local/bin/toolcell'), 'utf8'),
+      `#!/bin/sh\n[ -n "\${TOOLCELL_CONFIG:-}" ] || TOOLCELL_CONFIG=${config}\nexport TOOLCELL_CONFIG\nexec ${node} ${lib}/bin/toolcell.js "$@"\n`,
+    );
     assert.match(readFileSync(join(dest, config), 'utf8'), /^tools_dir = "\/usr\/local\/etc\/toolcell\/tools"$/m);
     assert.deepEqual(readdirSync(join(dest, 'usr/local/etc/toolcell/tools')).sort(), readdirSync(PROFILES).filter((f) => f.endsWith('.toml')).sort());
     const tmpfiles = readFileSync(join(dest, 'usr/local/lib/tmpfiles.d/toolcell.conf'), 'utf8').split('\n').filter((l) => l.startsWith('d '));
@@ -241,5 +246,134 @@ describe('install.sh --node (DESTDIR): the admin chooses the runtime', { skip: s
     const r = script('install.sh', dest, '--node', join(dest, 'missing.tar.xz'));
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--node \S+missing\.tar\.xz: no such file/);
+  });
+});
+
+/**
+ * The words of a unit's command line as systemd reads them (systemd.service(5), "Command lines"):
+ * split at unquoted spaces, C escapes undone, "%%" a literal "%", and "$$" a literal "$" in the
+ * arguments (the executable's path is not expanded). The prefixes +-@:! are dropped.
+ */
+function unitArgv(line: string): string[] {
+  const C: Record<string, string> = { s: ' ', n: '\n', t: '\t', '\\': '\\', '"': '"', "'": "'" };
+  const words: string[] = [];
+  let word: string | undefined;
+  let quote = '';
+  const text = line.slice(line.indexOf('=') + 1).replace(/^[-+@:!]+/, '');
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '\\') {
+      const e = text[++i]!;
+      if (e === 'x') {
+        word = (word ?? '') + String.fromCharCode(parseInt(text.slice(i + 1, i + 3), 16));
+        i += 2;
+      } else {
+        assert.ok(e in C, `unknown escape \\${e} in ${line}`);
+        word = (word ?? '') + C[e];
+      }
+    } else if (quote) {
+      if (c === quote) quote = '';
+      else word += c;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+      word ??= '';
+    } else if (c === ' ') {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else {
+      word = (word ?? '') + c;
+    }
+  }
+  if (word !== undefined) words.push(word);
+  return words.map((w, i) => {
+    assert.doesNotMatch(w.replaceAll('%%', ''), /%/, `an unescaped specifier in ${line}`);
+    const unescaped = w.replaceAll('%%', '%');
+    return i === 0 ? unescaped : unescaped.replaceAll('$$', '$');
+  });
+}
+
+describe('install.sh with spaces, quotes and sed/shell metacharacters in its paths (DESTDIR)', { skip: skip ?? runtimeSkipReason(runtime(22)) }, () => {
+  const node22 = runtime(22);
+  let dest: string;
+  let node: string;
+  // "&", "|" and "\" broke the sed substitutions; a space split the launcher's exec and ExecStart.
+  const prefix = '/opt/tool cell & co|1';
+  const sysconfdir = `${prefix}/etc it's $HOME %n "q" \\z`;
+  const lib = `${prefix}/lib/toolcell`;
+  const config = `${sysconfdir}/toolcell/toolcell.toml`;
+  const inDest = (p: string) => join(dest, p);
+  before(() => {
+    dest = makeTempDir('tc-destdir-');
+    // The runtime where it is (--node), through a directory whose name needs escaping too: no
+    // quote, though, which systemd refuses in an executable's path (the next test).
+    mkdirSync(join(dest, 'run time $x%y&z|w'));
+    node = join(dest, 'run time $x%y&z|w', 'node');
+    symlinkSync(node22.bin, node);
+  });
+  after(() => removeDir(dest));
+
+  test('a --prefix with a space: the launcher, the unit, tmpfiles.d and the config name the paths intact', (t) => {
+    const r = script('install.sh', dest, '--prefix', prefix, '--sysconfdir', sysconfdir, '--node', node);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(existsSync(inDest(`${lib}/bin/toolcell.js`)), true);
+
+    // The launcher, word by word as the shell reads it: its exec turned into a printf.
+    const launcher = readFileSync(inDest(`${prefix}/bin/toolcell`), 'utf8');
+    assert.equal(mode(inDest(`${prefix}/bin/toolcell`)), '755');
+    const words = (env: Record<string, string>) => {
+      const shown = launcher.replace(/^exec /m, `printf '%s\\n' "$TOOLCELL_CONFIG" `);
+      const w = spawnSync('sh', ['-c', shown, 'toolcell', 'a', 'b c'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, encoding: 'utf8' });
+      assert.equal(w.status, 0, w.stderr);
+      return w.stdout.split('\n').slice(0, -1);
+    };
+    assert.deepEqual(words({}), [config, node, `${lib}/bin/toolcell.js`, 'a', 'b c']);
+    assert.deepEqual(words({ TOOLCELL_CONFIG: '/elsewhere.toml' })[0], '/elsewhere.toml');
+
+    // The unit's command lines, as systemd splits and unescapes them.
+    const unitFile = inDest(`${prefix}/lib/systemd/system/toolcell.service`);
+    const unit = readFileSync(unitFile, 'utf8');
+    const argv = unit.split('\n').filter((l) => l.startsWith('Exec')).map(unitArgv);
+    assert.deepEqual(argv, [
+      [node, `${lib}/bin/toolcell.js`, 'users', 'sync', '--config', config],
+      [node, ...DAEMON_NODE_OPTIONS, `${lib}/bin/toolcell.js`, 'serve', '--config', config],
+      [node, `${lib}/bin/toolcell.js`, 'users', 'sync', '--config', config],
+      ['/bin/kill', '-HUP', '$MAINPID'],
+    ]);
+    const doc = /^Documentation=(\S+)$/m.exec(unit)?.[1];
+    assert.ok(doc, 'one Documentation URL');
+    assert.equal(fileURLToPath(doc.replaceAll('%%', '%')), `${lib}/README.md`);
+
+    // The admin's config names the tools directory below SYSCONFDIR.
+    assert.equal(parseToml(readFileSync(inDest(config), 'utf8')).tools_dir, `${sysconfdir}/toolcell/tools`);
+
+    const tmpfiles = inDest(`${prefix}/lib/tmpfiles.d/toolcell.conf`);
+    if (spawnSync('systemd-analyze', ['--version']).status !== 0) return t.skip('systemd-analyze is not installed');
+    // The runtime exists where the unit says: verify checks the executables' paths.
+    const verify = spawnSync('systemd-analyze', ['verify', unitFile, inDest(`${prefix}/lib/systemd/system/toolcell.socket`)], { encoding: 'utf8' });
+    assert.equal(verify.status, 0, verify.stderr);
+    assert.equal(verify.stderr, '');
+    if (process.getuid?.() !== 0) return t.skip('systemd-tmpfiles --root wants root (it chowns)');
+    const root = join(dest, 'tmpfiles-root');
+    mkdirSync(root);
+    const created = spawnSync('systemd-tmpfiles', ['--create', `--root=${root}`, tmpfiles], { encoding: 'utf8' });
+    assert.equal(created.status, 0, created.stderr);
+    assert.equal(statSync(join(root, sysconfdir, 'toolcell/tools')).isDirectory(), true);
+  });
+
+  test('paths the unit cannot hold are refused before anything is installed, with the reason', () => {
+    const quoted = join(dest, "run time's");
+    mkdirSync(quoted);
+    symlinkSync(node22.bin, join(quoted, 'node'));
+    const fresh = join(dest, 'refused');
+    for (const [args, message] of [
+      [['--prefix', 'relative/dir'], /^install\.sh: --prefix relative\/dir: must be an absolute path$/m],
+      [['--prefix', '/opt/new\nline'], /^install\.sh: --prefix \/opt\/new\?line: control characters \(\? here\) cannot be written into the systemd unit$/m],
+      [['--node', join(quoted, 'node')], /^install\.sh: runtime \S+run time's\/node: systemd refuses ' " and \\ in the path of a program it starts/m],
+    ] as const) {
+      const r = script('install.sh', fresh, ...args);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, message);
+      assert.equal(existsSync(fresh), false, 'nothing installed');
+    }
   });
 });
