@@ -29,15 +29,11 @@ if [ -z "$DESTDIR" ] && [ -d /run/systemd/system ]; then
   systemctl disable --now toolcell.socket toolcell.service 2>/dev/null || true
 fi
 
-# The users to remove on --purge: those of the installed profiles (read before the files go).
+# The users to remove on --purge: those toolcell made (users sync and sysusers.d mark them with the
+# comment "toolcell tool ..."), never an account a profile merely named (www-data, nobody).
 users=""
 if [ "$PURGE" = yes ] && [ -z "$DESTDIR" ]; then
-  for f in "$SYSCONFDIR"/toolcell/tools/*.toml; do
-    [ -f "$f" ] || continue
-    user=$(sed -n 's/^[[:space:]]*user[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "$f" | head -n 1)
-    users="$users ${user:-tc-$(basename "$f" .toml)}"
-  done
-  users="$users $(sed -n 's/^u \([^ ]*\) .*/\1/p' "$PREFIX/lib/sysusers.d/toolcell.conf" 2>/dev/null || true)"
+  users=$(getent passwd | awk -F: '$5 ~ /^toolcell tool / && $7 == "/usr/sbin/nologin" { print $1 }')
 fi
 
 rm -rf "$DESTDIR$PREFIX/lib/toolcell" "$DESTDIR$PREFIX/bin/toolcell" \
@@ -50,12 +46,9 @@ if [ "$PURGE" = yes ]; then
   rm -rf "$DESTDIR$SYSCONFDIR/toolcell"
   if [ -z "$DESTDIR" ]; then
     # shellcheck disable=SC2086  # a space-separated list of user names
-    for user in $(printf '%s\n' $users | sort -u); do
-      # Only users toolcell made: a system user with no login, named for a tool.
-      if getent passwd "$user" | grep -q ':/usr/sbin/nologin$'; then
-        userdel "$user" 2>/dev/null || true
-        if getent group "$user" >/dev/null; then groupdel "$user" 2>/dev/null || true; fi
-      fi
+    for user in $users; do
+      userdel "$user" 2>/dev/null || true
+      if getent group "$user" >/dev/null; then groupdel "$user" 2>/dev/null || true; fi
     done
     if getent group toolcell >/dev/null; then groupdel toolcell 2>/dev/null || true; fi
   fi

@@ -37,6 +37,8 @@ export interface UserRecord {
   readonly gid: number;
   readonly home: string;
   readonly shell: string;
+  /** The passwd comment (GECOS): a user toolcell made says TOOL_USER_COMMENT. */
+  readonly comment: string;
   /** Every group the user is in (primary and supplementary), by name. */
   readonly groups: readonly string[];
 }
@@ -57,7 +59,7 @@ export async function lookupUserRecord(name: string, exec = run): Promise<UserRe
   // The groups of the account getent found, by its name: getent takes a uid for a uid, but id
   // takes "1001" for a name first, and a user named 1001 would lend the caller its groups.
   const groups = (await exec('id', ['-Gn', '--', user])).trim().split(/\s+/).filter(Boolean);
-  return { name: user, uid: Number(f[2]), gid: Number(f[3]), home: f[5] ?? '', shell: f[6] ?? '', groups };
+  return { name: user, uid: Number(f[2]), gid: Number(f[3]), comment: f[4] ?? '', home: f[5] ?? '', shell: f[6] ?? '', groups };
 }
 
 export async function groupExists(name: string): Promise<boolean> {
@@ -70,6 +72,11 @@ export async function groupExists(name: string): Promise<boolean> {
 }
 
 export const NOLOGIN_SHELL = '/usr/sbin/nologin';
+/**
+ * The passwd comment of every user toolcell makes (here and in sysusers.d), so that what it made
+ * can be told from accounts it merely found: uninstall --purge removes only users that carry it.
+ */
+export const TOOL_USER_COMMENT = 'toolcell tool';
 
 /** A system group. */
 export async function createGroup(name: string): Promise<void> {
@@ -82,7 +89,7 @@ export async function createGroup(name: string): Promise<void> {
  */
 export async function createToolUser(name: string): Promise<void> {
   if (!(await groupExists(name))) await createGroup(name);
-  await runLocked('useradd', ['--system', '--gid', name, '--no-create-home', '--home-dir', '/nonexistent', '--shell', NOLOGIN_SHELL, '--', name]);
+  await runLocked('useradd', ['--system', '--gid', name, '--no-create-home', '--home-dir', '/nonexistent', '--shell', NOLOGIN_SHELL, '--comment', `${TOOL_USER_COMMENT} ${name}`, '--', name]);
 }
 
 /** Removes a user and its group of the same name (tests and uninstall). */

@@ -1,7 +1,7 @@
 // Which Linux users a tool may run as. Pure: the caller looks the users up; this decides. A tool's
 // user is its blast radius, so anything that would widen it is refused: root, a person's account,
 // a privileged group, or a user shared with another tool.
-import type { UserRecord } from '../linux/users.js';
+import { TOOL_USER_COMMENT, type UserRecord } from '../linux/users.js';
 
 /** Membership in any of these is a path to root or to other users' data. */
 export const PRIVILEGED_GROUPS = [
@@ -20,6 +20,8 @@ export function identityProblems(
   otherToolsWithSameUser: readonly string[],
   /** Members of the client group may talk to the daemon: a tool's user must not be one. */
   clientGroup: string,
+  /** Tools whose users have this user's primary group: files one tool's user makes are the other's too. */
+  otherToolsWithSameGroup: readonly string[] = [],
 ): string[] {
   if (!record) return [`user "${userName}" does not exist (create it with "toolcell users sync")`];
   const problems: string[] = [];
@@ -33,5 +35,20 @@ export function identityProblems(
   if (otherToolsWithSameUser.length > 0) {
     problems.push(`user "${userName}" is also the user of ${otherToolsWithSameUser.join(', ')}; every tool needs a user of its own`);
   }
+  if (otherToolsWithSameGroup.length > 0) {
+    problems.push(`user "${userName}" has the primary group (gid ${record.gid}) of the user of ${otherToolsWithSameGroup.join(', ')} as well; every tool needs a group of its own`);
+  }
   return problems;
+}
+
+/**
+ * What an admin should look at twice about a tool's user: an account toolcell did not make (a
+ * service's, such as www-data or nobody) may own files or run processes outside toolcell, and all
+ * of that is within the tool's reach.
+ */
+export function identityWarnings(userName: string, record: UserRecord): string[] {
+  if (record.comment.startsWith(`${TOOL_USER_COMMENT} `)) return [];
+  return [
+    `user "${userName}" was not made for toolcell (its comment is ${JSON.stringify(record.comment)}): whatever else runs as it or belongs to it is within the tool's reach; name a user of the tool's own and run "toolcell users sync"`,
+  ];
 }

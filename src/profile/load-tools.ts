@@ -6,7 +6,7 @@ import { lookupUserRecord, type UserRecord } from '../linux/users.js';
 import { compileSeccomp } from '../linux/compile-seccomp.js';
 import { planSeccomp, SeccompPolicyError } from '../plan/seccomp-policy.js';
 import type { SandboxUser } from '../plan/host-facts.js';
-import { identityProblems } from './check-identity.js';
+import { identityProblems, identityWarnings } from './check-identity.js';
 import { loadProfiles } from './load-profiles.js';
 import { isWide } from '../plan/egress-allow.js';
 import { neverReachable } from '../plan/network-plan.js';
@@ -107,7 +107,11 @@ export async function loadTools(dir: string, clientGroup: string): Promise<Loade
       .filter((o) => o !== p)
       .filter((o) => o.identity.user === p.identity.user || (record && records.get(o.identity.user)?.uid === record.uid))
       .map((o) => o.name);
-    const problems = identityProblems(p.identity.user, record, sharing, clientGroup);
+    const sharingGroup = profiles
+      .filter((o) => o !== p && !sharing.includes(o.name))
+      .filter((o) => record && records.get(o.identity.user)?.gid === record.gid)
+      .map((o) => o.name);
+    const problems = identityProblems(p.identity.user, record, sharing, clientGroup, sharingGroup);
     const line = locateKey(p.source, ['identity', 'user']);
     const found: ProfileError[] = problems.map((message) => ({ file: p.file, line, key: 'identity.user', message }));
     found.push(...(await secretProblems(p)));
@@ -122,6 +126,7 @@ export async function loadTools(dir: string, clientGroup: string): Promise<Loade
       errors.push(...found);
       continue;
     }
+    warnings.push(...identityWarnings(p.identity.user, record).map((message) => ({ file: p.file, line, key: 'identity.user', message })));
     warnings.push(...(await writableWarnings(p, record)), ...egressWarnings(p));
     tools.set(p.name, { profile: p, user: { name: record.name, uid: record.uid, gid: record.gid }, seccomp });
   }

@@ -7,14 +7,14 @@ test('a uid looked up: its groups are asked for by the name getent found, not by
   const calls: string[][] = [];
   const exec = async (program: string, args: string[]) => {
     calls.push([program, ...args]);
-    return program === 'getent' ? 'bob:x:1001:1001::/home/bob:/bin/sh\n' : 'bob wheel\n';
+    return program === 'getent' ? 'bob:x:1001:1001:Bob,,,:/home/bob:/bin/sh\n' : 'bob wheel\n';
   };
   const record = await lookupUserRecord('1001', exec);
   assert.deepEqual(calls, [
     ['getent', 'passwd', '--', '1001'],
     ['id', '-Gn', '--', 'bob'],
   ]);
-  assert.deepEqual(record, { name: 'bob', uid: 1001, gid: 1001, home: '/home/bob', shell: '/bin/sh', groups: ['bob', 'wheel'] });
+  assert.deepEqual(record, { name: 'bob', uid: 1001, gid: 1001, comment: 'Bob,,,', home: '/home/bob', shell: '/bin/sh', groups: ['bob', 'wheel'] });
 });
 
 test('a user NSS does not know: undefined, and id is not run', async () => {
