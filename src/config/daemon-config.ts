@@ -56,7 +56,7 @@ export const DaemonConfigSchema = z
   .object({
     socket: z.string().startsWith('/').default('/run/toolcell/mcp.sock').describe('Unix socket the daemon listens on.'),
     tools_dir: z.string().startsWith('/').optional().describe('Directory of tool profiles (*.toml).'),
-    client_group: z.string().default('toolcell').describe('Group whose members may connect (socket mode 0660).'),
+    client_group: z.string().min(1, 'must name a group').default('toolcell').describe('Group whose members may connect (socket mode 0660).'),
     max_message_bytes: withUnit(parseSize, '4M', 'size').refine((n) => n > 0, 'must be more than 0').describe('Largest JSON-RPC message accepted from a client.'),
     cgroup_root: z
       .string()

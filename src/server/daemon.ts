@@ -13,8 +13,9 @@ import { PendingWork } from '../invocation/pending-work.js';
 import { ReadyPool } from '../invocation/ready-pool.js';
 import { mergeLastGood, watchDirectory, type Reloaded } from './reload.js';
 import { configureSandboxNetworks, onForwardingChange, sweepStaleNetworks } from '../linux/sandbox-network.js';
+import { untrustedDirReason } from '../linux/trusted-dir.js';
 import { describeProfileError } from '../profile/profile.js';
-import { adoptSocket, groupId, listenSocket, removeSocket } from './listen-socket.js';
+import { adoptedSocketMismatches, adoptSocket, groupId, listenSocket, removeSocket } from './listen-socket.js';
 import { serveConnection, type Connection } from './mcp-connection.js';
 import { identifyCaller, peerOf } from './caller.js';
 import { Admission, ConnectionCount } from './admission.js';
@@ -41,6 +42,10 @@ const REFUSED_CLOSE_MS = 2_000;
 class ConnectionRefused extends Error {}
 
 async function loadServed(config: DaemonConfig, logger: Logger, previous: ReadonlyMap<string, ServedTool> = new Map()): Promise<Reloaded> {
+  // Profiles name the users the daemon's start creates and root-only files it reads as secrets:
+  // whoever may change the directory could make both theirs.
+  const untrusted = untrustedDirReason(config.tools_dir);
+  if (untrusted) throw new Error(`tools_dir ${config.tools_dir}: ${untrusted}; only root may change the directory of the profiles`);
   const loaded = await loadTools(config.tools_dir, config.client_group);
   const merged = mergeLastGood(previous, loaded.tools, loaded.errors);
   for (const e of loaded.errors) {
@@ -148,6 +153,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
   if (listenFd !== undefined) {
     server = await adoptSocket(listenFd, onConnection);
     gid = groupId(config.client_group);
+    for (const mismatch of adoptedSocketMismatches(listenFd, config.socket, config.client_group, gid)) logger.warn(mismatch);
   } else {
     ({ server, gid } = await listenSocket(config.socket, config.client_group, onConnection));
   }

@@ -1,10 +1,12 @@
 // The daemon's Unix socket: created 0600 and only then opened to the client group (0660), so no
 // one outside the group can connect in between. A stale socket file is replaced; a live daemon's
 // socket is not.
-import { chmod, chown, lstat, mkdir, unlink } from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { fstatSync, readFileSync, statSync } from 'node:fs';
+import { untrustedDirReason } from '../linux/trusted-dir.js';
 
 export class ListenError extends Error {}
 
@@ -51,6 +53,10 @@ export interface Listening {
 
 export async function listenSocket(path: string, clientGroup: string, onConnection: (s: Socket) => void): Promise<Listening> {
   await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+  // The socket's owner and mode are set by path: in a directory someone else may change, they
+  // could swap the socket for a symlink in between and have root hand them any file.
+  const why = untrustedDirReason(dirname(path));
+  if (why) throw new ListenError(`socket ${path}: ${why}; put the socket in a directory only root may change, such as /run/toolcell`);
   await clearStale(path);
   const server = createServer({ allowHalfOpen: false }, onConnection);
   const oldMask = process.umask(0o177);
@@ -63,7 +69,7 @@ export async function listenSocket(path: string, clientGroup: string, onConnecti
     process.umask(oldMask);
   }
   const gid = groupId(clientGroup);
-  if (gid !== undefined) await chown(path, 0, gid);
+  if (gid !== undefined) await lchown(path, 0, gid);
   await chmod(path, 0o660);
   return { server, gid };
 }
@@ -84,4 +90,40 @@ export async function adoptSocket(fd: number, onConnection: (s: Socket) => void)
     server.listen({ fd }, () => resolve());
   });
   return server;
+}
+
+/**
+ * Where the socket systemd passed differs from toolcell.toml: toolcell.socket fixes its path and
+ * group, so an edit of `socket` or `client_group` alone changes nothing there. What an admin must
+ * fix in toolcell.socket, one line each.
+ */
+export function adoptedSocketMismatches(fd: number, socket: string, clientGroup: string, gid: number | undefined): string[] {
+  const address = boundPath(fd);
+  if (address === undefined) return [];
+  const out: string[] = [];
+  if (address !== socket) out.push(`the socket systemd passed is ${address}, not socket = ${JSON.stringify(socket)} of toolcell.toml: set ListenStream= in toolcell.socket`);
+  let owner: number | undefined;
+  try {
+    owner = statSync(address).gid;
+  } catch {
+    // gone or unreachable by path: nothing to compare
+  }
+  if (owner !== undefined && gid !== undefined && owner !== gid) {
+    out.push(`the socket systemd passed (${address}) belongs to gid ${owner}, not to client_group ${JSON.stringify(clientGroup)} (gid ${gid}): set SocketGroup= in toolcell.socket, or the members of another group may connect`);
+  }
+  return out;
+}
+
+/** The path a listening Unix socket descriptor is bound to, from /proc/net/unix by its inode (Node does not tell for an adopted one). */
+function boundPath(fd: number): string | undefined {
+  try {
+    const inode = String(fstatSync(fd).ino);
+    for (const line of readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[6] === inode && f[7]?.startsWith('/')) return f[7];
+    }
+  } catch {
+    // no such descriptor or no /proc: nothing to compare
+  }
+  return undefined;
 }

@@ -103,6 +103,9 @@ describe('e2e: systemd integration and service lifecycle', { skip }, () => {
     // The socket answers before the daemon is up (the backlog holds connections): wait for it.
     assert.equal(await pollUntil(() => daemon.stdout.includes('"msg":"serving"'), 10_000), true, daemon.stderr);
     assert.match(daemon.stdout, /"adopted":true/);
+    // The activator made the socket root's, as a toolcell.socket without SocketGroup= would: the
+    // admin is told that client_group does not hold there.
+    assert.match(daemon.stdout, /belongs to gid 0, not to client_group \\"toolcell\\" \(gid \d+\): set SocketGroup= in toolcell.socket/);
     assert.equal(await pollUntil(() => notify.messages.length > 1, 5000), true);
     assert.equal(notify.messages[1], `READY=1\nSTATUS=serving 3 tool(s)\nMAINPID=${daemon.pid}`);
     const c = await connectClient(socket);

@@ -3,7 +3,7 @@
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { realKernelSkipReason } from '../helpers/fixtures.js';
@@ -81,6 +81,23 @@ describe('e2e: socket lifecycle', { skip }, () => {
     assert.equal(r.code, 1);
     assert.equal(r.stderr, `toolcell: ${path} exists and is not a socket; refusing to replace it\n`);
     assert.equal(readFileSync(path, 'utf8'), 'precious');
+  });
+
+  test('serve refuses a socket directory or a tools directory that others may change, naming it', async () => {
+    const open = tempDir();
+    chmodSync(open, 0o777);
+    let r = await runCli(['serve', '--tools', PROFILES, '--socket', join(open, 'mcp.sock')]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `toolcell: socket ${open}/mcp.sock: ${open} is writable by everyone (mode 777); put the socket in a directory only root may change, such as /run/toolcell\n`);
+    assert.equal(existsSync(join(open, 'mcp.sock')), false);
+    const tools = tempDir();
+    cpSync(PROFILES, tools, { recursive: true });
+    chmodSync(tools, 0o777);
+    const socket = join(tempDir(), 'mcp.sock');
+    r = await runCli(['serve', '--tools', tools, '--socket', socket]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`tools_dir ${tools}: ${tools} is writable by everyone \\(mode 777\\); only root may change the directory of the profiles`));
+    assert.equal(existsSync(socket), false);
   });
 
   test('a stale socket file (its listener was SIGKILLed) is replaced by a new serve', async () => {

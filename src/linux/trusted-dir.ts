@@ -1,0 +1,36 @@
+// Directories the daemon trusts with root's authority: its tools directory (profiles name users to
+// create and root-only files to read as secrets) and its socket's directory (it sets the socket's
+// owner and mode by path). Whoever may write such a directory, or replace one on the way to it,
+// could put their own profile or a symlink there.
+import { realpathSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+const STICKY = 0o1000;
+
+/** Why `dir` is not safe to trust, or undefined when only root (or this process's user) can change it. */
+export function untrustedDirReason(dir: string): string | undefined {
+  const me = process.getuid?.() ?? 0;
+  let real: string;
+  try {
+    // The path as the kernel resolves it: a symlink on the way leads to directories of their own.
+    real = realpathSync(dir);
+  } catch (e) {
+    return `${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+  }
+  for (let d = real, last = true; ; d = dirname(d), last = false) {
+    let st;
+    try {
+      st = statSync(d);
+    } catch (e) {
+      return `${d}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+    }
+    if (!st.isDirectory()) return `${d} is not a directory`;
+    if (st.uid !== 0 && st.uid !== me) return `${d} is owned by uid ${st.uid}, who could change what is in it`;
+    // A sticky directory above (as /tmp) lets no one else rename or remove what root made in it.
+    const othersWrite = (st.mode & 0o022) !== 0;
+    if (othersWrite && (last || (st.mode & STICKY) === 0)) {
+      return `${d} is writable by ${st.mode & 0o002 ? 'everyone' : 'its group'} (mode ${(st.mode & 0o7777).toString(8)})`;
+    }
+    if (d === '/') return undefined;
+  }
+}
