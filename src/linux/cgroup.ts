@@ -5,6 +5,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, write, writeFileSync } from 'node:fs';
 import { rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Pidfd } from '../../native/libc.js';
 import type { CgroupLimits } from '../plan/cgroup-limits.js';
 import { toV1Writes, toV2Writes } from '../plan/cgroup-limits.js';
 import { OWNER, ownerAlive } from './process-owner.js';
@@ -351,12 +352,15 @@ function handle(id: string, layout: Layout, removed?: () => void): Omit<Invocati
       const left = procs();
       if (left.size === 0) return;
       if (!layout.killFile) {
-        for (const pid of left) {
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            // gone meanwhile
-          }
+        // A pid read from cgroup.procs may name an unrelated process by the time it is signalled
+        // (the listed one exited, its pid was reused). So each is pinned by a pidfd first and
+        // signalled only if still listed: a pinned process that is listed is in this cgroup; a
+        // listed pid whose pinned process is gone is some new process, and its pidfd signals none.
+        const pinned = [...left].map((pid) => [pid, Pidfd.open(pid)] as const);
+        const listed = procs();
+        for (const [pid, pidfd] of pinned) {
+          if (listed.has(pid)) pidfd?.kill();
+          pidfd?.close();
         }
       }
       await new Promise((r) => setTimeout(r, Math.min(2 ** round, 10)));
