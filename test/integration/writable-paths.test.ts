@@ -68,7 +68,8 @@ describe('writable host paths (real bwrap)', { skip }, () => {
     const { tools: served, warnings, errors } = await loadTools(tools, 'toolcell');
     assert.deepEqual(errors, []);
     assert.deepEqual([...served.keys()], ['a', 'b'], 'warnings do not stop a tool from being served');
-    assert.deepEqual(warnings.map(describeProfileError), [
+    // (nobody and daemon also draw the warning that toolcell did not make them: not this test's.)
+    assert.deepEqual(warnings.filter((w) => w.key === 'filesystem.writable').map(describeProfileError), [
       `${tools}/a.toml:12: filesystem.writable: ${join(dir, 'rootonly')}: user "nobody" cannot write here (owner 0:0, mode 755)`,
       `${tools}/b.toml:12: filesystem.writable: ${join(dir, 'gone')}: ENOENT; calls of this tool fail until it exists`,
     ]);
