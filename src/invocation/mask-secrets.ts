@@ -7,28 +7,20 @@ export interface SecretValue {
 }
 
 /**
- * `cut`: the output cap ended the text, so it may end inside a secret. That start is masked too:
- * otherwise a caller who pads the output to move the cut learns the secret one character at a time.
+ * `cut`: the output cap ended the text, so it may end inside a secret. Then its last characters go,
+ * as many as the longest secret has, whatever they are: masked only where they began a secret, the
+ * mask would tell a caller who pads the output to move the cut whether its guess of the next
+ * character was right, and so give the secret away one character at a time.
  */
 export function maskSecrets(text: string, secrets: readonly SecretValue[], cut = false): string {
   // Longest first, so a secret that contains another is masked whole.
   const ordered = [...secrets].filter((s) => s.value.length > 0).sort((a, b) => b.value.length - a.value.length);
   let out = text;
   for (const s of ordered) out = out.replaceAll(s.value, `[secret:${s.name}]`);
-  return cut ? maskCutSecret(out, ordered) : out;
+  if (!cut || ordered.length === 0) return out;
+  // The first is the longest; one more for a character the cut split (U+FFFD).
+  return `${out.slice(0, Math.max(0, out.length - ordered[0]!.value.length))}${CUT_MARK}`;
 }
 
-/** Masks the longest end of `text` that begins a secret (a character the cut split is ignored). */
-function maskCutSecret(text: string, secrets: readonly SecretValue[]): string {
-  const body = text.endsWith('\uFFFD') ? text.slice(0, -1) : text;
-  let best: { name: string; length: number } | undefined;
-  for (const s of secrets) {
-    for (let n = Math.min(s.value.length - 1, body.length); n > (best?.length ?? 0); n--) {
-      if (body.endsWith(s.value.slice(0, n))) {
-        best = { name: s.name, length: n };
-        break;
-      }
-    }
-  }
-  return best ? `${body.slice(0, body.length - best.length)}[secret:${best.name}, cut]` : text;
-}
+/** What stands for the end of a cut output when the call had secrets. */
+export const CUT_MARK = '[withheld: the cut may have split a secret]';

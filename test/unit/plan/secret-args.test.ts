@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { toBwrapCommand } from '../../../src/plan/bwrap-command.js';
 import { planSandbox } from '../../../src/plan/sandbox-plan.js';
 import { toSecretInputs } from '../../../src/plan/secret-args.js';
-import { maskSecrets } from '../../../src/invocation/mask-secrets.js';
+import { CUT_MARK, maskSecrets } from '../../../src/invocation/mask-secrets.js';
 import { parseProfile } from '../../../src/profile/parse-profile.js';
 import { describeProfileError } from '../../../src/profile/profile.js';
 
@@ -67,17 +67,22 @@ describe('maskSecrets', () => {
     assert.equal(maskSecrets('nothing here', secrets), 'nothing here');
   });
 
-  test('output the cap cut inside a secret: its start is masked, whatever padding moved the cut', () => {
-    const secrets = [{ name: 'KEY', value: 'sk-live-ABCDEFGH' }];
-    const value = secrets[0]!.value;
-    for (let n = 1; n < value.length; n++) {
-      const masked = maskSecrets(`pad ${value.slice(0, n)}`, secrets, true);
-      assert.equal(masked, 'pad [secret:KEY, cut]', `cut after ${n} characters`);
+  test('output the cap cut: as many characters as the longest secret has go from its end, whatever they are (a mask only where they began a secret would confirm a guess)', () => {
+    const secrets = [
+      { name: 'KEY', value: 'sk-live-ABCDEFGH' },
+      { name: 'PIN', value: '1234' },
+    ];
+    const pad = 'p'.repeat(40);
+    for (let n = 1; n < 16; n++) {
+      // A start of the secret, and the same length of something else: both come back alike.
+      assert.equal(maskSecrets(`${pad}${'sk-live-ABCDEFGH'.slice(0, n)}`, secrets, true), `${pad.slice(0, 40 + n - 16)}${CUT_MARK}`, `cut after ${n}`);
+      assert.equal(maskSecrets(`${pad}${'x'.repeat(n)}`, secrets, true), `${pad.slice(0, 40 + n - 16)}${CUT_MARK}`, `guess of ${n}`);
     }
-    // The cut split a character after the start; a whole secret before it is masked as ever.
-    assert.equal(maskSecrets(`${value} sk-l\uFFFD`, secrets, true), '[secret:KEY] [secret:KEY, cut]');
-    // Not cut: an ending that happens to begin a secret is the tool's own text.
+    // Whole secrets before the end are masked as ever; shorter text than a secret is withheld whole.
+    assert.equal(maskSecrets(`1234 ${'q'.repeat(20)}`, secrets, true), `[secret:PIN] ${'q'.repeat(4)}${CUT_MARK}`);
+    assert.equal(maskSecrets('short', secrets, true), CUT_MARK);
+    // Not cut, or no secrets: nothing withheld.
     assert.equal(maskSecrets('pad sk-l', secrets), 'pad sk-l');
-    assert.equal(maskSecrets('pad xyz', secrets, true), 'pad xyz');
+    assert.equal(maskSecrets('pad sk-l', [], true), 'pad sk-l');
   });
 });
