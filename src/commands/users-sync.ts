@@ -7,6 +7,8 @@
 // the daemon skips a broken profile and serves the others, so a typo in one profile must not keep
 // every tool down. `toolcell check` is the command whose status reflects the profiles.
 import { createGroup, createToolUser, groupExists, lookupUserRecord } from '../linux/users.js';
+import { existsSync } from 'node:fs';
+import { untrustedDirReason } from '../linux/trusted-dir.js';
 import { loadProfiles } from '../profile/load-profiles.js';
 import { loadTools } from '../profile/load-tools.js';
 import { describeProfileError } from '../profile/profile.js';
@@ -14,6 +16,12 @@ import { describeProfileError } from '../profile/profile.js';
 export async function runUsersSync(toolsDir: string, clientGroup: string): Promise<number> {
   if (process.getuid?.() !== 0) {
     process.stderr.write('toolcell users sync: must run as root (it creates system users)\n');
+    return 1;
+  }
+  // The same trust the daemon asks of its tools directory: the users made here are named by it.
+  const untrusted = existsSync(toolsDir) ? untrustedDirReason(toolsDir) : undefined;
+  if (untrusted) {
+    process.stderr.write(`toolcell users sync: tools directory ${toolsDir}: ${untrusted}; only root may change the directory of the profiles\n`);
     return 1;
   }
   let failed = false;

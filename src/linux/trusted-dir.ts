@@ -2,7 +2,7 @@
 // create and root-only files to read as secrets) and its socket's directory (it sets the socket's
 // owner and mode by path). Whoever may write such a directory, or replace one on the way to it,
 // could put their own profile or a symlink there.
-import { realpathSync, statSync } from 'node:fs';
+import { lstatSync, realpathSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 const STICKY = 0o1000;
@@ -33,4 +33,28 @@ export function untrustedDirReason(dir: string): string | undefined {
     }
     if (d === '/') return undefined;
   }
+}
+
+/**
+ * Why the file `file` is not safe to trust, or undefined: a regular file owned by root (or this
+ * process's user) and written by its owner alone; a symlink is judged by where it leads, the
+ * directories on the way to it included.
+ */
+export function untrustedFileReason(file: string): string | undefined {
+  let target = file;
+  try {
+    if (lstatSync(file).isSymbolicLink()) {
+      target = realpathSync(file);
+      const dir = untrustedDirReason(dirname(target));
+      if (dir) return `it leads to ${target}, and ${dir}`;
+    }
+    const st = statSync(target);
+    const me = process.getuid?.() ?? 0;
+    if (!st.isFile()) return `${target} is not a regular file`;
+    if (st.uid !== 0 && st.uid !== me) return `${target} is owned by uid ${st.uid}, who could change it`;
+    if ((st.mode & 0o022) !== 0) return `${target} is writable by ${st.mode & 0o002 ? 'everyone' : 'its group'} (mode ${(st.mode & 0o7777).toString(8)})`;
+  } catch (e) {
+    return `${target}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+  }
+  return undefined;
 }

@@ -2,6 +2,7 @@
 // others still are.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { untrustedFileReason } from '../linux/trusted-dir.js';
 import { parseProfile } from './parse-profile.js';
 import type { Profile, ProfileError } from './profile.js';
 
@@ -24,6 +25,13 @@ export async function loadProfiles(dir: string): Promise<LoadedProfiles> {
   }
   for (const fileName of names) {
     const file = join(dir, fileName);
+    // A profile names users that root creates and root-only files handed to the tool as secrets:
+    // one that someone else may edit is theirs to point at any such file.
+    const untrusted = untrustedFileReason(file);
+    if (untrusted) {
+      errors.push({ file, key: '', message: `not trusted: ${untrusted}; only root may change a profile` });
+      continue;
+    }
     let source: string;
     try {
       const bytes = await readFile(file);

@@ -75,4 +75,18 @@ describe('toolcell users sync (real users)', { skip }, () => {
     assert.equal(check.code, 1, check.stdout + check.stderr);
     assert.match(check.stdout, /1 tool\(s\) ok \(good\)/);
   });
+
+  test('a tools directory others may write makes it exit 1 with the reason, and make no user', async () => {
+    const tools = join(dir, 'tools');
+    chmodSync(tools, 0o777);
+    try {
+      await removeUser(GOOD);
+      const r = await runCli(['users', 'sync', '--config', config], 120_000);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.equal(r.stderr, `toolcell users sync: tools directory ${tools}: ${tools} is writable by everyone (mode 777); only root may change the directory of the profiles\n`);
+      assert.equal(await exists(GOOD), false);
+    } finally {
+      chmodSync(tools, 0o755);
+    }
+  });
 });

@@ -1,10 +1,12 @@
 // The directories the daemon trusts with root's authority (its profiles, its socket's directory):
 // whoever may change one, or a directory on the way to it, is refused with the reason.
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { untrustedDirReason } from '../../src/linux/trusted-dir.js';
+import { untrustedDirReason, untrustedFileReason } from '../../src/linux/trusted-dir.js';
+import { loadProfiles } from '../../src/profile/load-profiles.js';
+import { describeProfileError } from '../../src/profile/profile.js';
 import { ListenError, listenSocket } from '../../src/server/listen-socket.js';
 
 const skip = process.getuid?.() === 0 ? undefined : 'needs root: the directories are given to other owners';
@@ -41,6 +43,34 @@ describe('trusted directories', { skip }, () => {
     symlinkSync(dir('theirs2/tools', 0o755), link);
     chownSync(join(base, 'theirs2'), 65534, 0);
     assert.equal(untrustedDirReason(link), `${join(base, 'theirs2')} is owned by uid 65534, who could change what is in it`);
+  });
+
+  test('a profile file someone else may change is not loaded: another owner, group or world write, or a symlink into such a place; the others are', async () => {
+    const tools = dir('tools', 0o755);
+    const profile = 'description = "d"\ncommand = ["/bin/true"]\n';
+    const file = (name: string, mode: number, uid = 0) => {
+      const f = join(tools, name);
+      writeFileSync(f, profile);
+      chmodSync(f, mode);
+      chownSync(f, uid, 0);
+      return f;
+    };
+    assert.equal(untrustedFileReason(file('good.toml', 0o644)), undefined);
+    const open = file('open.toml', 0o666);
+    assert.equal(untrustedFileReason(open), `${open} is writable by everyone (mode 666)`);
+    const theirs = file('theirs.toml', 0o644, 65534);
+    assert.equal(untrustedFileReason(theirs), `${theirs} is owned by uid 65534, who could change it`);
+    const elsewhere = join(dir('home', 0o755, 65534), 'x.toml');
+    writeFileSync(elsewhere, profile);
+    symlinkSync(elsewhere, join(tools, 'linked.toml'));
+    assert.equal(untrustedFileReason(join(tools, 'linked.toml')), `it leads to ${elsewhere}, and ${join(base, 'home')} is owned by uid 65534, who could change what is in it`);
+    const loaded = await loadProfiles(tools);
+    assert.deepEqual([...loaded.profiles.keys()], ['good']);
+    assert.deepEqual(loaded.errors.map(describeProfileError), [
+      `${join(tools, 'linked.toml')}: not trusted: it leads to ${elsewhere}, and ${join(base, 'home')} is owned by uid 65534, who could change what is in it; only root may change a profile`,
+      `${open}: not trusted: ${open} is writable by everyone (mode 666); only root may change a profile`,
+      `${theirs}: not trusted: ${theirs} is owned by uid 65534, who could change it; only root may change a profile`,
+    ]);
   });
 
   test('the daemon does not listen in a directory others may change: they could swap the socket for a symlink before its owner and mode are set', async () => {
