@@ -91,6 +91,13 @@ export function planEnclosure(profile: Profile, facts: HostFacts): SandboxEnclos
 
   const missing: string[] = [];
   const mounts: PlannedMount[] = [];
+  // Where the writable paths really are: a bind that reaches inside one through a symlink is as
+  // replaceable by the tool as one named inside it (which the profile's load refuses).
+  const writableReal = profile.mounts.flatMap((m) => {
+    if (m.kind !== 'bind') return [];
+    const fact = facts.paths[m.source];
+    return fact && fact.type !== 'missing' && fact.real !== undefined ? [{ source: m.source, real: fact.real }] : [];
+  });
   for (const m of profile.mounts) {
     if (m.kind === 'tmpfs') {
       mounts.push({ op: 'tmpfs', dest: m.dest, size: m.size });
@@ -113,6 +120,9 @@ export function planEnclosure(profile: Profile, facts: HostFacts): SandboxEnclos
       // would bind the host's processes.
       const state = fact.real === undefined ? undefined : hostStateTreeOf(fact.real);
       if (state) throw new PlanError(`tool ${profile.name}: host path ${m.source} resolves to ${fact.real} in the host's ${state}, which is never bound`);
+      const real = fact.real;
+      const nest = real === undefined ? undefined : writableReal.find((w) => w.source !== m.source && real.startsWith(`${w.real}/`));
+      if (nest) throw new PlanError(`tool ${profile.name}: host path ${m.source} resolves to ${real}, inside the writable path ${nest.source}: the tool could replace it with a symlink`);
       mounts.push({ op: m.kind, source: m.source, dest: m.dest });
     }
   }

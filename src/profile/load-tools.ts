@@ -7,6 +7,7 @@ import { compileSeccomp } from '../linux/compile-seccomp.js';
 import { planSeccomp, SeccompPolicyError } from '../plan/seccomp-policy.js';
 import type { SandboxUser } from '../plan/host-facts.js';
 import { identityProblems, identityWarnings } from './check-identity.js';
+import { nestedInWritable } from './writable-nesting.js';
 import { loadProfiles } from './load-profiles.js';
 import { isWide } from '../plan/egress-allow.js';
 import { neverReachable } from '../plan/network-plan.js';
@@ -100,6 +101,7 @@ export async function loadTools(dir: string, clientGroup: string): Promise<Loade
     if (!records.has(p.identity.user)) records.set(p.identity.user, await lookupUserRecord(p.identity.user));
   }
   const tools = new Map<string, ServedTool>();
+  const nesting = nestedInWritable(profiles);
   for (const p of profiles) {
     const record = records.get(p.identity.user);
     // Shared by name or by uid (two names for one uid are one user to the kernel).
@@ -114,6 +116,7 @@ export async function loadTools(dir: string, clientGroup: string): Promise<Loade
     const problems = identityProblems(p.identity.user, record, sharing, clientGroup, sharingGroup);
     const line = locateKey(p.source, ['identity', 'user']);
     const found: ProfileError[] = problems.map((message) => ({ file: p.file, line, key: 'identity.user', message }));
+    found.push(...nesting.filter((e) => e.file === p.file));
     found.push(...(await secretProblems(p)));
     let seccomp: Buffer | undefined;
     try {

@@ -181,6 +181,15 @@ describe('planSandbox', () => {
     assert.deepEqual(inPlace.mounts.slice(3, -1), [{ op: 'symlink', target: '../proc/self/mounts', dest: '/etc/mtab' }]);
   });
 
+  test('a bind that reaches inside a writable path through a symlink is refused: the tool could replace it', () => {
+    const p = profile('read_only = ["/srv/tlink:/t"]\nwritable = ["/srv/out:/out"]');
+    const paths = { '/srv/out': dir('/srv/out'), '/srv/tlink': { type: 'symlink', target: 'out/templates', real: '/srv/out/templates' } as PathFact };
+    assert.throws(
+      () => planSandbox(p, { f: 'x' }, { ...FACTS, paths }),
+      (e: unknown) => e instanceof PlanError && e.message === 'tool plantest: host path /srv/tlink resolves to /srv/out/templates, inside the writable path /srv/out: the tool could replace it with a symlink',
+    );
+  });
+
   test('uid 0 is refused', () => {
     const p = profile('read_only = ["/usr"]');
     assert.throws(
