@@ -88,6 +88,10 @@ export function judgeProbe(profile: Profile, plan: SandboxPlan, output: string, 
       case 'secret':
         findings.push({ severity: 'finding', what: `${a}: readable ${b}` });
         break;
+      case 'incomplete':
+        // The walk's bounds: what lies beyond was not looked at, so the report cannot vouch for it.
+        findings.push({ severity: 'finding', what: `${a}: not looked at beyond here (${b}); what lies further in was not checked` });
+        break;
       case 'write':
         writable.push(a);
         if (!underExpected(a)) findings.push({ severity: 'finding', what: `${a} is writable but the profile lists it as read-only` });

@@ -36,6 +36,10 @@ describe('e2e: toolcell probe', { skip }, () => {
       writeFileSync(join(dir, '.ssh', 'id_rsa'), '-----BEGIN OPENSSH PRIVATE KEY-----\nnot a real key\n', { mode: 0o644 });
       writeFileSync(join(dir, '.env'), 'API_TOKEN=not-a-real-token\n', { mode: 0o644 });
       writeFileSync(join(dir, 'README'), 'harmless\n', { mode: 0o644 });
+      // Deeper than the walk goes: a .env there must not leave a clean report.
+      const deep = join(dir, ...Array.from({ length: 13 }, () => 'n'));
+      mkdirSync(deep, { recursive: true, mode: 0o755 });
+      writeFileSync(join(deep, '.env'), 'API_TOKEN=hidden\n', { mode: 0o644 });
       removeUsers = await createToolUsers(['widened']);
       tools = makeToolsDir({ 'widened.toml': scriptToolToml({ readOnly: [`${dir}:/project`] }) }, false);
     });
@@ -48,7 +52,8 @@ describe('e2e: toolcell probe', { skip }, () => {
     test('the readable private key and .env are findings even though the directory is listed; exit 1', async () => {
       const r = await runCli(['probe', 'widened', '--tools', tools], 60_000);
       assert.equal(r.code, 1, r.stdout + r.stderr);
-      assert.match(r.stdout, /^probe of widened: 2 finding\(s\)$/m);
+      assert.match(r.stdout, /^probe of widened: 3 finding\(s\)$/m);
+      assert.match(r.stdout, new RegExp(`^ {2}FINDING /project${'/n'.repeat(13)}: not looked at beyond here \\(deeper than 12 levels\\); what lies further in was not checked$`, 'm'));
       assert.match(r.stdout, /^ {2}FINDING \/project\/\.env: readable environment file$/m);
       assert.match(r.stdout, /^ {2}FINDING \/project\/\.ssh\/id_rsa: readable ssh private key$/m);
       assert.doesNotMatch(r.stdout, /README/);
