@@ -7,8 +7,7 @@
 // the daemon skips a broken profile and serves the others, so a typo in one profile must not keep
 // every tool down. `toolcell check` is the command whose status reflects the profiles.
 import { createGroup, createToolUser, groupExists, lookupUserRecord } from '../linux/users.js';
-import { existsSync } from 'node:fs';
-import { untrustedDirReason } from '../linux/trusted-dir.js';
+import { untrustedToolsDir } from '../linux/trusted-dir.js';
 import { loadProfiles } from '../profile/load-profiles.js';
 import { loadTools } from '../profile/load-tools.js';
 import { describeProfileError } from '../profile/profile.js';
@@ -19,9 +18,9 @@ export async function runUsersSync(toolsDir: string, clientGroup: string): Promi
     return 1;
   }
   // The same trust the daemon asks of its tools directory: the users made here are named by it.
-  const untrusted = existsSync(toolsDir) ? untrustedDirReason(toolsDir) : undefined;
+  const untrusted = untrustedToolsDir(toolsDir);
   if (untrusted) {
-    process.stderr.write(`toolcell users sync: tools directory ${toolsDir}: ${untrusted}; only root may change the directory of the profiles\n`);
+    process.stderr.write(`toolcell users sync: tools directory ${untrusted}\n`);
     return 1;
   }
   let failed = false;

@@ -2,7 +2,7 @@
 // create and root-only files to read as secrets) and its socket's directory (it sets the socket's
 // owner and mode by path). Whoever may write such a directory, or replace one on the way to it,
 // could put their own profile or a symlink there.
-import { lstatSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 
 const STICKY = 0o1000;
@@ -58,4 +58,13 @@ export function untrustedFileReason(file: string): string | undefined {
   } catch (e) {
     return failure(target, e);
   }
+}
+
+/**
+ * What is wrong with trusting `dir` as the directory of the profiles ("DIR: why; ..."), or
+ * undefined. One that does not exist is loadProfiles' to report: it is served as empty.
+ */
+export function untrustedToolsDir(dir: string): string | undefined {
+  const why = existsSync(dir) ? untrustedDirReason(dir) : undefined;
+  return why && `${dir}: ${why}; only root may change the directory of the profiles`;
 }

@@ -3,7 +3,6 @@
 // drains: no new connections or calls, running calls may finish until drain_timeout, then the
 // rest are killed, their results sent, and the connections closed.
 import type { Server, Socket } from 'node:net';
-import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { becomeChildSubreaper, setCloexecFrom3, type PeerCredentials } from '../../native/libc.js';
@@ -14,7 +13,7 @@ import { PendingWork } from '../invocation/pending-work.js';
 import { ReadyPool } from '../invocation/ready-pool.js';
 import { mergeLastGood, watchDirectory, type Reloaded } from './reload.js';
 import { configureSandboxNetworks, onForwardingChange, sweepStaleNetworks } from '../linux/sandbox-network.js';
-import { untrustedDirReason } from '../linux/trusted-dir.js';
+import { untrustedToolsDir } from '../linux/trusted-dir.js';
 import { describeProfileError } from '../profile/profile.js';
 import { adoptedSocketMismatches, adoptSocket, groupId, listenSocket, removeSocket } from './listen-socket.js';
 import { serveConnection, type Connection } from './mcp-connection.js';
@@ -45,9 +44,8 @@ class ConnectionRefused extends Error {}
 async function loadServed(config: DaemonConfig, logger: Logger, previous: ReadonlyMap<string, ServedTool> = new Map()): Promise<Reloaded> {
   // Profiles name the users the daemon's start creates and root-only files it reads as secrets:
   // whoever may change the directory could make both theirs.
-  // (A directory that does not exist is reported by loadTools, and served as empty, as before.)
-  const untrusted = existsSync(config.tools_dir) ? untrustedDirReason(config.tools_dir) : undefined;
-  if (untrusted) throw new Error(`tools_dir ${config.tools_dir}: ${untrusted}; only root may change the directory of the profiles`);
+  const untrusted = untrustedToolsDir(config.tools_dir);
+  if (untrusted) throw new Error(`tools_dir ${untrusted}`);
   const loaded = await loadTools(config.tools_dir, config.client_group);
   const merged = mergeLastGood(previous, loaded.tools, loaded.errors);
   for (const e of loaded.errors) {
