@@ -79,26 +79,26 @@ static const char *sensitive(const char *path, const char *name) {
  * A walk cut short by its bounds says where: a tool that fills or deepens its writable path must
  * not be able to hide a key behind the bound and get a clean report.
  */
+/* Whether the walk has used up its entries; said once, where it stopped. */
+static int entries_used_up(const char *dir) {
+  static int said;
+  if (walked < MAX_WALK_ENTRIES) return 0;
+  if (!said++) printf("incomplete\t%s\tmore than %d entries in all\n", dir, MAX_WALK_ENTRIES);
+  return 1;
+}
+
 static void walk(const char *dir, int depth) {
-  static int said_entries;
   if (depth > MAX_DEPTH) {
     printf("incomplete\t%s\tdeeper than %d levels\n", dir, MAX_DEPTH);
     return;
   }
-  if (walked >= MAX_WALK_ENTRIES) {
-    if (!said_entries++) printf("incomplete\t%s\tmore than %d entries in all\n", dir, MAX_WALK_ENTRIES);
-    return;
-  }
+  if (entries_used_up(dir)) return;
   if (access(dir, W_OK) == 0) printf("write\t%s\n", dir);
   DIR *d = opendir(dir);
   if (!d) return;
   struct dirent *e;
   char path[4096];
-  while ((e = readdir(d)) != NULL) {
-    if (walked >= MAX_WALK_ENTRIES) {
-      if (!said_entries++) printf("incomplete\t%s\tmore than %d entries in all\n", dir, MAX_WALK_ENTRIES);
-      break;
-    }
+  while ((e = readdir(d)) != NULL && !entries_used_up(dir)) {
     if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
     walked++;
     snprintf(path, sizeof path, "%s/%s", strcmp(dir, "/") == 0 ? "" : dir, e->d_name);
