@@ -5,15 +5,13 @@
 // lab's loopback has listeners of its own: the sandbox's lo must not be the host's. Then a tool
 // that does have an allowlist tries to send to its allowed host under a source of its choosing.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { closeQuietly, connectClient, makeToolsDir, pollUntil, READY_TIMEOUT_MS, removeDir, startDaemon, waitForExit, type Daemon, type DirectClient } from '../helpers/daemon.js';
 import { createToolUsers, realKernelSkipReason } from '../helpers/fixtures.js';
 import { PROFILES } from '../helpers/paths.js';
-import { SANDBOX_TABLE } from '../../src/plan/network-plan.js';
-import { createLab, labSkipReason, type Lab } from '../helpers/test-network.js';
+import { createLab, labSkipReason, openSandboxWall, WAIT_FOR_OPEN_WALL_PY, type Lab } from '../helpers/test-network.js';
 
 const skip = realKernelSkipReason() ?? labSkipReason();
 const LOOPBACK_PORT = 7907;
@@ -188,14 +186,12 @@ for how in ('bind', 'pktinfo', 'own'):
 `;
 
 /**
- * Waits (20 s at most) until a datagram from a forged IPv6 source is no longer refused at once,
- * that is until the test has opened the sandbox's own wall from outside; then sends from forged
- * sources (IPv6 bound and per packet, IPv4 bound to an address the test added to the sandbox's
- * link) and from its own address, over both families.
- * Prints "inner wall open" and "own FAMILY REPLY" lines, or why it stopped.
+ * Once the test has opened the sandbox's own wall, sends from forged sources (IPv6 bound and per
+ * packet, IPv4 bound to an address the test added to the sandbox's link), then from its own
+ * address over both families, printing "own REPLY" for each.
  */
-const FORGE_PAST_INNER_WALL = (a6: string, a4: string, forged6: string, forged4: string) => `
-import socket, struct, time
+const FORGE_PAST_INNER_WALL = (a6: string, a4: string, forged6: string, forged4: string) => `${WAIT_FOR_OPEN_WALL_PY}
+import socket, struct
 def sock(fam, freebind):
     s = socket.socket(fam, socket.SOCK_DGRAM)
     s.settimeout(1.5)
@@ -204,24 +200,10 @@ def sock(fam, freebind):
     elif freebind:
         s.setsockopt(socket.IPPROTO_IP, 15, 1)  # IP_FREEBIND
     return s
-def forged(fam, src, dst):
+for fam, src, dst in ((socket.AF_INET6, '${forged6}', '${a6}'), (socket.AF_INET, '${forged4}', '${a4}')):
     s = sock(fam, True)
     s.bind((src, 0))
     s.sendto(b'forged', (dst, 53))
-    s.close()
-for _ in range(400):
-    try:
-        forged(socket.AF_INET6, '${forged6}', '${a6}')
-        break
-    except OSError as e:
-        if e.errno != 1:
-            raise
-        time.sleep(0.05)
-else:
-    print('inner wall still closed')
-    raise SystemExit(3)
-print('inner wall open', flush=True)
-forged(socket.AF_INET, '${forged4}', '${a4}')
 s = sock(socket.AF_INET6, True)
 s.sendmsg([b'forged'], [(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, socket.inet_pton(socket.AF_INET6, '${forged6}') + struct.pack('@I', 0))], 0, ('${a6}', 53))
 for fam, dst in ((socket.AF_INET6, '${a6}'), (socket.AF_INET, '${a4}')):
@@ -229,21 +211,6 @@ for fam, dst in ((socket.AF_INET6, '${a6}'), (socket.AF_INET, '${a4}')):
     s.sendto(b'own', (dst, 53))
     print('own', s.recvfrom(200)[0].decode().strip(), flush=True)
 `;
-
-/** Host pids of the processes whose real uid is `uid` and whose command name is `comm` (read from /proc only). */
-function pidsOf(uid: number, comm: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const status = readFileSync(`/proc/${entry}/status`, 'utf8');
-      if (/^Name:\t(.*)$/m.exec(status)?.[1] === comm && Number(/^Uid:\t(\d+)/m.exec(status)?.[1]) === uid) pids.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
 
 describe('e2e: escape battery, network (a tool with an IPv6 allowlist forges its source)', { skip, timeout: 180_000 }, () => {
   let lab: Lab;
@@ -311,22 +278,15 @@ describe('e2e: escape battery, network (a tool with an IPv6 allowlist forges its
     const route = (v: '-4' | '-6', to: string) => spawnSync(lab.inLab[0]!, [...lab.inLab.slice(1), 'ip', v, 'route', 'get', to], { encoding: 'utf8' }).stdout;
     const source = (text: string) => /\bsrc (\S+)/.exec(text)?.[1] ?? assert.fail(`no source in ${text}`);
     const [masq6, masq4] = [source(route('-6', lab.hostA6)), source(route('-4', lab.hostA))];
-    const uid = Number(spawnSync('id', ['-u', 'tc-forger'], { encoding: 'utf8' }).stdout.trim());
-    assert.ok(uid > 0);
     const before = lab.received().length;
     const call = conn.client.callTool({ name: 'forger', arguments: { code: FORGE_PAST_INNER_WALL(lab.hostA6, lab.hostA, forged6, forged4) } });
-    let pid: number | undefined;
-    assert.ok(await pollUntil(() => (pid = pidsOf(uid, 'python3')[0]) !== undefined, 20_000), 'the tool never started');
     // The kernel itself refuses an IPv4 source that is not local (IP_FREEBIND does not lift that,
-    // only IP_TRANSPARENT, which takes a capability), so the forged IPv4 source is made local first.
-    for (const step of [['ip', 'addr', 'add', `${forged4}/32`, 'dev', 'eth0'], ['nft', 'insert', 'rule', 'inet', SANDBOX_TABLE, 'output', 'accept']]) {
-      const done = spawnSync('nsenter', ['-t', String(pid), '-n', ...step], { encoding: 'utf8', timeout: 10_000 });
-      assert.equal(done.status, 0, `${step.join(' ')}: ${done.stderr}`);
-    }
+    // only IP_TRANSPARENT, which takes a capability), so the forged IPv4 source is made local.
+    await openSandboxWall('tc-forger', [`${forged4}/32`]);
     const r = (await call) as CallToolResult;
     const s = r.structuredContent as { stdout: string; stderr: string };
     assert.equal(s.stderr, '');
-    assert.equal(s.stdout, ['inner wall open', `own hello [${lab.hostA6}]:53/udp`, `own hello ${lab.hostA}:53/udp`, ''].join('\n'));
+    assert.equal(s.stdout, [`own hello [${lab.hostA6}]:53/udp`, `own hello ${lab.hostA}:53/udp`, ''].join('\n'));
     // The own datagrams were answered after the forged ones were sent: had those left, they are logged.
     assert.deepEqual(lab.received().slice(before), [`udp [${lab.hostA6}]:53 from ${masq6}`, `udp ${lab.hostA}:53 from ${masq4}`]);
   });

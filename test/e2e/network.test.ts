@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { closeQuietly, connectClient, makeTempDir, pollUntil, makeToolsDir, removeDir, SLOWDOWN, startDaemon, waitForExit, type Daemon } from '../helpers/daemon.js';
 import { createToolUsers, realKernelSkipReason } from '../helpers/fixtures.js';
-import { createLab, labSkipReason, type Lab } from '../helpers/test-network.js';
+import { createLab, labSkipReason, openSandboxWall, WAIT_FOR_OPEN_WALL_PY, type Lab } from '../helpers/test-network.js';
 import { spawnSync } from 'node:child_process';
 
 const skip = realKernelSkipReason() ?? labSkipReason();
@@ -79,8 +79,11 @@ describe('e2e: network egress (daemon in a lab namespace)', { skip, timeout: 300
   let removeUsers: () => Promise<void> = async () => undefined;
   const TOOLS = ['nonet', 'web', 'dns', 'v6', 'walls', 'named', 'nxname', 'wide', 'netlink'];
 
-  async function probe(tool: string, targets: readonly Target[]): Promise<{ lines: string[]; result: Structured; isError: boolean; text: string }> {
-    const r = (await client.callTool({ name: tool, arguments: { code: PROBE, targets: JSON.stringify(targets) } })) as {
+  /** With `openWall`, the sandbox's own wall is opened from outside first, leaving the host's alone. */
+  async function probe(tool: string, targets: readonly Target[], openWall = false): Promise<{ lines: string[]; result: Structured; isError: boolean; text: string }> {
+    const call = client.callTool({ name: tool, arguments: { code: openWall ? WAIT_FOR_OPEN_WALL_PY + PROBE : PROBE, targets: JSON.stringify(targets) } });
+    if (openWall) await openSandboxWall(`tc-${tool}`);
+    const r = (await call) as {
       structuredContent?: Structured;
       isError?: boolean;
       content: { text: string }[];
@@ -101,7 +104,7 @@ describe('e2e: network egress (daemon in a lab namespace)', { skip, timeout: 300
         'v6.toml': probeTool([`[${lab.hostA6}]:8080`, `${lab.hostA}:8080`]),
         // Allowed on the sandbox's side but never by the host's wall: the lab's own address; and
         // what neither side lets through whatever a profile says: the metadata address, other sandboxes.
-        'walls.toml': probeTool([`${lab.labAddress}:8080`, '169.254.169.254:80', '10.213.0.0/16:9000']),
+        'walls.toml': probeTool([`${lab.labAddress}:8080`, `${lab.metadata}:8080`, '10.213.0.0/16:9000']),
         'named.toml': probeTool(['inet-a.test:8080']),
         'nxname.toml': probeTool(['nx.invalid:8080']),
         'wide.toml': probeTool(['0.0.0.0/0:9000'], 'allow_any = true'),
@@ -188,8 +191,18 @@ describe('e2e: network egress (daemon in a lab namespace)', { skip, timeout: 300
     // A listener on the lab's own address: were the host's wall missing, the probe would reach it.
     const listener = spawnSync(lab.inLab[0]!, [...lab.inLab.slice(1), 'python3', '-c', 'import socket; s=socket.socket(); s.bind(("0.0.0.0", 8080)); s.listen(); print("bound")'], { encoding: 'utf8' });
     assert.equal(listener.stdout, 'bound\n', listener.stderr);
-    const { lines } = await probe('walls', [['tcp', lab.labAddress, 8080], ['tcp', '169.254.169.254', 80], ['tcp', '10.213.0.1', 9000]]);
-    assert.deepEqual(lines, [`tcp ${lab.labAddress}:8080 timeout`, 'tcp 169.254.169.254:80 errno 113', 'tcp 10.213.0.1:9000 errno 113']);
+    const { lines } = await probe('walls', [['tcp', lab.labAddress, 8080], ['tcp', lab.metadata, 8080], ['tcp', '10.213.0.1', 9000]]);
+    assert.deepEqual(lines, [`tcp ${lab.labAddress}:8080 timeout`, `tcp ${lab.metadata}:8080 errno 113`, 'tcp 10.213.0.1:9000 errno 113']);
+  });
+
+  test("with the sandbox's own wall opened from outside, the host's wall alone refuses what the allowlist does not name, and the metadata address", async () => {
+    // The tests above are decided by the sandbox's own table; the host's must hold by itself.
+    const before = lab.received().length;
+    const web = await probe('web', [['tcp', lab.hostA, 8080], ['tcp', lab.hostA, 8081], ['tcp', lab.hostB, 8080], ['udp', lab.hostA, 53]], true);
+    assert.deepEqual(web.lines, [`tcp ${lab.hostA}:8080 ok hello ${lab.hostA}:8080/tcp`, `tcp ${lab.hostA}:8081 timeout`, `tcp ${lab.hostB}:8080 timeout`, `udp ${lab.hostA}:53 timeout`]);
+    const walls = await probe('walls', [['tcp', lab.metadata, 8080], ['tcp', lab.labAddress, 8080]], true);
+    assert.deepEqual(walls.lines, [`tcp ${lab.metadata}:8080 timeout`, `tcp ${lab.labAddress}:8080 timeout`]);
+    assert.deepEqual(lab.received().slice(before), [`tcp ${lab.hostA}:8080 from ${lab.labAddress}`]);
   });
 
   test('a second sandbox running at the same time is not reachable, even with allow_any', async () => {

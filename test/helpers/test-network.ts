@@ -4,7 +4,7 @@
 // Everything created carries the prefix `tctest` and close() removes it. Every wait is bounded.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,8 @@ export interface Lab {
   readonly hostB: string;
   /** Host A's IPv6 address (documentation prefix), to check that v6 is filtered like v4. */
   readonly hostA6: string;
+  /** The cloud metadata address, also an address of INET: a connection that reaches it is logged. */
+  readonly metadata: string;
   /** The lab's own address on the link to INET: the "host's own address" a sandbox must not reach. */
   readonly labAddress: string;
   /** TCP ports listening on every INET address (v4 and v6); two, so a policy can allow one port and not the other. */
@@ -54,6 +56,7 @@ const HOST_A = '203.0.113.10';
 const HOST_B = '203.0.113.20';
 const LAB_V6 = '2001:db8:1::1';
 const HOST_A6 = '2001:db8:1::10';
+const METADATA = '169.254.169.254';
 const TCP_PORTS = [8080, 8081] as const;
 const UDP_PORTS = [5353, 53] as const;
 
@@ -307,6 +310,7 @@ export async function createLab(): Promise<Lab> {
     run([...inLab, 'link', 'add', labIf, 'type', 'veth', 'peer', 'name', inetIf, 'netns', inetName]);
 
     run([...inInet, 'link', 'set', 'lo', 'up']);
+    run([...inInet, 'addr', 'add', `${METADATA}/32`, 'dev', 'lo']);
     run([...inInet, 'addr', 'add', `${HOST_A}/24`, 'dev', inetIf]);
     run([...inInet, 'addr', 'add', `${HOST_B}/24`, 'dev', inetIf]);
     // nodad: otherwise the address stays "tentative" for a second or two and bind() fails with EADDRNOTAVAIL.
@@ -350,6 +354,7 @@ export async function createLab(): Promise<Lab> {
     hostA: HOST_A,
     hostB: HOST_B,
     hostA6: HOST_A6,
+    metadata: METADATA,
     labAddress: LAB_V4,
     tcpPorts: TCP_PORTS,
     udpPorts: UDP_PORTS,
@@ -357,4 +362,59 @@ export async function createLab(): Promise<Lab> {
     received,
     close,
   };
+}
+
+/**
+ * An address of no network (TEST-NET-1) that openSandboxWall() adds to the sandbox's link last:
+ * the tool can bind to it only once its wall is open.
+ */
+const WALL_OPEN_MARK = '192.0.2.254';
+
+/** Python for the start of a tool's code: waits (20 s at most) until openSandboxWall() has run. */
+export const WAIT_FOR_OPEN_WALL_PY = `import socket as _socket, time as _time
+for _ in range(400):
+    try:
+        _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM).bind(('${WALL_OPEN_MARK}', 0))
+        break
+    except OSError:
+        _time.sleep(0.05)
+else:
+    raise SystemExit('the sandbox wall was not opened')
+`;
+
+/**
+ * Opens a running tool's own firewall from outside, as root, so that a test checks the host's wall
+ * by itself: finds the tool (command name `comm`, real uid of `user`; /proc is only read), adds
+ * `addresses` to its link, inserts an accept-all rule at the top of its output chain, then adds
+ * WALL_OPEN_MARK for WAIT_FOR_OPEN_WALL_PY. Everything it changes is in the sandbox's network
+ * namespace, which dies with it.
+ */
+export async function openSandboxWall(user: string, addresses: readonly string[] = [], comm = 'python3'): Promise<void> {
+  const uid = Number(run(['id', '-u', user]).trim());
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let pid: number | undefined;
+  while ((pid = pidsOf(uid, comm)[0]) === undefined) {
+    if (Date.now() > deadline) throw new Error(`no ${comm} of ${user} started within ${READY_TIMEOUT_MS} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const { SANDBOX_TABLE } = await import('../../src/plan/network-plan.js');
+  const inSandbox = (...args: string[]) => run(['nsenter', '-t', String(pid), '-n', ...args]);
+  for (const address of addresses) inSandbox('ip', 'addr', 'add', address, 'dev', 'eth0');
+  inSandbox('nft', 'insert', 'rule', 'inet', SANDBOX_TABLE, 'output', 'accept');
+  inSandbox('ip', 'addr', 'add', `${WALL_OPEN_MARK}/32`, 'dev', 'eth0');
+}
+
+/** Host pids of the processes whose real uid is `uid` and whose command name is `comm`. */
+function pidsOf(uid: number, comm: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const status = readFileSync(`/proc/${entry}/status`, 'utf8');
+      if (/^Name:\t(.*)$/m.exec(status)?.[1] === comm && Number(/^Uid:\t(\d+)/m.exec(status)?.[1]) === uid) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
 }
