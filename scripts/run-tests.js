@@ -62,12 +62,9 @@ function lock() {
 
 lock();
 const only = process.argv.slice(2);
-// The VM suite takes about a third of the run by itself: started first, the other files share the
-// second slot beside it instead of leaving it to run alone at the end.
-const first = (f) => (f.includes('/dist/test/vm/') ? 0 : 1);
 const files = walk(join(root, 'dist/test'))
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
-  .sort((a, b) => first(a) - first(b) || a.localeCompare(b));
+  .sort();
 
 const asRoot = process.getuid() === 0;
 const removeCgroupParents = cgroupParentsCleanup('run-tests');
