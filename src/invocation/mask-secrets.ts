@@ -1,5 +1,6 @@
 // Secret values never come back to the caller: every occurrence in the output is replaced by
 // [secret:NAME] before the result leaves the daemon.
+import { stripTerminalControls } from './strip-terminal.js';
 
 export interface SecretValue {
   readonly name: string;
@@ -24,3 +25,14 @@ export function maskSecrets(text: string, secrets: readonly SecretValue[], cut =
 
 /** What stands for the end of a cut output when the call had secrets. */
 export const CUT_MARK = '[withheld: the cut may have split a secret]';
+
+/**
+ * Output of a tool on a terminal, masked before its controls are stripped (a secret that holds a
+ * control character, "tok\r" from a file written with CRLF, is no longer whole after) and again
+ * after, with each secret also as stripping leaves it (the terminal wrote "\r\n" for each "\n" of
+ * a secret, which stripping takes back).
+ */
+export function maskTerminalOutput(text: string, secrets: readonly SecretValue[], cut = false): string {
+  const stripped = secrets.map((s) => ({ name: s.name, value: stripTerminalControls(s.value) }));
+  return maskSecrets(stripTerminalControls(maskSecrets(text, secrets)), [...secrets, ...stripped], cut);
+}

@@ -15,9 +15,8 @@ import type { CgroupUsage } from '../linux/cgroup.js';
 import { syscallName } from '../../native/seccomp.js';
 import { buildSandbox, goneOrGrace, runTeardown } from './build-sandbox.js';
 import { CappedOutput } from './capped-output.js';
-import { maskSecrets } from './mask-secrets.js';
+import { maskSecrets, maskTerminalOutput } from './mask-secrets.js';
 import type { ReadyPool } from './ready-pool.js';
-import { stripTerminalControls } from './strip-terminal.js';
 import { TeardownStack } from './teardown-stack.js';
 import type { DeniedEgress, KillReason, ToolResult } from './tool-result.js';
 import { checkArguments } from './validate-arguments.js';
@@ -170,7 +169,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
     signal: killed ? 'SIGKILL' : exit.signal,
     reason,
     durationMs: Math.round((performance.now() - started) * 10) / 10,
-    stdout: maskSecrets(plan.pty ? stripTerminalControls(out) : out, built.secrets, stdout?.truncated),
+    stdout: (plan.pty ? maskTerminalOutput : maskSecrets)(out, built.secrets, stdout?.truncated),
     stderr: maskSecrets(err, built.secrets, stderr?.truncated),
     stdoutTruncated: stdout?.truncated ?? false,
     stderrTruncated: stderr?.truncated ?? false,

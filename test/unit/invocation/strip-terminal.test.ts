@@ -18,8 +18,24 @@ describe('stripTerminalControls', () => {
     ['8-bit OSC (U+009D), BEL, ESC \\ and U+009C ends', '\u009d0;title\u009cx\u009d2;t\x07y\u009d2;t\x1b\\z', 'xyz'],
     ['other C1 controls dropped', 'a\u0085b\u0090c\u009f', 'abc'],
     ['non-ASCII text untouched', 'é 日本 🙂 \u00a0\u00ff\n', 'é 日本 🙂 \u00a0\u00ff\n'],
+    ['an OSC that nothing ends loses only its opener', 'a\x1b]0;b\nc\u009dd', 'a0;b\ncd'],
+    ['an ESC inside an OSC ends it and starts its own sequence', '\x1b]0;t\x1b[31mred', 'red'],
+    ['a lone ESC before a line end keeps the line end', 'a\x1b\nb\x1b', 'a\nb'],
   ];
   for (const [name, input, output] of ROWS) test(name, () => assert.equal(stripTerminalControls(input), output));
+
+  test('linear on hostile output: 128 Ki openers of every kind', () => {
+    for (const opener of ['\u009d', '\x1b]', '\u009b', '\x1b[', '\x1b', '\r']) {
+      const text = opener.repeat(Math.floor((1 << 17) / opener.length));
+      const started = performance.now();
+      const out = stripTerminalControls(text);
+      const ms = performance.now() - started;
+      assert.equal(out, '', JSON.stringify(opener));
+      // A quadratic pass takes over 10 s here (and minutes on a full output cap); a linear one a
+      // few milliseconds.
+      assert.ok(ms < 1000, `${JSON.stringify(opener)}: ${ms.toFixed(0)} ms`);
+    }
+  });
 });
 
 describe('pty plan', () => {

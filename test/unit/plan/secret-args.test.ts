@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { toBwrapCommand } from '../../../src/plan/bwrap-command.js';
 import { planSandbox } from '../../../src/plan/sandbox-plan.js';
 import { toSecretInputs } from '../../../src/plan/secret-args.js';
-import { CUT_MARK, maskSecrets } from '../../../src/invocation/mask-secrets.js';
+import { stripTerminalControls } from '../../../src/invocation/strip-terminal.js';
+import { CUT_MARK, maskSecrets, maskTerminalOutput } from '../../../src/invocation/mask-secrets.js';
 import { parseProfile } from '../../../src/profile/parse-profile.js';
 import { describeProfileError } from '../../../src/profile/profile.js';
 
@@ -84,5 +85,19 @@ describe('maskSecrets', () => {
     // Not cut, or no secrets: nothing withheld.
     assert.equal(maskSecrets('pad sk-l', secrets), 'pad sk-l');
     assert.equal(maskSecrets('pad sk-l', [], true), 'pad sk-l');
+  });
+
+  test('on a terminal: a secret with a control character, or a line end the terminal wrote as CRLF, is masked still', () => {
+    const secrets = [
+      { name: 'CRLF', value: 'tok-1\r' },
+      { name: 'LINES', value: 'line-a\nline-b' },
+    ];
+    // What the terminal made of `echo "$CRLF"; printf '%s' "$LINES"`, in colour.
+    const written = '\x1b[32mtok-1\r\r\n\x1b[0mline-a\r\nline-b';
+    assert.equal(maskTerminalOutput(written, secrets), '[secret:CRLF]\n[secret:LINES]');
+    // Stripped first, the one with a control character is no longer whole; masked only before, the
+    // other would not be.
+    assert.equal(maskSecrets(stripTerminalControls(written), secrets), 'tok-1\n[secret:LINES]');
+    assert.equal(stripTerminalControls(maskSecrets(written, secrets)), '[secret:CRLF]\nline-a\nline-b');
   });
 });
