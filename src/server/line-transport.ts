@@ -18,6 +18,14 @@ const MAX_UNREAD_REPLY_BYTES = 64 * 1024 * 1024;
  */
 const PAUSE_READING_BYTES = 1024 * 1024;
 /**
+ * A peer whose replies have stayed over PAUSE_READING_BYTES this long is closed: its connection
+ * would otherwise hold them, and the results of the calls it still had running, for as long as it
+ * stays connected.
+ */
+export const UNREAD_REPLY_DEADLINE_MS = 30_000;
+/** A line's buffer is kept for the next line up to this size, and given back when larger. */
+const KEPT_LINE_BUFFER = 64 * 1024;
+/**
  * Deeper messages are refused before anything handles them. Code that walks a message recursively
  * (the audit digest of the arguments, the SDK's error texts, loggers) overflows the stack on JSON
  * nested tens of thousands deep; no MCP message needs more than a few levels.
@@ -52,8 +60,13 @@ export class LineTransport implements Transport {
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
 
-  private pending: Buffer[] = [];
+  /**
+   * The line received so far, in one buffer that grows by doubling: a peer that sends a line a
+   * byte at a time costs its bytes, not a Buffer object (about 200 bytes of heap) per read.
+   */
+  private pending = Buffer.alloc(0);
   private pendingBytes = 0;
+  private unreadTimer: NodeJS.Timeout | undefined;
   /** Inside an oversized line: drop bytes until its newline. */
   private discarding = false;
   private closed = false;
@@ -106,24 +119,38 @@ export class LineTransport implements Transport {
       const end = nl < 0 ? chunk.length : nl;
       if (!this.discarding) {
         if (this.pendingBytes + (end - start) > this.maxMessageBytes) {
-          this.pending = [];
-          this.pendingBytes = 0;
+          this.resetLine();
           this.discarding = true;
           if (this.admit()) this.replyError(INVALID_REQUEST, `message larger than ${this.maxMessageBytes} bytes`);
         } else if (end > start) {
-          this.pending.push(chunk.subarray(start, end));
-          this.pendingBytes += end - start;
+          this.append(chunk, start, end);
         }
       }
       if (nl < 0) return;
       if (this.discarding) this.discarding = false;
-      else if (this.admit()) this.deliver(Buffer.concat(this.pending, this.pendingBytes));
-      this.pending = [];
-      this.pendingBytes = 0;
+      else if (this.admit()) this.deliver(this.pending.subarray(0, this.pendingBytes));
+      this.resetLine();
       start = nl + 1;
     }
   }
 
+  private append(chunk: Buffer, start: number, end: number): void {
+    const needed = this.pendingBytes + (end - start);
+    if (needed > this.pending.length) {
+      const grown = Buffer.allocUnsafe(Math.min(this.maxMessageBytes, Math.max(needed, 2 * this.pending.length, 1024)));
+      this.pending.copy(grown, 0, 0, this.pendingBytes);
+      this.pending = grown;
+    }
+    chunk.copy(this.pending, this.pendingBytes, start, end);
+    this.pendingBytes = needed;
+  }
+
+  private resetLine(): void {
+    this.pendingBytes = 0;
+    if (this.pending.length > KEPT_LINE_BUFFER) this.pending = Buffer.alloc(0);
+  }
+
+  /** Decodes and handles one line; synchronous, as `line` is this connection's buffer, reused after. */
   private deliver(line: Buffer): void {
     let text: string;
     try {
@@ -206,7 +233,14 @@ export class LineTransport implements Transport {
       // Backpressure: a peer that does not read its replies gets no more requests handled. A peer
       // that hangs up meanwhile is still noticed: the queued writes fail and close the stream.
       this.stream.pause();
-      this.stream.once('drain', () => this.stream.resume());
+      this.unreadTimer = setTimeout(() => {
+        this.onerror?.(new Error(`peer has not read its replies (${this.stream.writableLength} bytes queued) for ${UNREAD_REPLY_DEADLINE_MS / 1000} s; closing`));
+        void this.close();
+      }, UNREAD_REPLY_DEADLINE_MS).unref();
+      this.stream.once('drain', () => {
+        clearTimeout(this.unreadTimer);
+        this.stream.resume();
+      });
     }
   }
 
@@ -223,6 +257,7 @@ export class LineTransport implements Transport {
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.unreadTimer);
     this.wakeIdle();
     this.onclose?.();
   }

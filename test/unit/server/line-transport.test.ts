@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { Duplex } from 'node:stream';
 import { setImmediate as tick } from 'node:timers/promises';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { INVALID_REQUEST, LineTransport, MAX_JSON_DEPTH, nestsDeeperThan, PARSE_ERROR } from '../../../src/server/line-transport.js';
+import { INVALID_REQUEST, LineTransport, MAX_JSON_DEPTH, nestsDeeperThan, PARSE_ERROR, UNREAD_REPLY_DEADLINE_MS } from '../../../src/server/line-transport.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 const MAX = 256;
 
@@ -312,6 +314,56 @@ describe('LineTransport', () => {
     await tick();
     assert.equal(stream.isPaused(), false);
     assert.deepEqual(messages, [PING]);
+  });
+
+  test(`a peer whose replies stay unread for ${UNREAD_REPLY_DEADLINE_MS / 1000} s is closed; one that reads in time is not`, async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const unreading = async () => {
+      const held: (() => void)[] = [];
+      const stream = new Duplex({
+        read() {},
+        write(_chunk: Buffer, _enc, cb) {
+          held.push(cb);
+        },
+      });
+      const transport = new LineTransport(stream, 1 << 20);
+      const errors: Error[] = [];
+      let closes = 0;
+      transport.onerror = (e) => errors.push(e);
+      transport.onclose = () => closes++;
+      await transport.start();
+      await transport.send({ jsonrpc: '2.0', id: 1, result: { pad: 'x'.repeat(1100 * 1024) } });
+      return { stream, held, errors, closes: () => closes };
+    };
+    const late = await unreading();
+    const reader = await unreading();
+    t.mock.timers.tick(UNREAD_REPLY_DEADLINE_MS - 1000);
+    for (const cb of reader.held.splice(0)) cb();
+    await tick();
+    t.mock.timers.tick(2000);
+    await tick();
+    assert.equal(late.closes(), 1);
+    assert.equal(late.stream.destroyed, true);
+    assert.match(late.errors[0]?.message ?? '', /^peer has not read its replies \(\d+ bytes queued\) for 30 s; closing$/);
+    assert.equal(reader.closes(), 0, 'drained in time: the deadline is off');
+    assert.equal(reader.stream.destroyed, false);
+  });
+
+  test('a line sent a byte at a time costs its bytes, not an object per read', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const h = await harness(1 << 20);
+    const N = 100_000;
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    // Each push is one read of the transport's, as a socket's 1-byte segments would be.
+    for (let i = 0; i < N; i++) h.stream.emit('data', Buffer.from('x'));
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    // A Buffer view per read held about 200 bytes each: 20 MB here.
+    assert.ok(grown < 4_000_000, `heap grew ${grown} bytes for ${N} one-byte reads`);
+    await h.send('\n');
+    assert.equal((h.replies()[0] as { error: { code: number } }).error.code, PARSE_ERROR, 'the line was kept whole (and is not JSON)');
   });
 
   test('a message whose handling throws (the SDK stringifying deep JSON) costs its answer only, never the process', async () => {
