@@ -1,20 +1,59 @@
 // Tool arguments are hostile input: they are checked against the profile's [input] JSON Schema
 // before any sandbox is built. Validators are compiled once per schema object (at profile load).
+import { createContext, Script } from 'node:vm';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 
-const compiled = new WeakMap<object, ValidateFunction>();
+/**
+ * How long a schema's regular expressions may take on one call's arguments. V8's are backtracking:
+ * an admin's `^([a-z0-9]+-?)+$` takes seconds on 30 hostile characters and doubles with each one
+ * more, and would hold the daemon's one event loop (every caller, every timeout) meanwhile.
+ */
+export const PATTERN_CHECK_MS = 100;
 
+interface Compiled {
+  readonly validate: ValidateFunction;
+  /** The schema has regular expressions: its checks run under PATTERN_CHECK_MS. */
+  readonly bounded: boolean;
+}
+
+const compiled = new WeakMap<object, Compiled>();
+
+/** Where bounded checks run: V8 stops a script past its timeout, a regular expression included. */
+const boundedRun = { script: new Script('validate(args)'), context: createContext({ validate: null, args: null }) };
+
+/** The schema's validator, compiled once per schema object. */
 export function compileArgumentValidator(schema: Record<string, unknown>): ValidateFunction {
-  let v = compiled.get(schema);
-  if (!v) {
+  return compiledFor(schema).validate;
+}
+
+function compiledFor(schema: Record<string, unknown>): Compiled {
+  let c = compiled.get(schema);
+  if (!c) {
     // An Ajv of its own per schema: a shared one registers every "$id" (so the same profile parsed
     // again after an edit or reload is refused as a duplicate, and one profile's $id answers
     // another's $ref) and caches every schema it ever compiled. This one lives exactly as long as
     // the validator does (about 18 KiB and 4 ms per profile load).
-    v = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(schema);
-    compiled.set(schema, v);
+    const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(schema);
+    c = { validate, bounded: /"pattern(Properties)?":/.test(JSON.stringify(schema)) };
+    compiled.set(schema, c);
   }
-  return v;
+  return c;
+}
+
+class PatternTimeout extends Error {}
+
+function run(c: Compiled, args: unknown): boolean {
+  if (!c.bounded) return c.validate(args);
+  const { script, context } = boundedRun;
+  Object.assign(context, { validate: c.validate, args });
+  try {
+    return script.runInContext(context, { timeout: PATTERN_CHECK_MS }) as boolean;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw new PatternTimeout();
+    throw e;
+  } finally {
+    Object.assign(context, { validate: null, args: null });
+  }
 }
 
 function describeAjvError(e: ErrorObject): string {
@@ -27,7 +66,12 @@ function describeAjvError(e: ErrorObject): string {
 
 /** Returns the list of problems, empty when the arguments are valid. */
 export function checkArguments(schema: Record<string, unknown>, args: unknown): string[] {
-  const validate = compileArgumentValidator(schema);
-  if (validate(args)) return [];
-  return (validate.errors ?? []).map(describeAjvError);
+  const c = compiledFor(schema);
+  try {
+    if (run(c, args)) return [];
+  } catch (e) {
+    if (!(e instanceof PatternTimeout)) throw e;
+    return [`arguments: the input schema's patterns took over ${PATTERN_CHECK_MS} ms on these arguments and were stopped (a pattern that backtracks; see [input] in the tool's profile)`];
+  }
+  return (c.validate.errors ?? []).map(describeAjvError);
 }

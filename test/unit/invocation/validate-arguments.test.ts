@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { checkArguments, compileArgumentValidator } from '../../../src/invocation/validate-arguments.js';
+import { checkArguments, compileArgumentValidator, PATTERN_CHECK_MS } from '../../../src/invocation/validate-arguments.js';
 
 const withId = (id: string): Record<string, unknown> => ({
   $id: id,
@@ -51,5 +51,34 @@ describe('compileArgumentValidator', () => {
     const alive = refs.filter((r) => r.deref() !== undefined).length;
     // Without a retainer every one goes; the margin only spares the test a stray stack slot.
     assert.ok(alive <= N / 10, `${alive} of ${N} schemas are still held`);
+  });
+});
+
+describe('checkArguments with patterns', () => {
+  const host = (pattern: string, extra: Record<string, unknown> = {}) => ({
+    type: 'object',
+    required: ['host'],
+    properties: { host: { type: 'string', pattern, ...extra } },
+    additionalProperties: false,
+  });
+
+  test(`a pattern that backtracks on hostile input is stopped after ${PATTERN_CHECK_MS} ms and the call refused; the same pattern still checks other input`, () => {
+    // A hostname pattern an admin may well write: seconds at 30 characters, doubling with each more.
+    const schema = host('^([a-z0-9]+-?)+$', { maxLength: 64 });
+    const started = performance.now();
+    const problems = checkArguments(schema, { host: `${'a'.repeat(40)}!` });
+    const ms = performance.now() - started;
+    assert.deepEqual(problems, [`arguments: the input schema's patterns took over ${PATTERN_CHECK_MS} ms on these arguments and were stopped (a pattern that backtracks; see [input] in the tool's profile)`]);
+    // Unbounded, this takes hours; stopped, about the limit (the watchdog's own latency added).
+    assert.ok(ms < 20 * PATTERN_CHECK_MS, `${ms.toFixed(0)} ms`);
+    assert.deepEqual(checkArguments(schema, { host: 'build-01' }), []);
+    assert.deepEqual(checkArguments(schema, { host: 'a_b' }), ['argument host: must match pattern "^([a-z0-9]+-?)+$"']);
+  });
+
+  test('patternProperties are bounded too; a schema without patterns gives the same answers', () => {
+    const schema = { type: 'object', patternProperties: { '^(x+)+$': { type: 'string' } }, additionalProperties: false };
+    assert.match(checkArguments(schema, { [`${'x'.repeat(40)}y`]: 'v' })[0] ?? '', /patterns took over/);
+    assert.deepEqual(checkArguments(schema, { xx: 'v' }), []);
+    assert.deepEqual(checkArguments(withId('urn:toolcell:plain'), { x: 1 }), ['argument x: must be string']);
   });
 });
