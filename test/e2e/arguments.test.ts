@@ -4,7 +4,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { realKernelSkipReason, createToolUsers } from '../helpers/fixtures.js';
-import { closeQuietly, connectClient, makeToolsDir, removeDir, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
+import { closeQuietly, connectClient, makeToolsDir, pollUntil, removeDir, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
 
 const skip = realKernelSkipReason();
 
@@ -110,6 +110,17 @@ describe('e2e: argument refusal as JSON-RPC errors', { skip }, () => {
       isInvalidParams(/Invalid arguments for tool echo: argument "text": starts with "-" \(refused: it could be read as an option/),
     );
     await assert.rejects(call('echo', { text: '-n' }), isInvalidParams(/Invalid arguments for tool echo: argument "text": starts with "-"/));
+    // Each attempt leaves an audit line: who, which tool, the digest of the arguments, the problem;
+    // never the value.
+    const refused = () => daemon!.stdout.split('\n').filter((l) => l.includes('"msg":"call refused: invalid arguments"')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.tool === 'echo' && String((l.problems as string[])[0]).startsWith('argument "text": starts with "-"'));
+    assert.ok(await pollUntil(() => refused().length >= 2, 5000), daemon!.stdout);
+    const [help] = refused();
+    assert.equal(help!.level, 40);
+    assert.equal(help!.tool, 'echo');
+    assert.equal((help!.caller as { uid: number }).uid, process.getuid!());
+    assert.match(String(help!.argsSha256), /^[0-9a-f]{64}$/);
+    assert.equal((help!.problems as string[]).length, 1);
+    assert.equal(daemon!.stdout.includes('--help'), false, 'the value never reaches the log');
     // A dash later in the value is data, not an option.
     const r = (await call('echo', { text: 'a-b' })) as CallToolResult;
     assert.deepEqual(r.content, [{ type: 'text', text: 'a-b|' }]);
