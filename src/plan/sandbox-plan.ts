@@ -135,7 +135,9 @@ export function planEnclosure(profile: Profile, facts: HostFacts): SandboxEnclos
 
   const firstTmpfs = profile.mounts.find((m) => m.kind === 'tmpfs')?.dest;
   const cwd = profile.cwd ?? firstTmpfs ?? '/';
-  const env: Record<string, string> = { PATH: DEFAULT_PATH, HOME: cwd, LANG: 'C.UTF-8', ...profile.env };
+  // HOME is where programs read their dotfiles from: a fresh tmpfs holds none, where a data
+  // directory as cwd (a repository, a checkout) may hold a .gitconfig its committers wrote.
+  const env: Record<string, string> = { PATH: DEFAULT_PATH, HOME: firstTmpfs ?? cwd, LANG: 'C.UTF-8', ...profile.env };
 
   const hostname = 'toolcell';
   return {

@@ -95,7 +95,9 @@ describe('golden bwrap argv of the bundled profiles', () => {
 
       test('the environment is set explicitly, nothing inherited', () => {
         const envs = occurrences(argv, '--setenv', 2);
-        assert.deepEqual(Object.fromEntries(envs), { HOME: plan.cwd, LANG: 'C.UTF-8', PATH: DEFAULT_PATH });
+        // HOME: the profile's first tmpfs (every bundled profile has one).
+        const home = plan.mounts.find((m) => m.op === 'tmpfs' && m.dest !== '/dev/shm')?.dest;
+        assert.deepEqual(Object.fromEntries(envs), { HOME: home, LANG: 'C.UTF-8', PATH: DEFAULT_PATH });
         assert.ok(argv.indexOf('--clearenv') < argv.indexOf('--setenv'));
       });
 
@@ -229,7 +231,7 @@ describe('planSandbox', () => {
     assert.deepEqual(plan.mounts.slice(3, -1), [{ op: 'ro-bind', source: '/bin', dest: '/tools' }]);
   });
 
-  test('env defaults PATH, HOME (= cwd) and LANG, sorted by name', () => {
+  test('env defaults PATH, HOME (the first tmpfs, else cwd) and LANG, sorted by name', () => {
     const plan = planSandbox(profile('tmpfs = ["/work"]'), { f: 'x' }, FACTS);
     assert.equal(plan.cwd, '/work'); // no cwd: the first tmpfs
     assert.deepEqual(Object.entries(plan.env), [
@@ -248,6 +250,13 @@ describe('planSandbox', () => {
       ['PATH', '/opt/bin'],
       ['ZZ', '1'],
     ]);
+  });
+
+  test('HOME is the first tmpfs, not a cwd of data that may hold dotfiles; cwd without a tmpfs', () => {
+    const data = planSandbox(profile('read_only = ["/usr:/repo"]\ntmpfs = ["/tmp"]', 'cwd = "/repo"'), { f: 'x' }, FACTS);
+    assert.deepEqual([data.cwd, data.env.HOME], ['/repo', '/tmp']);
+    const noTmpfs = planSandbox(profile('read_only = ["/usr:/repo"]', 'cwd = "/repo"'), { f: 'x' }, FACTS);
+    assert.deepEqual([noTmpfs.cwd, noTmpfs.env.HOME], ['/repo', '/repo']);
   });
 
   test('no cwd and no tmpfs: cwd is "/"', () => {
