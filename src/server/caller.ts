@@ -3,7 +3,7 @@
 // says about itself counts.
 import type { Socket } from 'node:net';
 import { peerCredentials, type PeerCredentials } from '../../native/libc.js';
-import { lookupUserRecord } from '../linux/users.js';
+import { lookupUserRecord, type UserRecord } from '../linux/users.js';
 
 export interface Caller {
   readonly uid: number;
@@ -26,14 +26,41 @@ export function peerOf(socket: Socket): PeerCredentials {
   return peerCredentials(socketFd(socket));
 }
 
-/** The peer's user name and groups, through NSS: two processes (getent, id). */
-export async function identifyCaller(cred: PeerCredentials): Promise<Caller> {
-  const record = await lookupUserRecord(String(cred.uid));
-  return {
-    ...cred,
-    user: record?.name ?? `uid ${cred.uid}`,
-    groups: record?.groups ?? [],
-  };
+/**
+ * How long one lookup of a uid's name and groups serves its later connections. A client that
+ * connects and closes in a loop, under max_connections_per_caller, made two processes per
+ * connection, each still running after its connection had gone; now one lookup per uid at a time,
+ * at most once per this long. A change of the user's groups counts from the next lookup.
+ */
+export const CALLER_LOOKUP_TTL_MS = 10_000;
+
+type Lookup = (name: string) => Promise<UserRecord | undefined>;
+
+/** Lookups of uids, in flight or done; entries older than the TTL are replaced when asked for. */
+export class CallerDirectory {
+  private readonly entries = new Map<number, { readonly at: number; readonly record: Promise<UserRecord | undefined> }>();
+
+  constructor(private readonly lookup: Lookup = lookupUserRecord) {}
+
+  /** The peer's user name and groups, through NSS (two processes, getent and id). */
+  async identify(cred: PeerCredentials): Promise<Caller> {
+    const record = await this.recordOf(cred.uid);
+    return { ...cred, user: record?.name ?? `uid ${cred.uid}`, groups: record?.groups ?? [] };
+  }
+
+  private recordOf(uid: number): Promise<UserRecord | undefined> {
+    const now = Date.now();
+    const cached = this.entries.get(uid);
+    if (cached && now - cached.at < CALLER_LOOKUP_TTL_MS) return cached.record;
+    for (const [u, e] of this.entries) if (now - e.at >= CALLER_LOOKUP_TTL_MS) this.entries.delete(u);
+    const entry = { at: now, record: this.lookup(String(uid)) };
+    this.entries.set(uid, entry);
+    // A failed lookup is not kept: the next connection asks again.
+    entry.record.catch(() => {
+      if (this.entries.get(uid) === entry) this.entries.delete(uid);
+    });
+    return entry.record;
+  }
 }
 
 /**

@@ -17,7 +17,7 @@ import { untrustedToolsDir } from '../linux/trusted-dir.js';
 import { describeProfileError } from '../profile/profile.js';
 import { adoptedSocketMismatches, adoptSocket, groupId, listenSocket, removeSocket } from './listen-socket.js';
 import { serveConnection, type Connection } from './mcp-connection.js';
-import { identifyCaller, peerOf } from './caller.js';
+import { CallerDirectory, peerOf } from './caller.js';
 import { Admission, ConnectionCount } from './admission.js';
 import { RATE_LIMITED } from './line-transport.js';
 import { notifySystemd, takeListenFd } from './systemd.js';
@@ -98,6 +98,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
   };
   let nextConnection = 1;
   const connectionCount = new ConnectionCount();
+  const callers = new CallerDirectory();
   /** Each uid's name, as its latest connection let in was looked up: for refusals, which look up nothing. */
   const userNames = new Map<number, Promise<string>>();
   const refuse = async (socket: Socket, peer: PeerCredentials, log: Logger) => {
@@ -132,7 +133,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
     }
     // The connection is served at once, but every request waits on this promise until the caller
     // is identified.
-    const identified = identifyCaller(peer);
+    const identified = callers.identify(peer);
     userNames.set(peer.uid, identified.then((c) => c.user, () => `uid ${peer.uid}`));
     const caller = (async () => {
       const c = await identified;
