@@ -1,6 +1,7 @@
 // One MCP server per connection: tools/list from the loaded profiles, tools/call through the
 // invocation lifecycle. Tool failures are results with isError; refused arguments and unknown
 // tools are JSON-RPC InvalidParams errors.
+import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
@@ -12,6 +13,7 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import { InvalidArgumentsError, InvocationAbortedError, runInvocation } from '../invocation/run-invocation.js';
+import { HostResolveError } from '../linux/resolve-hosts.js';
 import { describeToolResult, isFailure, structuredResult, type ToolResult } from '../invocation/tool-result.js';
 import type { ServedTool } from '../profile/load-tools.js';
 import type { Profile } from '../profile/profile.js';
@@ -123,8 +125,12 @@ export function serveConnection(stream: Duplex, source: ToolSource, log: Logger,
         log.info({ tool: name, reason: e.reason }, 'call aborted before its sandbox started');
         return { content: [{ type: 'text', text: `toolcell: ${e.message}` }], isError: true };
       }
-      log.error({ tool: name, err: e }, 'invocation failed');
-      return { content: [{ type: 'text', text: `toolcell: the sandbox could not be run: ${(e as Error).message}` }], isError: true };
+      const ref = randomUUID();
+      log.error({ tool: name, err: e, ref }, 'invocation failed');
+      // The reason stays in the log: it names the host's paths, users and cgroups (a writable path
+      // missing, a symlink and what it resolves to). A name that did not resolve is the caller's to know.
+      const why = e instanceof HostResolveError ? `: ${e.message}` : `; the daemon's log has why (ref ${ref})`;
+      return { content: [{ type: 'text', text: `toolcell: the sandbox could not be run${why}` }], isError: true };
     } finally {
       abort.unlink();
       ticket.release();

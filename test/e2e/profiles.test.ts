@@ -120,3 +120,29 @@ describe('e2e: the daemon with a broken profile', { skip }, () => {
     assert.ok(daemon!.stdout.includes(`tool not served: ${file}:6: limits.memroy: unknown key`));
   });
 });
+
+describe('e2e: a call whose sandbox cannot be built', { skip }, () => {
+  test("the caller learns that, and a reference; the host's paths stay in the daemon's log", async () => {
+    const removeUsers = await createToolUsers(['nowhere']);
+    const gone = makeTempDir('tc-gone-');
+    removeDir(gone);
+    const tools = makeToolsDir({ 'nowhere.toml': scriptToolToml({ writable: [`${gone}:/out`] }) }, false);
+    const daemon = await startDaemon({ tools });
+    try {
+      const conn = await connectClient(daemon.socket);
+      const r = (await conn.client.callTool({ name: 'nowhere', arguments: { script: 'true' } })) as { isError?: boolean; content: { text: string }[] };
+      await closeQuietly(conn.client);
+      assert.equal(r.isError, true);
+      const ref = /^toolcell: the sandbox could not be run; the daemon's log has why \(ref ([0-9a-f-]{36})\)$/.exec(r.content[0]!.text)?.[1];
+      assert.ok(ref, r.content[0]!.text);
+      assert.ok(await pollUntil(() => daemon.stdout.includes(ref), 5000), daemon.stdout);
+      const line = JSON.parse(daemon.stdout.split('\n').find((l) => l.includes(ref))!) as { msg: string; err: { message: string } };
+      assert.equal(line.msg, 'invocation failed');
+      assert.match(line.err.message, new RegExp(`writable host path ${gone.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} does not exist`));
+    } finally {
+      await daemon.stop();
+      removeDir(tools);
+      await removeUsers();
+    }
+  });
+});
