@@ -57,9 +57,8 @@ export interface InvocationOptions {
 const PROGRESS_INTERVAL_MS = 1_000;
 
 /** sha256 of the arguments as JSON with sorted keys: the audit joins calls without logging values. */
-const MAX_LOGGED_PROBLEMS = 10;
-
-function canonicalDigest(value: unknown): string {
+/** sha256 of the arguments as JSON with sorted keys: calls can be joined without logging values. */
+export function canonicalDigest(value: unknown): string {
   const canonical = (v: unknown): unknown =>
     Array.isArray(v) ? v.map(canonical) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])])) : v;
   return createHash('sha256').update(JSON.stringify(canonical(value))).digest('hex');
@@ -84,20 +83,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
     if (!(e instanceof ArgumentError)) throw e;
     problems.push(e.message);
   }
-  if (problems.length > 0) {
-    // The attempt is recorded as a call is (an option injection refused leaves a trace), without
-    // the values; a problem names at most an unknown argument, cut short with the list.
-    opts.logger.warn(
-      {
-        tool: profile.name,
-        ...(opts.caller ? { caller: { uid: opts.caller.uid, user: opts.caller.user, pid: opts.caller.pid } } : {}),
-        argsSha256: canonicalDigest(args),
-        problems: problems.slice(0, MAX_LOGGED_PROBLEMS).map((p) => p.slice(0, 200)),
-      },
-      'call refused: invalid arguments',
-    );
-    throw new InvalidArgumentsError(problems);
-  }
+  if (problems.length > 0) throw new InvalidArgumentsError(problems);
 
   if (opts.signal?.aborted) throw new InvocationAbortedError(abortReason(opts.signal));
 

@@ -19,6 +19,7 @@ import { adoptedSocketMismatches, adoptSocket, groupId, listenSocket, removeSock
 import { serveConnection, type Connection } from './mcp-connection.js';
 import { CallerDirectory, peerOf } from './caller.js';
 import { Admission, ConnectionCount } from './admission.js';
+import { RefusalLog } from './refusal-log.js';
 import { RATE_LIMITED } from './line-transport.js';
 import { notifySystemd, takeListenFd } from './systemd.js';
 import { VERSION } from '../version.js';
@@ -84,6 +85,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
   const shutdown = new AbortController();
   let draining = false;
   const connections = new Map<Socket, Connection>();
+  const refusals = new RefusalLog(logger);
   const source = {
     tools: () => served,
     logger,
@@ -92,6 +94,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
     maxMessageBytes: config.max_message_bytes,
     maxMessagesPerSecond: config.max_messages_per_second,
     admission: new Admission(config),
+    refusals,
     pool,
     background: (work: Promise<void>) => teardowns.add(work),
     version: VERSION,
@@ -105,7 +108,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
     // The name is the one a connection of the same uid that was let in is being looked up by.
     const user = await (userNames.get(peer.uid) ?? `uid ${peer.uid}`);
     const message = `${user} has ${config.max_connections_per_caller} connections open already (max_connections_per_caller)`;
-    log.warn({ caller: { uid: peer.uid, user, pid: peer.pid } }, `connection refused: ${message}`);
+    refusals.write(peer.uid, log, 'warn', { caller: { uid: peer.uid, user, pid: peer.pid } }, `connection refused: ${message}`);
     // Closed, not only half-closed: a peer that keeps its side open would otherwise hold the
     // connection as long as it likes. A peer that does not read could hold off end's callback.
     socket.end(`${JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: RATE_LIMITED, message } })}\n`, () => socket.destroy());

@@ -12,7 +12,7 @@ import {
   type CallToolResult,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
-import { InvalidArgumentsError, InvocationAbortedError, runInvocation } from '../invocation/run-invocation.js';
+import { canonicalDigest, InvalidArgumentsError, InvocationAbortedError, runInvocation } from '../invocation/run-invocation.js';
 import { HostResolveError } from '../linux/resolve-hosts.js';
 import { describeToolResult, isFailure, structuredResult, type ToolResult } from '../invocation/tool-result.js';
 import type { ServedTool } from '../profile/load-tools.js';
@@ -21,8 +21,11 @@ import { toolMetadata } from '../profile/tool-metadata.js';
 import { LineTransport } from './line-transport.js';
 import { mayUse, type Caller } from './caller.js';
 import { linkSignals } from './linked-signal.js';
+import type { RefusalLog } from './refusal-log.js';
 import type { Admission } from './admission.js';
 import type { ReadyPool } from '../invocation/ready-pool.js';
+
+const MAX_LOGGED_PROBLEMS = 10;
 
 export interface ToolSource {
   /** The current tools; read at every request so a reload takes effect for the next call. */
@@ -35,6 +38,8 @@ export interface ToolSource {
   readonly maxMessageBytes: number;
   readonly maxMessagesPerSecond: number;
   readonly admission: Admission;
+  /** Refusal lines, bounded per uid. */
+  readonly refusals: RefusalLog;
   /** Sandboxes built ahead of demand; a call takes one when it can. */
   readonly pool?: ReadyPool;
   /** Takes each call's teardown and audit line, so the answer does not wait for them. */
@@ -93,7 +98,7 @@ export function serveConnection(stream: Duplex, source: ToolSource, log: Logger,
     const who = await caller;
     const ticket = await source.admission.enter(who.uid, who.user, extra.signal);
     if ('limit' in ticket) {
-      log.info({ tool: name, caller: { uid: who.uid, user: who.user, pid: who.pid }, refused: ticket.limit }, 'call refused by a limit');
+      source.refusals.write(who.uid, log, 'info', { tool: name, caller: { uid: who.uid, user: who.user, pid: who.pid }, refused: ticket.limit }, 'call refused by a limit');
       return { content: [{ type: 'text', text: `toolcell: ${ticket.message}` }], isError: true, structuredContent: { refused: { limit: ticket.limit, value: ticket.value } } };
     }
     // The SDK aborts extra.signal on notifications/cancelled and when the connection closes.
@@ -119,6 +124,10 @@ export function serveConnection(stream: Duplex, source: ToolSource, log: Logger,
       return toCallToolResult(result);
     } catch (e) {
       if (e instanceof InvalidArgumentsError) {
+        // The attempt is recorded as a call is (an option injection refused leaves a trace),
+        // without the values; a problem names at most an unknown argument, cut short.
+        const problems = e.problems.slice(0, MAX_LOGGED_PROBLEMS).map((p) => p.slice(0, 200));
+        source.refusals.write(who.uid, log, 'warn', { tool: name, caller: { uid: who.uid, user: who.user, pid: who.pid }, argsSha256: canonicalDigest(args), problems }, 'call refused: invalid arguments');
         throw invalidParams(`Invalid arguments for tool ${name}: ${e.message}`, { problems: e.problems });
       }
       if (e instanceof InvocationAbortedError) {
