@@ -18,7 +18,7 @@ import { CappedOutput } from './capped-output.js';
 import { maskSecrets, maskTerminalOutput } from './mask-secrets.js';
 import type { ReadyPool } from './ready-pool.js';
 import { TeardownStack } from './teardown-stack.js';
-import type { DeniedEgress, KillReason, ToolResult } from './tool-result.js';
+import { capDeniedEgress, type DeniedEgress, type KillReason, type ToolResult } from './tool-result.js';
 import { checkArguments } from './validate-arguments.js';
 
 export { InvocationSetupError } from './collect-secrets.js';
@@ -183,7 +183,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
     ...(profile.seccomp.action !== 'errno'
       ? { seccompEvents: readSeccompLog(plan.user.uid, startedWallMs, Date.now()).map((e) => ({ syscall: syscallName(e.nr, e.arch), action: e.action, count: e.count })) }
       : {}),
-    ...(plan.network ? { deniedEgress: deniedEgress ?? [] } : {}),
+    ...(plan.network ? capDeniedEgress(deniedEgress ?? []) : {}),
   };
   // Teardown: the sandbox is dead (bwrap exited, and its pid namespace with it); what is left is
   // its cgroup, network and descriptors. The audit line waits for their receipt. It starts on the
@@ -205,6 +205,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
         peakPids: result.peakPids,
         ...(result.seccompEvents ? { seccompEvents: result.seccompEvents } : {}),
         ...(result.deniedEgress ? { deniedEgress: result.deniedEgress, networkSetupMs } : {}),
+        ...(result.deniedEgressOmitted ? { deniedEgressOmitted: result.deniedEgressOmitted } : {}),
         user: plan.user.name,
         prebuilt,
         ...(opts.caller ? { caller: { uid: opts.caller.uid, user: opts.caller.user, pid: opts.caller.pid } } : {}),

@@ -26,6 +26,25 @@ export interface ToolResult {
   readonly seccompEvents?: readonly { readonly syscall: string; readonly action: 'log' | 'kill'; readonly count: number }[];
   /** Tools with an allowlist: packets their firewall refused, per destination (protocol, port). */
   readonly deniedEgress?: readonly DeniedEgress[];
+  /** What deniedEgress leaves out past DENIED_EGRESS_LISTED destinations. */
+  readonly deniedEgressOmitted?: { readonly destinations: number; readonly packets: number };
+}
+
+/**
+ * Destinations listed per call, the most refused first. A tool that scans can fill its firewall's
+ * counting sets (4 x 4,096 entries): listed whole, that was a megabyte in the answer and in the
+ * audit line, which journald splits past 48 KiB.
+ */
+export const DENIED_EGRESS_LISTED = 64;
+
+/** The DENIED_EGRESS_LISTED most refused destinations, and what the rest add up to. */
+export function capDeniedEgress(all: readonly DeniedEgress[]): Pick<ToolResult, 'deniedEgress' | 'deniedEgressOmitted'> {
+  const sorted = [...all].sort((a, b) => b.packets - a.packets || a.destination.localeCompare(b.destination) || a.protocol.localeCompare(b.protocol) || (a.port ?? -1) - (b.port ?? -1));
+  const rest = sorted.slice(DENIED_EGRESS_LISTED);
+  return {
+    deniedEgress: sorted.slice(0, DENIED_EGRESS_LISTED),
+    ...(rest.length > 0 ? { deniedEgressOmitted: { destinations: rest.length, packets: rest.reduce((n, d) => n + d.packets, 0) } } : {}),
+  };
 }
 
 export interface DeniedEgress {
@@ -56,6 +75,7 @@ export function structuredResult(r: ToolResult): Record<string, unknown> {
     peakPids: r.peakPids,
     ...(r.seccompEvents ? { seccompEvents: r.seccompEvents } : {}),
     ...(r.deniedEgress ? { deniedEgress: r.deniedEgress } : {}),
+    ...(r.deniedEgressOmitted ? { deniedEgressOmitted: r.deniedEgressOmitted } : {}),
   };
 }
 
@@ -83,7 +103,9 @@ export function describeToolResult(r: ToolResult): string {
   if (r.stderrTruncated) text += `\n[toolcell: stderr truncated at ${cap} of ${r.stderrBytes} bytes]`;
   const status = r.reason ? REASON_TEXT[r.reason] : r.signal ? `killed by ${r.signal}` : `exit status ${r.exitCode}`;
   const denied = r.deniedEgress?.length
-    ? `\n[toolcell: network access refused by the tool's allowlist: ${r.deniedEgress.map((d) => `${d.destination}${d.port === null ? '' : `:${d.port}`}/${d.protocol} (${d.packets})`).join(', ')}]`
+    ? `\n[toolcell: network access refused by the tool's allowlist: ${r.deniedEgress.map((d) => `${d.destination}${d.port === null ? '' : `:${d.port}`}/${d.protocol} (${d.packets})`).join(', ')}${
+        r.deniedEgressOmitted ? `, and ${r.deniedEgressOmitted.destinations} more (${r.deniedEgressOmitted.packets})` : ''
+      }]`
     : '';
   return `${text}${text && !text.endsWith('\n') ? '\n' : ''}[toolcell: ${status}]${denied}`;
 }

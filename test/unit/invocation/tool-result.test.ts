@@ -2,7 +2,7 @@
 // status line saying what happened.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeToolResult, isFailure, type KillReason, type ToolResult } from '../../../src/invocation/tool-result.js';
+import { capDeniedEgress, DENIED_EGRESS_LISTED, describeToolResult, isFailure, type KillReason, type ToolResult } from '../../../src/invocation/tool-result.js';
 
 const OK: ToolResult = {
   invocationId: '00000000-0000-4000-8000-000000000000',
@@ -101,4 +101,25 @@ describe('describeToolResult', () => {
       assert.equal(describeToolResult(r), `partial\n[toolcell: ${text}]`);
     });
   }
+});
+
+describe('capDeniedEgress', () => {
+  const d = (n: number, packets: number) => ({ destination: `198.51.100.${n % 250}`, protocol: 'tcp', port: 1000 + n, packets });
+
+  test(`a scan's thousands of destinations: the ${DENIED_EGRESS_LISTED} most refused are listed, the rest summed up, in the answer's text too`, () => {
+    const all = Array.from({ length: 5000 }, (_, i) => d(i, i === 4999 ? 50 : 1));
+    const capped = capDeniedEgress(all);
+    assert.equal(capped.deniedEgress!.length, DENIED_EGRESS_LISTED);
+    assert.deepEqual(capped.deniedEgress![0], d(4999, 50));
+    assert.deepEqual(capped.deniedEgressOmitted, { destinations: 5000 - DENIED_EGRESS_LISTED, packets: 5000 - DENIED_EGRESS_LISTED });
+    const text = describeToolResult({ ...OK, exitCode: 1, ...capped });
+    assert.match(text, /\[toolcell: exit status 1\]\n\[toolcell: network access refused by the tool's allowlist: 198\.51\.100\.249:5999\/tcp \(50\), /);
+    assert.match(text, new RegExp(`, and ${5000 - DENIED_EGRESS_LISTED} more \\(${5000 - DENIED_EGRESS_LISTED}\\)\\]$`));
+    assert.ok(text.length < 4000, `${text.length} characters`);
+  });
+
+  test('a few are listed whole, most refused first, nothing omitted', () => {
+    assert.deepEqual(capDeniedEgress([d(1, 1), d(2, 3)]), { deniedEgress: [d(2, 3), d(1, 1)] });
+    assert.deepEqual(capDeniedEgress([]), { deniedEgress: [] });
+  });
 });
