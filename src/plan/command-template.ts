@@ -52,6 +52,9 @@ export function placeholderArguments(template: readonly TemplateElement[]): Reco
 /** Linux refuses a single argv element longer than MAX_ARG_STRLEN (32 pages). */
 export const MAX_ARG_BYTES = 128 * 1024 - 1;
 
+/** A surrogate code unit without its other half (String.prototype.isWellFormed, before ES2024's lib). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 export class ArgumentError extends Error {
   constructor(readonly argument: string, message: string) {
     super(`argument "${argument}": ${message}`);
@@ -85,6 +88,8 @@ export function fillTemplate(
       if (!Object.hasOwn(args, part.arg)) throw new ArgumentError(part.arg, 'is required');
       const value = argumentText(part.arg, args[part.arg]);
       if (value.includes('\0')) throw new ArgumentError(part.arg, 'contains a NUL byte');
+      // A lone surrogate has no UTF-8: the tool would get U+FFFD, not the value the schema checked.
+      if (LONE_SURROGATE.test(value)) throw new ArgumentError(part.arg, 'contains an unpaired surrogate (not Unicode text)');
       if (value.startsWith('-') && !allowLeadingDash.has(part.arg)) {
         throw new ArgumentError(part.arg, 'starts with "-" (refused: it could be read as an option; the profile can allow it with allow_leading_dash)');
       }

@@ -161,6 +161,13 @@ describe('fillTemplate: scalar values', () => {
 });
 
 describe('fillTemplate: refusals', () => {
+  test('an unpaired surrogate refused (the tool would get U+FFFD, not what the schema checked); paired ones pass', () => {
+    for (const v of ['a\uD800b', 'a\uDC00', '\uDBFF', '\uDC00\uD800']) {
+      assertRefused(() => fillTemplate(template('/bin/x', '{v}'), { v }, NONE), 'v', /^argument "v": contains an unpaired surrogate \(not Unicode text\)$/);
+    }
+    assert.deepEqual(fillTemplate(template('/bin/x', '{v}'), { v: 'é 🙂 \uD83D\uDE00' }, NONE), ['/bin/x', 'é 🙂 😀']);
+  });
+
   test('NUL byte refused (the kernel would cut the element short)', () => {
     assertRefused(() => fillTemplate(template('/bin/x', '{v}'), { v: 'a\0b' }, NONE), 'v', /^argument "v": contains a NUL byte$/);
   });
