@@ -4,6 +4,7 @@
 import pino from 'pino';
 import type { DaemonConfig } from '../config/daemon-config.js';
 import { InvalidArgumentsError, runInvocation } from '../invocation/run-invocation.js';
+import { stripTerminalControls } from '../invocation/strip-terminal.js';
 import { describeToolResult, isFailure, structuredResult } from '../invocation/tool-result.js';
 import { cgroupSetup } from '../linux/cgroup.js';
 import { configureSandboxNetworks } from '../linux/sandbox-network.js';
@@ -47,7 +48,10 @@ export async function runRun(config: DaemonConfig, toolName: string, args: Recor
   try {
     const result = await runInvocation(tool, args, { logger: pino({ level: 'silent' }), signal: abort.signal });
     if (asJson) process.stdout.write(`${JSON.stringify(structuredResult(result), null, 2)}\n`);
-    else process.stdout.write(describeToolResult(result));
+    // The tool's output, which a prompt may have steered, on the admin's own terminal: an OSC 52
+    // sequence would write their clipboard, others retitle or redraw the terminal. Into a pipe or
+    // a file it goes as the tool wrote it.
+    else process.stdout.write(process.stdout.isTTY ? stripTerminalControls(describeToolResult(result)) : describeToolResult(result));
     return isFailure(result) ? (result.exitCode && result.exitCode > 0 ? result.exitCode : 1) : 0;
   } catch (e) {
     if (e instanceof InvalidArgumentsError) {

@@ -40,6 +40,16 @@ describe('e2e: toolcell run', { skip }, () => {
     assert.deepEqual(stable(viaCli), { exitCode: 3, signal: null, reason: null, stdout: 'out\n', stderr: 'err\n', stdoutTruncated: false, stderrTruncated: false, stdoutBytes: 4, stderrBytes: 4 });
   });
 
+  test("on a terminal, the tool's escape sequences never reach the admin's terminal; into a pipe they go as written", () => {
+    const code = 'code=print("\\x1b]52;c;ZXZpbA==\\x07\\x1b[31mred\\x1b[0m\\x9d0;title\\x9c done")';
+    // script(1) gives the command a terminal for its stdout and copies what it wrote.
+    const onTty = spawnSync('script', ['-qec', [process.execPath, BIN, 'run', 'python', '--tools', PROFILES, '--arg', code].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' '), '/dev/null'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(onTty.status, 0, onTty.stderr);
+    assert.equal(onTty.stdout, 'red done\r\n');
+    const piped = spawnSync(process.execPath, [BIN, 'run', 'python', '--tools', PROFILES, '--arg', code], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(piped.stdout, '\x1b]52;c;ZXZpbA==\x07\x1b[31mred\x1b[0m\x9d0;title\x9c done\n');
+  });
+
   test('a descriptor the command inherited does not reach the sandbox', () => {
     // fd 3 is an open pipe in toolcell run; the sandbox must see only 0, 1, 2 (and listdir's own).
     const r = spawnSync(process.execPath, [BIN, 'run', 'python', '--tools', PROFILES, '--arg', 'code=import os; print(sorted(os.listdir("/proc/self/fd")))'], {
