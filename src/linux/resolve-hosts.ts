@@ -1,6 +1,7 @@
 // Host names of an allowlist, resolved by the daemon when a sandbox is built (the sandbox has no DNS).
 // The addresses found are the ones allowed and pinned in the sandbox's /etc/hosts; a name that
 // does not resolve, or resolves only to addresses a sandbox may never reach, fails the call first.
+import type { LookupAddress } from 'node:dns';
 import { lookup } from 'node:dns/promises';
 import { overlaps, parseBlock, type AddressBlock } from '../plan/egress-allow.js';
 import { ALWAYS_DENIED } from '../plan/network-plan.js';
@@ -18,7 +19,50 @@ function reachable(address: string): boolean {
   return !denied.some((d) => overlaps(d, b));
 }
 
-export async function resolveHosts(names: readonly string[], withIPv6: boolean): Promise<Record<string, string[]>> {
+type Lookup = (name: string) => Promise<LookupAddress[]>;
+
+/**
+ * getaddrinfo runs on libuv's thread pool (four threads), which every spawn, file operation and
+ * libnftables call of the daemon shares, and the system's resolver may hold a thread for 30 s,
+ * long past RESOLVE_TIMEOUT_MS: during a DNS outage a few calls of a tool with host names held
+ * every thread and stalled every other tool's calls. At most this many lookups hold a thread at
+ * once, and calls that want the same name share one.
+ */
+export const MAX_LOOKUPS = 2;
+
+export class LookupQueue {
+  private readonly inFlight = new Map<string, Promise<LookupAddress[]>>();
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly resolve: Lookup = (name) => lookup(name, { all: true, verbatim: true })) {}
+
+  addresses(name: string): Promise<LookupAddress[]> {
+    let p = this.inFlight.get(name);
+    if (!p) {
+      p = this.run(name).finally(() => this.inFlight.delete(name));
+      this.inFlight.set(name, p);
+    }
+    return p;
+  }
+
+  private async run(name: string): Promise<LookupAddress[]> {
+    // A slot is handed from the lookup that ends to the next waiting one, never freed between.
+    if (this.running < MAX_LOOKUPS) this.running++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await this.resolve(name);
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
+}
+
+const lookups = new LookupQueue();
+
+export async function resolveHosts(names: readonly string[], withIPv6: boolean, queue = lookups): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
   await Promise.all(
     [...new Set(names)].map(async (name) => {
@@ -28,7 +72,7 @@ export async function resolveHosts(names: readonly string[], withIPv6: boolean):
       });
       let found: { address: string; family: number }[];
       try {
-        found = await Promise.race([lookup(name, { all: true, verbatim: true }), timeout]);
+        found = await Promise.race([queue.addresses(name), timeout]);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         throw new HostResolveError(`network.allow: host ${name} did not resolve (${code ?? (e as Error).message}); the tool was not started`);
