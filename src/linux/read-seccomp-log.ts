@@ -4,7 +4,7 @@
 // The records name the uid, and every tool has a uid of its own, so a call's records are those of
 // its uid within its time window (two concurrent calls of one tool share them). Without auditd the
 // kernel rate-limits these lines (printk_ratelimit: about 10 per 5 s), so the report is best effort.
-import { closeSync, constants, openSync, readSync } from 'node:fs';
+import { constants, openSync, readSync } from 'node:fs';
 
 export type SeccompEventAction = 'log' | 'kill';
 
@@ -37,34 +37,63 @@ export function parseAuditRecord(line: string): { timeMs: number; uid: number; a
   return { timeMs: Number(head[1]) * 1000 + Number(head[2]), uid: Number(head[3]), arch: parseInt(tail[1] ?? '', 16), nr: Number(tail[2]), action };
 }
 
-/** Seccomp events of `uid` between fromMs and toMs (wall clock), counted per syscall and action. */
-export function readSeccompLog(uid: number, fromMs: number, toMs: number): SeccompLogEntry[] {
-  const counts = new Map<string, SeccompLogEntry>();
-  let fd: number;
-  try {
-    fd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch {
-    return [];
-  }
-  try {
-    const buf = Buffer.alloc(8192);
-    // Each read returns one record; EAGAIN at the end, EPIPE when a record was overwritten.
+type AuditRecord = NonNullable<ReturnType<typeof parseAuditRecord>>;
+
+/** Seccomp records kept from the kernel's log, the newest; each call picks its own out of them. */
+const KEPT_RECORDS = 10_000;
+
+/**
+ * One reader of /dev/kmsg for the process, kept open: each call reads only the records written
+ * since the last one, on the event loop, instead of the whole log (thousands of records, 7-30 ms
+ * of the daemon's one thread per call of a tool whose filter kills or logs).
+ */
+class KernelLog {
+  private fd: number | null | undefined;
+  private readonly records: AuditRecord[] = [];
+  private readonly buf = Buffer.alloc(8192);
+
+  /** Reads what is new; the first time, the whole log. */
+  private poll(): void {
+    if (this.fd === undefined) {
+      try {
+        this.fd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
+      } catch {
+        this.fd = null;
+      }
+    }
+    if (this.fd === null) return;
+    // Each read returns one record; EAGAIN at the end, EPIPE when a record was overwritten (the
+    // reader moves on to the oldest one still there).
     for (let i = 0; i < 100_000; i++) {
       let n: number;
       try {
-        n = readSync(fd, buf, 0, buf.length, null);
+        n = readSync(this.fd, this.buf, 0, this.buf.length, null);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EPIPE') continue;
         break;
       }
       if (n <= 0) break;
-      const rec = parseAuditRecord(buf.toString('utf8', 0, n));
-      if (!rec || rec.uid !== uid || rec.timeMs < fromMs || rec.timeMs > toMs) continue;
+      const rec = parseAuditRecord(this.buf.toString('utf8', 0, n));
+      if (rec) this.records.push(rec);
+    }
+    if (this.records.length > KEPT_RECORDS) this.records.splice(0, this.records.length - KEPT_RECORDS);
+  }
+
+  events(uid: number, fromMs: number, toMs: number): SeccompLogEntry[] {
+    this.poll();
+    const counts = new Map<string, SeccompLogEntry>();
+    for (const rec of this.records) {
+      if (rec.uid !== uid || rec.timeMs < fromMs || rec.timeMs > toMs) continue;
       const key = `${rec.arch}/${rec.nr}/${rec.action}`;
       counts.set(key, { arch: rec.arch, nr: rec.nr, action: rec.action, count: (counts.get(key)?.count ?? 0) + 1 });
     }
-  } finally {
-    closeSync(fd);
+    return [...counts.values()];
   }
-  return [...counts.values()];
+}
+
+const kernelLog = new KernelLog();
+
+/** Seccomp events of `uid` between fromMs and toMs (wall clock), counted per syscall and action. */
+export function readSeccompLog(uid: number, fromMs: number, toMs: number): SeccompLogEntry[] {
+  return kernelLog.events(uid, fromMs, toMs);
 }
