@@ -84,6 +84,12 @@ export const DaemonConfigSchema = z
       // interleaved pairs of 800 calls); a ready sandbox costs the kernel about 0.2 MiB.
       .default(8)
       .describe('Sandboxes kept built ahead of demand per recently called tool (never reused; tools with secrets get none); 0: every call builds its own.'),
+    ready_sandboxes_total: z
+      .number()
+      .int()
+      .min(0)
+      .default(32)
+      .describe('Sandboxes kept built ahead of demand over all tools: a caller that calls every tool once gets ready_sandboxes of each only up to this many.'),
     ready_max_age: duration('30s')
       .refine((n) => n > 0, 'must be more than 0')
       .describe('A ready sandbox no call took within this time is torn down and not replaced; it also bounds how old its host-name resolution may be.'),

@@ -15,6 +15,12 @@ export interface ReadyPoolOptions {
   readonly maxAgeMs: number;
   /** Builds under way at once, over all tools (default: twice the CPUs, at least 4). */
   readonly maxBuilds?: number;
+  /**
+   * Sandboxes standing ready (and built to stand ready) over all tools; a build a waiting call
+   * will take does not count. Without it, a caller that calls every tool once had perTool of each
+   * built and held (processes, a cgroup, a veth pair and firewall tables each).
+   */
+  readonly maxReady?: number;
   readonly logger: Logger;
   /** How a sandbox is built; tests replace it. */
   readonly build?: typeof buildSandbox;
@@ -131,6 +137,13 @@ export class ReadyPool {
     await this.pending.settled();
   }
 
+  /** Sandboxes standing ready, and builds no waiting call will take, over all tools. */
+  private standing(): number {
+    let n = 0;
+    for (const slot of this.slots.values()) n += slot.ready.length + Math.max(0, slot.building - slot.waiters.length);
+    return n;
+  }
+
   /** Ready sandboxes per tool name (for the log and tests). */
   counts(): Record<string, number> {
     return Object.fromEntries([...this.slots].map(([name, s]) => [name, s.ready.length]));
@@ -186,7 +199,12 @@ export class ReadyPool {
     // first. But no more than maxBuilds at once over all tools: the CPUs are busy with that many
     // (the network's part of a build waits for the kernel's rtnl lock, one at a time), and each
     // build under way holds memory (64 at once took the daemon from 100 to 170 MiB).
-    while (slot.ready.length + slot.building < this.opts.perTool + slot.waiters.length && this.building < this.maxBuilds) {
+    while (
+      slot.ready.length + slot.building < this.opts.perTool + slot.waiters.length &&
+      this.building < this.maxBuilds &&
+      // A build to stand ready (every waiting call has one under way already) only within maxReady.
+      (slot.building < slot.waiters.length || this.standing() < (this.opts.maxReady ?? Infinity))
+    ) {
       slot.building++;
       this.building++;
       const id = randomUUID();

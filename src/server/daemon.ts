@@ -80,7 +80,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
 
   let served = (await loadServed(config, logger)).tools;
 
-  const pool = new ReadyPool({ perTool: config.ready_sandboxes, maxAgeMs: config.ready_max_age, logger });
+  const pool = new ReadyPool({ perTool: config.ready_sandboxes, maxReady: config.ready_sandboxes_total, maxAgeMs: config.ready_max_age, logger });
   const teardowns = new PendingWork();
   const shutdown = new AbortController();
   let draining = false;

@@ -269,3 +269,22 @@ test('a build that ends goes to the call that has waited longest, whatever its t
   assert.equal((await Promise.all(takes)).filter((s) => s?.tool.profile.name === 'a').length, takes.length);
   await pool.close();
 });
+
+test('maxReady bounds what stands ready over all tools; a waiting call still gets a build of its own', async () => {
+  const f = fakeBuilds();
+  const pool = new ReadyPool({ perTool: 4, maxReady: 6, maxAgeMs: 60_000, logger: silentLogger, build: f.build });
+  const tools = ['a', 'b', 'c'].map((n) => tool(n));
+  // A caller calls every tool once: each first call waits for a build, then the pool tops up.
+  for (const t of tools) assert.ok(await pool.take(t));
+  await settle();
+  const counts = pool.counts();
+  assert.equal(Object.values(counts).reduce((a, b) => a + b, 0), 6, JSON.stringify(counts));
+  assert.equal(f.built.length, 3 + 6);
+  // Taking a ready one still works, and its replacement stays within the bound.
+  const taken = await pool.take(tools[0]!);
+  assert.ok(taken);
+  f.exits.get(taken.id)!();
+  await settle();
+  assert.equal(Object.values(pool.counts()).reduce((a, b) => a + b, 0), 6);
+  await pool.close();
+});
