@@ -290,8 +290,11 @@ describe('LineTransport', () => {
     assert.equal(h.replies().filter((r) => 'error' in (r as object)).length, 1);
   });
 
-  test('a peer that does not read its replies gets no more requests read until they drain', async () => {
-    // The peer's side of the socket: writes complete only when the test lets them (the peer reads).
+  /**
+   * A transport whose peer has not read a reply of over a MiB: its writes complete only when the
+   * test calls what `held` holds (the peer reads).
+   */
+  async function unreadPeer() {
     const held: (() => void)[] = [];
     const stream = new Duplex({
       read() {},
@@ -301,9 +304,18 @@ describe('LineTransport', () => {
     });
     const transport = new LineTransport(stream, 1 << 20);
     const messages: JSONRPCMessage[] = [];
+    const errors: Error[] = [];
+    let closes = 0;
     transport.onmessage = (m) => messages.push(m);
+    transport.onerror = (e) => errors.push(e);
+    transport.onclose = () => closes++;
     await transport.start();
     await transport.send({ jsonrpc: '2.0', id: 1, result: { pad: 'x'.repeat(1100 * 1024) } });
+    return { stream, held, messages, errors, closes: () => closes };
+  }
+
+  test('a peer that does not read its replies gets no more requests read until they drain', async () => {
+    const { stream, held, messages } = await unreadPeer();
     assert.equal(stream.isPaused(), true, 'reading paused while over a MiB of replies is unread');
     stream.push(line(PING));
     await tick();
@@ -318,25 +330,8 @@ describe('LineTransport', () => {
 
   test(`a peer whose replies stay unread for ${UNREAD_REPLY_DEADLINE_MS / 1000} s is closed; one that reads in time is not`, async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
-    const unreading = async () => {
-      const held: (() => void)[] = [];
-      const stream = new Duplex({
-        read() {},
-        write(_chunk: Buffer, _enc, cb) {
-          held.push(cb);
-        },
-      });
-      const transport = new LineTransport(stream, 1 << 20);
-      const errors: Error[] = [];
-      let closes = 0;
-      transport.onerror = (e) => errors.push(e);
-      transport.onclose = () => closes++;
-      await transport.start();
-      await transport.send({ jsonrpc: '2.0', id: 1, result: { pad: 'x'.repeat(1100 * 1024) } });
-      return { stream, held, errors, closes: () => closes };
-    };
-    const late = await unreading();
-    const reader = await unreading();
+    const late = await unreadPeer();
+    const reader = await unreadPeer();
     t.mock.timers.tick(UNREAD_REPLY_DEADLINE_MS - 1000);
     for (const cb of reader.held.splice(0)) cb();
     await tick();
