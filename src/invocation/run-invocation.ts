@@ -57,7 +57,6 @@ export interface InvocationOptions {
 const PROGRESS_INTERVAL_MS = 1_000;
 
 /** sha256 of the arguments as JSON with sorted keys: the audit joins calls without logging values. */
-/** sha256 of the arguments as JSON with sorted keys: calls can be joined without logging values. */
 export function canonicalDigest(value: unknown): string {
   const canonical = (v: unknown): unknown =>
     Array.isArray(v) ? v.map(canonical) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])])) : v;
@@ -76,14 +75,14 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
   // Route: the arguments are hostile; nothing runs until they pass the profile's schema and the
   // command template's rules.
   const problems = checkArguments(profile.input, args);
-  let argv: string[] = [];
-  try {
-    if (problems.length === 0) argv = planArgv(profile, args);
-  } catch (e) {
-    if (!(e instanceof ArgumentError)) throw e;
-    problems.push(e.message);
-  }
   if (problems.length > 0) throw new InvalidArgumentsError(problems);
+  let argv: string[];
+  try {
+    argv = planArgv(profile, args);
+  } catch (e) {
+    if (e instanceof ArgumentError) throw new InvalidArgumentsError([e.message]);
+    throw e;
+  }
 
   if (opts.signal?.aborted) throw new InvocationAbortedError(abortReason(opts.signal));
 
