@@ -63,7 +63,15 @@ export class ArgumentError extends Error {
 
 function argumentText(name: string, value: unknown): string {
   if (typeof value === 'string') return value;
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (typeof value === 'number' && Number.isFinite(value)) {
+    // What the caller sent, as the tool gets it: 12345678901234567890 arrived as
+    // "12345678901234567000", and 1e21 or 5e-324 in an exponent form no admin's program expects.
+    const text = String(value);
+    if (text.includes('e') || (Number.isInteger(value) && !Number.isSafeInteger(value))) {
+      throw new ArgumentError(name, `the number ${text} cannot be passed exactly as text (an integer up to 2^53, or a decimal without exponent, can)`);
+    }
+    return text;
+  }
   if (typeof value === 'boolean') return String(value);
   throw new ArgumentError(name, `a command placeholder takes a string, number or boolean, got ${value === null ? 'null' : typeof value}`);
 }
