@@ -27,12 +27,14 @@ export function maskSecrets(text: string, secrets: readonly SecretValue[], cut =
 export const CUT_MARK = '[withheld: the cut may have split a secret]';
 
 /**
- * Output of a tool on a terminal, masked before its controls are stripped (a secret that holds a
- * control character, "tok\r" from a file written with CRLF, is no longer whole after) and again
- * after, with each secret also as stripping leaves it (the terminal wrote "\r\n" for each "\n" of
- * a secret, which stripping takes back).
+ * Output of a tool on a terminal. A secret that holds a control character ("tok\r" from a file
+ * written with CRLF) is no longer whole once the controls are stripped, so those are masked first;
+ * only those, so that a longer secret that contains one of them (a URL with a password) is still
+ * masked whole after. Then everything is masked, each secret also as stripping leaves it (the
+ * terminal wrote "\r\n" for each "\n" of a secret, which stripping takes back).
  */
 export function maskTerminalOutput(text: string, secrets: readonly SecretValue[], cut = false): string {
   const stripped = secrets.map((s) => ({ name: s.name, value: stripTerminalControls(s.value) }));
-  return maskSecrets(stripTerminalControls(maskSecrets(text, secrets)), [...secrets, ...stripped], cut);
+  const withControls = secrets.filter((s, i) => stripped[i]!.value !== s.value);
+  return maskSecrets(stripTerminalControls(maskSecrets(text, withControls)), [...secrets, ...stripped], cut);
 }

@@ -66,8 +66,9 @@ export function stripTerminalControls(text: string): string {
     else if (next === 0x5d) i = skipOsc(i + 2);
     // Character set designations: ESC ( B and the like.
     else if ((next === 0x28 || next === 0x29) && /[0-9A-Za-z]/.test(text.charAt(i + 2))) i += 3;
-    // Any other escape takes one character with it, but never a line's end.
-    else i += Number.isNaN(next) || LINE_ENDS.includes(next) ? 1 : 2;
+    // Any other escape takes one character with it (both halves of a surrogate pair), but never
+    // a line's end.
+    else i += Number.isNaN(next) || LINE_ENDS.includes(next) ? 1 : next >= 0xd800 && next <= 0xdbff ? 3 : 2;
     from = i;
   }
   if (from < text.length) kept.push(text.slice(from));

@@ -64,11 +64,11 @@ export class ArgumentError extends Error {
 function argumentText(name: string, value: unknown): string {
   if (typeof value === 'string') return value;
   if (typeof value === 'number' && Number.isFinite(value)) {
-    // What the caller sent, as the tool gets it: 12345678901234567890 arrived as
-    // "12345678901234567000", and 1e21 or 5e-324 in an exponent form no admin's program expects.
+    // 12345678901234567890 arrived as "12345678901234567000", and 1e21 or 5e-324 in an exponent
+    // form no admin's program expects. (A decimal is as exact as JSON's double makes it.)
     const text = String(value);
     if (text.includes('e') || (Number.isInteger(value) && !Number.isSafeInteger(value))) {
-      throw new ArgumentError(name, `the number ${text} cannot be passed exactly as text (an integer up to 2^53, or a decimal without exponent, can)`);
+      throw new ArgumentError(name, 'is a number that would be written with an exponent, or an integer past 2^53 (not passed exactly); send it as a string');
     }
     return text;
   }

@@ -21,6 +21,7 @@ describe('stripTerminalControls', () => {
     ['an OSC that nothing ends loses only its opener', 'a\x1b]0;b\nc\u009dd', 'a0;b\ncd'],
     ['an ESC inside an OSC ends it and starts its own sequence', '\x1b]0;t\x1b[31mred', 'red'],
     ['a lone ESC before a line end keeps the line end', 'a\x1b\nb\x1b', 'a\nb'],
+    ['an ESC before an emoji takes all of it, not half a surrogate pair', 'a\x1b🙂b', 'ab'],
   ];
   for (const [name, input, output] of ROWS) test(name, () => assert.equal(stripTerminalControls(input), output));
 

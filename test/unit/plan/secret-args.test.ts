@@ -100,4 +100,12 @@ describe('maskSecrets', () => {
     assert.equal(maskSecrets(stripTerminalControls(written), secrets), 'tok-1\n[secret:LINES]');
     assert.equal(stripTerminalControls(maskSecrets(written, secrets)), '[secret:CRLF]\nline-a\nline-b');
   });
+
+  test('on a terminal: a secret inside a longer one is masked as the longer one, colours or not', () => {
+    const secrets = [
+      { name: 'URL', value: 'postgres://app:hunter2@db' },
+      { name: 'PASS', value: 'hunter2' },
+    ];
+    assert.equal(maskTerminalOutput('postgres://app:\x1b[1mhunter2\x1b[0m@db and hunter2', secrets), '[secret:URL] and [secret:PASS]');
+  });
 });
