@@ -57,8 +57,11 @@ class KernelLog {
     if (this.fd === undefined) {
       try {
         this.fd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
-      } catch {
-        this.fd = null;
+      } catch (e) {
+        // No log to read here (no /dev/kmsg, not root): not asked again. Anything else (out of
+        // descriptors under load) is asked again at the next call, or kills would go unreported.
+        if (['ENOENT', 'EACCES', 'EPERM'].includes((e as NodeJS.ErrnoException).code ?? '')) this.fd = null;
+        return;
       }
     }
     if (this.fd === null) return;

@@ -40,7 +40,11 @@ type Lookup = (name: string) => Promise<UserRecord | undefined>;
 export class CallerDirectory {
   private readonly entries = new Map<number, { readonly at: number; readonly record: Promise<UserRecord | undefined> }>();
 
-  constructor(private readonly lookup: Lookup = lookupUserRecord) {}
+  /** `now`: a monotonic clock (a step of the wall clock must not stretch the TTL); tests pass their own. */
+  constructor(
+    private readonly lookup: Lookup = lookupUserRecord,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
   /** The peer's user name and groups, through NSS (two processes, getent and id). */
   async identify(cred: PeerCredentials): Promise<Caller> {
@@ -49,16 +53,18 @@ export class CallerDirectory {
   }
 
   private recordOf(uid: number): Promise<UserRecord | undefined> {
-    const now = Date.now();
+    const now = this.now();
     const cached = this.entries.get(uid);
     if (cached && now - cached.at < CALLER_LOOKUP_TTL_MS) return cached.record;
     for (const [u, e] of this.entries) if (now - e.at >= CALLER_LOOKUP_TTL_MS) this.entries.delete(u);
     const entry = { at: now, record: this.lookup(String(uid)) };
     this.entries.set(uid, entry);
-    // A failed lookup is not kept: the next connection asks again.
-    entry.record.catch(() => {
+    // A failed lookup, or none found (getent's answer when NSS fails too), is not kept: the next
+    // connection asks again rather than being a user without groups for the TTL.
+    const forget = () => {
       if (this.entries.get(uid) === entry) this.entries.delete(uid);
-    });
+    };
+    entry.record.then((r) => r === undefined && forget(), forget);
     return entry.record;
   }
 }
