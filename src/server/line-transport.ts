@@ -18,9 +18,9 @@ const MAX_UNREAD_REPLY_BYTES = 64 * 1024 * 1024;
  */
 const PAUSE_READING_BYTES = 1024 * 1024;
 /**
- * A peer whose replies have stayed over PAUSE_READING_BYTES this long is closed: its connection
- * would otherwise hold them, and the results of the calls it still had running, for as long as it
- * stays connected.
+ * A peer whose replies have stayed over PAUSE_READING_BYTES this long, without one of them taken,
+ * is closed: its connection would otherwise hold them, and the results of the calls it still had
+ * running, for as long as it stays connected.
  */
 export const UNREAD_REPLY_DEADLINE_MS = 30_000;
 /** A line's buffer is kept for the next line up to this size, and given back when larger. */
@@ -67,6 +67,8 @@ export class LineTransport implements Transport {
   private pending = Buffer.alloc(0);
   private pendingBytes = 0;
   private unreadTimer: NodeJS.Timeout | undefined;
+  /** Replies the stream has handed on (its write callbacks): progress of a peer that reads. */
+  private flushedReplies = 0;
   /** Inside an oversized line: drop bytes until its newline. */
   private discarding = false;
   private closed = false;
@@ -228,20 +230,32 @@ export class LineTransport implements Transport {
       void this.close();
       return;
     }
-    this.stream.write(`${line}\n`);
+    const text = `${line}\n`;
+    this.stream.write(text, () => (this.flushedReplies += 1));
     if (this.stream.writableLength > PAUSE_READING_BYTES && !this.stream.isPaused()) {
       // Backpressure: a peer that does not read its replies gets no more requests handled. A peer
       // that hangs up meanwhile is still noticed: the queued writes fail and close the stream.
       this.stream.pause();
-      this.unreadTimer = setTimeout(() => {
-        this.onerror?.(new Error(`peer has not read its replies (${this.stream.writableLength} bytes queued) for ${UNREAD_REPLY_DEADLINE_MS / 1000} s; closing`));
-        void this.close();
-      }, UNREAD_REPLY_DEADLINE_MS).unref();
+      this.armUnreadDeadline();
       this.stream.once('drain', () => {
         clearTimeout(this.unreadTimer);
         this.stream.resume();
       });
     }
+  }
+
+  /**
+   * Closes the connection if not one reply of its queue goes out within the deadline. A peer that
+   * reads, if slowly, while its running calls keep adding replies may never empty the queue: each
+   * reply it takes gives it another deadline.
+   */
+  private armUnreadDeadline(): void {
+    const flushed = this.flushedReplies;
+    this.unreadTimer = setTimeout(() => {
+      if (this.flushedReplies > flushed) return this.armUnreadDeadline();
+      this.onerror?.(new Error(`peer has not read its replies (${this.stream.writableLength} bytes queued) for ${UNREAD_REPLY_DEADLINE_MS / 1000} s; closing`));
+      void this.close();
+    }, UNREAD_REPLY_DEADLINE_MS).unref();
   }
 
   async send(message: JSONRPCMessage): Promise<void> {

@@ -311,7 +311,7 @@ describe('LineTransport', () => {
     transport.onclose = () => closes++;
     await transport.start();
     await transport.send({ jsonrpc: '2.0', id: 1, result: { pad: 'x'.repeat(1100 * 1024) } });
-    return { stream, held, messages, errors, closes: () => closes };
+    return { stream, held, messages, errors, closes: () => closes, send: (m: JSONRPCMessage) => transport.send(m) };
   }
 
   test('a peer that does not read its replies gets no more requests read until they drain', async () => {
@@ -342,6 +342,26 @@ describe('LineTransport', () => {
     assert.match(late.errors[0]?.message ?? '', /^peer has not read its replies \(\d+ bytes queued\) for 30 s; closing$/);
     assert.equal(reader.closes(), 0, 'drained in time: the deadline is off');
     assert.equal(reader.stream.destroyed, false);
+  });
+
+  test('a peer that reads, if slowly, while new replies keep the queue over a MiB, is not closed', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const slow = await unreadPeer();
+    const reply = (id: number) => slow.send({ jsonrpc: '2.0', id, result: { pad: 'x'.repeat(1100 * 1024) } });
+    for (let round = 2; round < 6; round++) {
+      // One more reply queued, then the peer takes the oldest: the queue never empties.
+      await reply(round);
+      t.mock.timers.tick(UNREAD_REPLY_DEADLINE_MS - 1000);
+      slow.held.shift()!();
+      await tick();
+    }
+    t.mock.timers.tick(UNREAD_REPLY_DEADLINE_MS);
+    await tick();
+    assert.equal(slow.closes(), 0, 'a reply went out in every deadline');
+    // Now it stops reading: one deadline later it is closed.
+    t.mock.timers.tick(UNREAD_REPLY_DEADLINE_MS);
+    await tick();
+    assert.equal(slow.closes(), 1);
   });
 
   test('a line sent a byte at a time costs its bytes, not an object per read', async () => {
