@@ -108,7 +108,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
     // The name is the one a connection of the same uid that was let in is being looked up by.
     const user = await (userNames.get(peer.uid) ?? `uid ${peer.uid}`);
     const message = `${user} has ${config.max_connections_per_caller} connections open already (max_connections_per_caller)`;
-    refusals.write(peer.uid, log, 'warn', { caller: { uid: peer.uid, user, pid: peer.pid } }, `connection refused: ${message}`);
+    refusals.write(peer.uid, 'connection', log, 'warn', { caller: { uid: peer.uid, user, pid: peer.pid } }, `connection refused: ${message}`);
     // Closed, not only half-closed: a peer that keeps its side open would otherwise hold the
     // connection as long as it likes. A peer that does not read could hold off end's callback.
     socket.end(`${JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: RATE_LIMITED, message } })}\n`, () => socket.destroy());
@@ -235,6 +235,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
       for (const socket of connections.keys()) socket.destroy();
       await poolClosed;
       await teardowns.settled();
+      refusals.flush();
       if (listenFd === undefined) await removeSocket(config.socket);
       logger.info('stopped');
     })());

@@ -98,7 +98,7 @@ export function serveConnection(stream: Duplex, source: ToolSource, log: Logger,
     const who = await caller;
     const ticket = await source.admission.enter(who.uid, who.user, extra.signal);
     if ('limit' in ticket) {
-      source.refusals.write(who.uid, log, 'info', { tool: name, caller: { uid: who.uid, user: who.user, pid: who.pid }, refused: ticket.limit }, 'call refused by a limit');
+      source.refusals.write(who.uid, `limit ${name}`, log, 'info', { tool: name, caller: { uid: who.uid, user: who.user, pid: who.pid }, refused: ticket.limit }, 'call refused by a limit');
       return { content: [{ type: 'text', text: `toolcell: ${ticket.message}` }], isError: true, structuredContent: { refused: { limit: ticket.limit, value: ticket.value } } };
     }
     // The SDK aborts extra.signal on notifications/cancelled and when the connection closes.
@@ -127,7 +127,7 @@ export function serveConnection(stream: Duplex, source: ToolSource, log: Logger,
         // The attempt is recorded as a call is (an option injection refused leaves a trace),
         // without the values; a problem names at most an unknown argument, cut short.
         const problems = e.problems.slice(0, MAX_LOGGED_PROBLEMS).map((p) => p.slice(0, 200));
-        source.refusals.write(who.uid, log, 'warn', { tool: name, caller: { uid: who.uid, user: who.user, pid: who.pid }, argsSha256: canonicalDigest(args), problems }, 'call refused: invalid arguments');
+        source.refusals.write(who.uid, `arguments ${name}`, log, 'warn', { tool: name, caller: { uid: who.uid, user: who.user, pid: who.pid }, argsSha256: canonicalDigest(args), problems }, 'call refused: invalid arguments');
         throw invalidParams(`Invalid arguments for tool ${name}: ${e.message}`, { problems: e.problems });
       }
       if (e instanceof InvocationAbortedError) {
