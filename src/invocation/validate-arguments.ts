@@ -63,12 +63,13 @@ function describeAjvError(e: ErrorObject): string {
   return `${where}: ${e.message ?? 'is invalid'}`;
 }
 
+/** The one problem of arguments whose check ran into PATTERN_CHECK_MS. */
+export const PATTERN_CHECK_STOPPED = `arguments: the input schema's patterns took over ${PATTERN_CHECK_MS} ms on these arguments and were stopped (a pattern that backtracks; see [input] in the tool's profile)`;
+
 /** Returns the list of problems, empty when the arguments are valid. */
 export function checkArguments(schema: Record<string, unknown>, args: unknown): string[] {
   const c = compiledFor(schema);
   const valid = run(c, args);
-  if (valid === undefined) {
-    return [`arguments: the input schema's patterns took over ${PATTERN_CHECK_MS} ms on these arguments and were stopped (a pattern that backtracks; see [input] in the tool's profile)`];
-  }
+  if (valid === undefined) return [PATTERN_CHECK_STOPPED];
   return valid ? [] : (c.validate.errors ?? []).map(describeAjvError);
 }

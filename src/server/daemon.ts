@@ -20,6 +20,7 @@ import { serveConnection, type Connection } from './mcp-connection.js';
 import { CallerDirectory, peerOf } from './caller.js';
 import { Admission, ConnectionCount } from './admission.js';
 import { RefusalLog } from './refusal-log.js';
+import { CheckPenalties } from './check-penalties.js';
 import { RATE_LIMITED } from './line-transport.js';
 import { notifySystemd, takeListenFd } from './systemd.js';
 import { VERSION } from '../version.js';
@@ -95,6 +96,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
     maxMessagesPerSecond: config.max_messages_per_second,
     admission: new Admission(config),
     refusals,
+    penalties: new CheckPenalties(),
     pool,
     background: (work: Promise<void>) => teardowns.add(work),
     version: VERSION,

@@ -22,6 +22,8 @@ import { LineTransport } from './line-transport.js';
 import { mayUse, type Caller } from './caller.js';
 import { linkSignals } from './linked-signal.js';
 import type { RefusalLog } from './refusal-log.js';
+import type { CheckPenalties } from './check-penalties.js';
+import { PATTERN_CHECK_STOPPED } from '../invocation/validate-arguments.js';
 import type { Admission } from './admission.js';
 import type { ReadyPool } from '../invocation/ready-pool.js';
 
@@ -40,6 +42,8 @@ export interface ToolSource {
   readonly admission: Admission;
   /** Refusal lines, bounded per uid. */
   readonly refusals: RefusalLog;
+  /** Callers whose arguments stopped a tool's pattern check, refused that tool for a while. */
+  readonly penalties: CheckPenalties;
   /** Sandboxes built ahead of demand; a call takes one when it can. */
   readonly pool?: ReadyPool;
   /** Takes each call's teardown and audit line, so the answer does not wait for them. */
@@ -96,6 +100,11 @@ export function serveConnection(stream: Duplex, source: ToolSource, log: Logger,
       return { content: [{ type: 'text', text: 'toolcell: the daemon is stopping; the call was not started (call again once it is back)' }], isError: true };
     }
     const who = await caller;
+    const penaltyMs = source.penalties.remainingMs(who.uid, name);
+    if (penaltyMs > 0) {
+      source.refusals.write(who.uid, `arguments ${name}`, log, 'warn', { tool: name, caller: { uid: who.uid, user: who.user, pid: who.pid }, penaltyMs: Math.ceil(penaltyMs) }, 'call refused: a check of this caller\'s arguments was stopped');
+      throw invalidParams(`Invalid arguments for tool ${name}: arguments: a check of your arguments for this tool ran into its time limit; its calls are refused for ${Math.ceil(penaltyMs / 1000)} s more`);
+    }
     const ticket = await source.admission.enter(who.uid, who.user, extra.signal);
     if ('limit' in ticket) {
       source.refusals.write(who.uid, `limit ${name}`, log, 'info', { tool: name, caller: { uid: who.uid, user: who.user, pid: who.pid }, refused: ticket.limit }, 'call refused by a limit');
@@ -126,6 +135,7 @@ export function serveConnection(stream: Duplex, source: ToolSource, log: Logger,
       if (e instanceof InvalidArgumentsError) {
         // The attempt is recorded as a call is (an option injection refused leaves a trace),
         // without the values; a problem names at most an unknown argument, cut short.
+        if (e.problems.includes(PATTERN_CHECK_STOPPED)) source.penalties.penalize(who.uid, name);
         const problems = e.problems.slice(0, MAX_LOGGED_PROBLEMS).map((p) => p.slice(0, 200));
         source.refusals.write(who.uid, `arguments ${name}`, log, 'warn', { tool: name, caller: { uid: who.uid, user: who.user, pid: who.pid }, argsSha256: canonicalDigest(args), problems }, 'call refused: invalid arguments');
         throw invalidParams(`Invalid arguments for tool ${name}: ${e.message}`, { problems: e.problems });

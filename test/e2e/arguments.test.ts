@@ -25,6 +25,9 @@ tmpfs = ["/tmp:1M"]
 timeout = "10s"
 `;
 
+/** The same tool with an admin's backtracking pattern: 40 hostile characters take hours unbounded. */
+const SLOWPAT_TOML = ECHO_TOML.replace('properties.text = { type = "string", maxLength = 1024 }', 'properties.text = { type = "string", pattern = "^([a-z0-9]+-?)+$" }');
+
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
@@ -51,8 +54,8 @@ describe('e2e: argument refusal as JSON-RPC errors', { skip }, () => {
   let removeUsers: (() => Promise<void>) | undefined;
 
   before(async () => {
-    removeUsers = await createToolUsers(['echo']);
-    tools = makeToolsDir({ 'echo.toml': ECHO_TOML });
+    removeUsers = await createToolUsers(['echo', 'slowpat']);
+    tools = makeToolsDir({ 'echo.toml': ECHO_TOML, 'slowpat.toml': SLOWPAT_TOML });
     daemon = await startDaemon({ tools });
     conn = await connectClient(daemon.socket);
   });
@@ -151,5 +154,19 @@ describe('e2e: argument refusal as JSON-RPC errors', { skip }, () => {
   test('the connection still serves calls after the refusals', async () => {
     const r = (await call('python', { code: 'print(6*7)' })) as CallToolResult;
     assert.deepEqual(r.content, [{ type: 'text', text: '42\n' }]);
+  });
+  test('a pattern that backtracks is stopped after 100 ms; the caller is then refused that tool for 10 s, other tools not', async () => {
+    assert.ok(SLOWPAT_TOML.includes('pattern'));
+    const started = performance.now();
+    await assert.rejects(
+      call('slowpat', { text: `${'a'.repeat(40)}!` }),
+      isInvalidParams("Invalid arguments for tool slowpat: arguments: the input schema's patterns took over 100 ms on these arguments and were stopped (a pattern that backtracks; see [input] in the tool's profile)"),
+    );
+    assert.ok(performance.now() - started < 5000, 'stopped, not run for hours');
+    // Even a value the pattern takes at once: refused without a check, so hostile calls back to
+    // back cannot hold the event loop 100 ms each.
+    await assert.rejects(call('slowpat', { text: 'build-01' }), isInvalidParams(/Invalid arguments for tool slowpat: arguments: a check of your arguments for this tool ran into its time limit; its calls are refused for (9|10) s more$/));
+    const r = (await call('echo', { text: 'still served' })) as CallToolResult;
+    assert.deepEqual(r.content, [{ type: 'text', text: 'still served|' }]);
   });
 });
