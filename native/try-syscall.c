@@ -16,6 +16,7 @@
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -42,6 +43,17 @@ static long try_int80(void) {
   }
   return 0;
 }
+
+/* A file of the probe's own in /tmp, made without special bits, for the mode probes. */
+static const char *own_file(void) {
+  int fd = open("/tmp/try-syscall", O_CREAT | O_WRONLY, 0755);
+  if (fd >= 0) close(fd);
+  return "/tmp/try-syscall";
+}
+
+struct open_how_probe {
+  unsigned long long flags, mode, resolve;
+};
 
 static long run(const char *name) {
   char byte = 'x';
@@ -83,6 +95,24 @@ static long run(const char *name) {
   if (!strcmp(name, "int80")) return try_int80();
   if (!strcmp(name, "x32-getpid")) return syscall(0x40000000 | SYS_getpid);
   if (!strcmp(name, "getpid")) return syscall(SYS_getpid) > 0 ? 0 : -1;
+  /* DCCP (33): no module for it since Linux 6.16, so even without the filter nothing is loaded. */
+  if (!strcmp(name, "socket-dccp")) return syscall(SYS_socket, AF_INET, 6 /* SOCK_DCCP */, 33);
+  if (!strcmp(name, "socket-dccp-high-bits")) return syscall(SYS_socket, AF_INET, 6, (1L << 32) | 33);
+  if (!strcmp(name, "socket-udp")) return syscall(SYS_socket, AF_INET, SOCK_DGRAM, 17);
+  if (!strcmp(name, "ioctl-tiocsetd")) {
+    int ldisc = 0; /* N_TTY: loads nothing even without the filter */
+    return syscall(SYS_ioctl, 0, TIOCSETD, &ldisc);
+  }
+  if (!strcmp(name, "chmod-setuid")) return syscall(SYS_chmod, own_file(), 04755);
+  if (!strcmp(name, "chmod-setgid")) return syscall(SYS_chmod, own_file(), 02755);
+  if (!strcmp(name, "chmod-plain")) return syscall(SYS_chmod, own_file(), 0644);
+  if (!strcmp(name, "fchmodat2-setuid")) return syscall(452 /* fchmodat2 */, AT_FDCWD, own_file(), 04755, 0);
+  if (!strcmp(name, "open-setuid")) return syscall(SYS_open, "/tmp/try-syscall-new", O_CREAT | O_WRONLY, 04755);
+  if (!strcmp(name, "mknod-setuid")) return syscall(SYS_mknod, "/tmp/try-syscall-node", S_IFREG | 04755, 0);
+  if (!strcmp(name, "openat2")) {
+    struct open_how_probe how = {O_RDONLY, 0, 0};
+    return syscall(SYS_openat2, AT_FDCWD, "/", &how, sizeof how);
+  }
   fprintf(stderr, "try-syscall: unknown probe %s\n", name);
   _exit(255);
 }

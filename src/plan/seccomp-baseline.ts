@@ -33,12 +33,15 @@ const CLONE_NEW = {
 const AF_INET6 = 10n;
 const TIOCSTI = 0x5412n;
 const TIOCLINUX = 0x541cn;
+const TIOCSETD = 0x5423n;
+const S_ISUID = 0o4000n;
+const S_ISGID = 0o2000n;
 const LOW32 = 0xffffffffn;
 
 export const GROUPS: Readonly<Record<string, { readonly why: string; readonly rules: readonly SyscallRule[] }>> = {
   '@mount': {
     why: 'mounting and moving file systems would rearrange the sandbox from inside',
-    rules: all('mount', 'umount2', 'pivot_root', 'move_mount', 'open_tree', 'fsopen', 'fsconfig', 'fsmount', 'fspick', 'mount_setattr', 'chroot'),
+    rules: all('mount', 'umount2', 'pivot_root', 'move_mount', 'open_tree', 'open_tree_attr', 'fsopen', 'fsconfig', 'fsmount', 'fspick', 'mount_setattr', 'chroot'),
   },
   '@namespaces': {
     why: 'new namespaces are where most container escapes start; clone3 is filtered out entirely (its flags live in memory the filter cannot read) and glibc falls back to clone, whose flags are checked',
@@ -74,8 +77,30 @@ export const GROUPS: Readonly<Record<string, { readonly why: string; readonly ru
     rules: personalityChanges(),
   },
   '@tty-injection': {
-    why: 'TIOCSTI pushes input into a terminal, TIOCLINUX can read the console: both cross into the terminal owner',
-    rules: [TIOCSTI, TIOCLINUX].map((cmd) => ({ syscall: 'ioctl', when: [{ arg: 1, op: 'masked_eq' as const, value: cmd, mask: LOW32 }] })),
+    why: 'TIOCSTI pushes input into a terminal, TIOCLINUX can read the console: both cross into the terminal owner; TIOCSETD loads line disciplines (n_gsm, n_hdlc: kernel modules with a record of escalations)',
+    rules: [TIOCSTI, TIOCLINUX, TIOCSETD].map((cmd) => ({ syscall: 'ioctl', when: [{ arg: 1, op: 'masked_eq' as const, value: cmd, mask: LOW32 }] })),
+  },
+  '@socket-protocols': {
+    why: 'only protocols 0, ICMP, TCP, UDP and ICMPv6: a socket of another (SCTP, L2TP, DCCP, ...) makes the kernel load its module, from inside the sandbox',
+    rules: socketProtocols(),
+  },
+  '@setuid-files': {
+    why: 'a setuid or setgid file made in a writable path runs on the host as the tool\'s user, for any local user (reading its sandboxes\' secrets from /proc); openat2 (its mode is in memory the filter cannot read) answers ENOSYS',
+    rules: [
+      ...(
+        [
+          ['chmod', 1],
+          ['fchmod', 1],
+          ['fchmodat', 2],
+          ['fchmodat2', 2],
+          ['creat', 1],
+          ['open', 2],
+          ['openat', 3],
+          ['mknod', 1],
+          ['mknodat', 2],
+        ] as const
+      ).flatMap(([syscall, arg]) => [S_ISUID, S_ISGID].map((bit) => ({ syscall, when: [{ arg, op: 'masked_eq' as const, value: bit, mask: bit }] }))),
+    ],
   },
   '@socket-families': {
     why: 'only AF_UNIX, AF_INET and AF_INET6: netlink, packet, vsock (not namespaced at all) and the rest are kernel surface no tool needs',
@@ -100,5 +125,22 @@ function personalityChanges(): SyscallRule[] {
   });
 }
 
-/** Answered with ENOSYS, never EPERM or a kill: glibc then falls back to clone, which is filtered. */
-export const ENOSYS_SYSCALLS = ['clone3'] as const;
+/**
+ * socket(family, type, protocol) for every protocol but 0, 1 (ICMP), 6 (TCP), 17 (UDP) and 58
+ * (ICMPv6), in ranges libseccomp can test with one comparison each: a masked value for each
+ * aligned block, and "above 58" (which also holds for any value with bits above 32 set).
+ */
+function socketProtocols(): SyscallRule[] {
+  // [first, size]: sizes are powers of two and each block is aligned to its size.
+  const blocks: [bigint, bigint][] = [[2n, 2n], [4n, 2n], [7n, 1n], [8n, 8n], [16n, 1n], [18n, 2n], [20n, 4n], [24n, 8n], [32n, 16n], [48n, 8n], [56n, 2n]];
+  return [
+    ...blocks.map(([first, size]) => ({ syscall: 'socket', when: [{ arg: 2, op: 'masked_eq' as const, value: first, mask: ~(size - 1n) & 0xffffffffffffffffn }] })),
+    { syscall: 'socket', when: [{ arg: 2, op: 'gt' as const, value: 58n }] },
+  ];
+}
+
+/**
+ * Answered with ENOSYS, never EPERM or a kill: glibc then falls back to clone, which is filtered;
+ * callers of openat2 fall back to openat, whose mode is.
+ */
+export const ENOSYS_SYSCALLS = ['clone3', 'openat2'] as const;

@@ -20,18 +20,33 @@ describe('planSeccomp', () => {
     for (const c of ['ptrace', 'bpf', 'userfaultfd', 'io_uring_setup', 'keyctl', 'mount', 'unshare', 'setns', 'clone', 'socket', 'ioctl', 'personality']) {
       assert.ok(calls(p).includes(c), c);
     }
-    assert.deepEqual(p.enosys, ['clone3']);
+    assert.deepEqual(p.enosys, ['clone3', 'openat2']);
   });
 
-  test('argument rules: clone by namespace flag, socket by family, ioctl by command, personality by value', () => {
+  test('argument rules: clone by namespace flag, socket by family and protocol, ioctl by command, personality by value', () => {
     const p = planSeccomp(none);
     const clone = p.rules.filter((r) => r.syscall === 'clone');
     assert.equal(clone.length, 8);
     assert.ok(clone.every((r) => r.when?.length === 1 && r.when[0]!.op === 'masked_eq'));
-    const socket = p.rules.filter((r) => r.syscall === 'socket').map((r) => `${r.when![0]!.op} ${r.when![0]!.value}`);
-    assert.deepEqual(socket, ['eq 0', 'eq 3', 'eq 4', 'eq 5', 'eq 6', 'eq 7', 'eq 8', 'eq 9', 'gt 10']);
+    const families = p.rules.filter((r) => r.syscall === 'socket' && r.when![0]!.arg === 0).map((r) => `${r.when![0]!.op} ${r.when![0]!.value}`);
+    assert.deepEqual(families, ['eq 0', 'eq 3', 'eq 4', 'eq 5', 'eq 6', 'eq 7', 'eq 8', 'eq 9', 'gt 10']);
     const ioctl = p.rules.filter((r) => r.syscall === 'ioctl').map((r) => r.when![0]!.value);
-    assert.deepEqual(ioctl, [0x5412n, 0x541cn]);
+    assert.deepEqual(ioctl, [0x5412n, 0x541cn, 0x5423n]);
+  });
+
+  test('socket protocols: exactly 0, ICMP, TCP, UDP and ICMPv6 pass, whatever the bits above 32', () => {
+    const rules = planSeccomp(none).rules.filter((r) => r.syscall === 'socket' && r.when![0]!.arg === 2);
+    const denied = (x: bigint) => rules.some((r) => (r.when![0]!.op === 'gt' ? x > r.when![0]!.value : (x & r.when![0]!.mask!) === r.when![0]!.value));
+    for (let x = 0n; x < 300n; x++) assert.equal(denied(x), ![0n, 1n, 6n, 17n, 58n].includes(x), x.toString());
+    for (const x of [0x100000006n, 0x8000000000000011n, 0xffffffffffffffffn]) assert.equal(denied(x), true, x.toString(16));
+  });
+
+  test('setuid and setgid bits are refused wherever a mode is set, and only those', () => {
+    const rules = planSeccomp(none).rules.filter((r) => r.source === '@setuid-files');
+    assert.deepEqual([...new Set(rules.map((r) => r.syscall))].sort(), ['chmod', 'creat', 'fchmod', 'fchmodat', 'fchmodat2', 'mknod', 'mknodat', 'open', 'openat']);
+    const denied = (syscall: string, mode: bigint) => rules.some((r) => r.syscall === syscall && (mode & r.when![0]!.mask!) === r.when![0]!.value);
+    for (const mode of [0o4755n, 0o2755n, 0o6755n, 0o104755n]) assert.equal(denied('fchmodat', mode), true, mode.toString(8));
+    for (const mode of [0o755n, 0o1777n, 0o644n, 0n]) assert.equal(denied('fchmodat', mode), false, mode.toString(8));
   });
 
   test('the personality rules deny exactly the values that are neither 0 nor 0xffffffff', () => {
@@ -45,7 +60,7 @@ describe('planSeccomp', () => {
     const p = planSeccomp({ action: 'kill', allow: ['@debug', 'bpf', 'clone3'], deny: ['socket', '@clock'] });
     assert.ok(!calls(p).includes('ptrace'));
     assert.ok(!calls(p).includes('bpf'));
-    assert.deepEqual(p.enosys, []);
+    assert.deepEqual(p.enosys, ['openat2']);
     const socket = p.rules.filter((r) => r.syscall === 'socket');
     assert.deepEqual(socket.map((r) => [r.when, r.fromProfile]), [[undefined, true]]);
   });
