@@ -27,6 +27,9 @@
  * syscall off the daemon's path. --write-if-present skips a file the kernel does not have
  * (memory.memsw.* without swap accounting). Steps run in the order given; the first that fails
  * ends run-as (exit 127), and the daemon removes whatever was made.
+ *
+ * Then, for everything the sandbox will run: at most SANDBOX_NOFILE descriptors per process, no
+ * core dumps, and the highest OOM score (see main).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,9 +39,13 @@
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+/* Open descriptors per process of a sandbox, soft and hard (the usual soft limit of a login). */
+#define SANDBOX_NOFILE 1024
 
 /* The kernel's struct sigaction for rt_sigaction(2); only the handler matters here. */
 struct kernel_sigaction {
@@ -129,6 +136,17 @@ int main(int argc, char **argv) {
   }
   for (int i = 3; i < prog; i += 1 + step_args(argv[i], argv[i + 1])) {
     if (run_step(argv + i) != 0) return 127;
+  }
+  /*
+   * What the cgroup does not hold. Descriptors: the kernel does not charge the data queued on Unix
+   * sockets to the cgroup, so their number bounds it, and the daemon's own limit (a unit's
+   * LimitNOFILE, 524288) would be inherited. Core dumps: none onto the host's disk. The OOM killer:
+   * the sandbox is the first to go when the host runs short, not the daemon or the user's session.
+   */
+  struct rlimit files = {SANDBOX_NOFILE, SANDBOX_NOFILE}, core = {0, 0};
+  if (setrlimit(RLIMIT_NOFILE, &files) != 0 || setrlimit(RLIMIT_CORE, &core) != 0 || write_file("/proc/self/oom_score_adj", "1000") != 0) {
+    fprintf(stderr, "run-as: limiting the sandbox (descriptors, core dumps, OOM score): %s\n", strerror(errno));
+    return 127;
   }
   if (setgroups(0, NULL) != 0 || setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) != 0 || setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) != 0) {
     fprintf(stderr, "run-as: cannot become %lu:%lu: %s\n", uid, gid, strerror(errno));

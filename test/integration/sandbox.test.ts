@@ -87,6 +87,11 @@ describe('sandbox (real bwrap)', { skip }, () => {
     assert.equal(r.stdout, 'FOO=bar\nHOME=/work\nLANG=C.UTF-8\nPATH=/usr/local/bin:/usr/bin:/bin\nPWD=/work\nSHLVL=1\n_=/usr/bin/env\n');
   });
 
+  test('what the cgroup does not hold: 1024 descriptors (soft and hard), no core dumps, the highest OOM score', async () => {
+    const r = await sh('ulimit -Sn; ulimit -Hn; ulimit -Hc; cat /proc/self/oom_score_adj; ulimit -n 2048 2>/dev/null || echo "raise refused"');
+    assert.equal(r.stdout, '1024\n1024\n0\n1000\nraise refused\n');
+  });
+
   test('the tool is pid 1 itself: no process of bwrap, nor sandbox-exec, is left inside', async () => {
     const r = await sh('echo $$; readlink /proc/1/exe; true');
     assert.equal(r.stdout, '1\n/usr/bin/bash\n');
