@@ -12,6 +12,9 @@ import { pipe, posixSpawn } from '../../native/spawn.js';
 import type { CgroupStep } from './cgroup.js';
 import { PipeWriter } from './pipe-writer.js';
 
+/** How long the output pipes of a reaped child may stay open before this side closes them. */
+export const DRAIN_AFTER_REAP_MS = 2_000;
+
 /** Built by scripts/setup.sh from native/run-as.c: drops to the tool's uid and gid, then execs. */
 export const RUN_AS = fileURLToPath(new URL('../../native/run-as', import.meta.url));
 
@@ -202,6 +205,13 @@ export async function spawnProcess(file: string, args: readonly string[], opts: 
   keepAlive ??= setInterval(reapAll, KEEPALIVE_MS);
   // A SIGCHLD that arrived before the child was registered is not lost: look once now.
   reapAll();
+  // Once the child is reaped, its output pipes close as its last processes die. One whose write
+  // end lives on elsewhere (passed over a Unix socket to another call's process, or in flight in
+  // a cycle of descriptors the kernel collects late) is closed on this side after a grace.
+  void reaped.then(() => {
+    const grace = setTimeout(() => readers.forEach((s) => s.destroy()), DRAIN_AFTER_REAP_MS).unref();
+    void Promise.all(drained).then(() => clearTimeout(grace));
+  });
   let done = false;
   const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => pidfd.kill(), opts.timeoutMs).unref();
   const exited = Promise.all([reaped, ...drained]).then(([exit]) => {

@@ -1,6 +1,7 @@
 // Writable host paths: exactly the directory named, no symlink on the way, never a system tree,
 // and `check` warns when the tool's user cannot write there.
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +10,8 @@ import { PlanError } from '../../src/plan/sandbox-plan.js';
 import { loadTools } from '../../src/profile/load-tools.js';
 import { describeProfileError } from '../../src/profile/profile.js';
 import { asNobody, profileFrom, realKernelSkipReason, scriptToolToml, silentLogger } from '../helpers/fixtures.js';
+import { pollUntil } from '../helpers/daemon.js';
+import { DRAIN_AFTER_REAP_MS } from '../../src/linux/spawn-process.js';
 
 const skip = realKernelSkipReason();
 
@@ -33,6 +36,35 @@ describe('writable host paths (real bwrap)', { skip }, () => {
 
   const run = (writable: string, script: string) =>
     runInvocation(asNobody(profileFrom('w', tool(writable))), { script }, { logger: silentLogger });
+
+  test('output pipes passed out of the sandbox (over a Unix socket in a writable path) do not keep the call waiting', async () => {
+    // Another process (here the test's own, as another call's could) takes the tool's stdout and
+    // stderr and holds them for 30 s; the tool exits at once.
+    const sock = join(dir, 'real', 'fd.sock');
+    const holder = spawn('python3', ['-c', `
+import os, socket, time
+s = socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(sock)}); os.chmod(${JSON.stringify(sock)}, 0o777); s.listen(1)
+print('listening', flush=True)
+c, _ = s.accept(); msg, fds, flags, addr = socket.recv_fds(c, 10, 4)
+print('held', len(fds), flush=True)
+time.sleep(30)
+`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let said = '';
+    holder.stdout.setEncoding('utf8').on('data', (c: string) => (said += c));
+    try {
+      assert.ok(await pollUntil(() => said.includes('listening'), 10_000), said);
+      const started = performance.now();
+      const r = await run(join(dir, 'real'), `python3 -c "import socket; s = socket.socket(socket.AF_UNIX); s.connect('/out/fd.sock'); socket.send_fds(s, [b'x'], [1, 2]); print('sent')"`);
+      const ms = performance.now() - started;
+      assert.equal(r.stdout, 'sent\n');
+      assert.equal(said, 'listening\nheld 2\n', 'the holder has both pipes');
+      // Without the grace the call ended with the holder, 30 s on.
+      assert.ok(ms < DRAIN_AFTER_REAP_MS + 8_000, `${ms.toFixed(0)} ms`);
+    } finally {
+      holder.kill('SIGKILL');
+      rmSync(sock, { force: true });
+    }
+  });
 
   test('the named directory is writable inside, and a planted symlink stays a symlink', async () => {
     const r = await run(join(dir, 'real'), 'echo hi > /out/f; ln -s /etc/shadow /out/l; cat /out/f; cat /out/l');
