@@ -10,6 +10,7 @@ const NLM_F_ACK = 0x4;
 const NLM_F_EXCL = 0x200;
 const NLM_F_CREATE = 0x400;
 const RTM_NEWLINK = 16;
+const RTM_DELLINK = 17;
 const RTM_GETLINK = 18;
 const RTM_NEWADDR = 20;
 const RTM_NEWROUTE = 24;
@@ -69,6 +70,16 @@ export function newVethPair(seq: number, hostIf: string, peerIf: string, peerNet
 /** `ip link set <index> up`. */
 export function linkUp(seq: number, index: number): Buffer {
   return message(RTM_NEWLINK, NLM_F_ACK, seq, [ifinfomsg(index, true)]);
+}
+
+/** The link with index `index`: answered with it, or ENODEV once it is gone. */
+export function getLinkByIndex(seq: number, index: number): Buffer {
+  return message(RTM_GETLINK, 0, seq, [ifinfomsg(index, false)]);
+}
+
+/** `ip link del` by index: a veth's peer goes with it, in whatever namespace that is. */
+export function deleteLink(seq: number, index: number): Buffer {
+  return message(RTM_DELLINK, NLM_F_ACK, seq, [ifinfomsg(index, false)]);
 }
 
 /** `ip link show <name>`: the answer carries the link's index (linkIndex). */

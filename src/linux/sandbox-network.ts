@@ -13,13 +13,16 @@ import { OWNER, ownerAlive } from './process-owner.js';
 import { runCommand } from './run-command.js';
 import { nftHost, nftIn, NftError } from '../../native/nftables.js';
 import { NetfilterSocket, NetlinkError, RouteSocket } from '../../native/netlink.js';
-import { getLink, linkUp, newAddress, newDefaultRoute, newVethPair } from './rtnetlink-messages.js';
+import { deleteLink, getLink, getLinkByIndex, linkUp, newAddress, newDefaultRoute, newVethPair } from './rtnetlink-messages.js';
 import { ensureForwarding, type ForwardingChange } from './host-forwarding.js';
 import type { DeniedEgress } from '../invocation/tool-result.js';
 
 const IP = '/usr/bin/ip';
 const LINK_ATTEMPTS = 8;
 const EEXIST = 17;
+const ENODEV = 19;
+/** How long a released sandbox's veth pair may take to go with its namespace before it is deleted. */
+export const PAIR_GRACE_MS = 5_000;
 
 export interface WiredNetwork {
   readonly slot: NetworkSlot;
@@ -145,11 +148,43 @@ async function flushDeletions(): Promise<void> {
 }
 
 /** In the daemon's namespace: the veth pair (the peer made in the sandbox's namespace), the host end up and addressed. */
-async function hostEnd(links: VethLinks, netns: number): Promise<void> {
+/** The pair, and the host end's addresses; resolves with the host end's index. */
+async function hostEnd(links: VethLinks, netns: number): Promise<number> {
   const sock = RouteSocket.open();
   try {
     await sock.request('create veth pair', (seq) => newVethPair(seq, links.hostIf, links.sandboxIf, netns));
-    await configure(sock, 'host', links.hostIf, links.hostAddresses.map((a) => (seq, index) => newAddress(seq, index, a)));
+    return await configure(sock, 'host', links.hostIf, links.hostAddresses.map((a) => (seq, index) => newAddress(seq, index, a)));
+  } finally {
+    sock.close();
+  }
+}
+
+/**
+ * Once the sandbox's namespace is released, the kernel removes its pair with it. A namespace
+ * something else still holds (a socket of it, passed out of the sandbox to another one) keeps its
+ * pair, and the host end's addresses and routes: with the host's table gone, what came through it
+ * would pass no wall on the host (nothing stops a packet to the host itself). So the host's table
+ * stays until the pair is gone, and a pair still there after PAIR_GRACE_MS is deleted (its peer
+ * goes with it, in whatever namespace). Deleting it always would cost every call the kernel's
+ * wait for the device to go (about 30 ms, holding the rtnl lock other sandboxes' networks need).
+ */
+async function pairGone(index: number): Promise<void> {
+  const sock = RouteSocket.open();
+  try {
+    const deadline = performance.now() + PAIR_GRACE_MS;
+    for (let wait = 10; ; wait = Math.min(2 * wait, 500)) {
+      try {
+        await sock.request('look for the veth pair', (seq) => getLinkByIndex(seq, index));
+      } catch (e) {
+        if (e instanceof NetlinkError && e.errno === ENODEV) return;
+        throw e;
+      }
+      if (performance.now() >= deadline) break;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+    await sock.request('delete a veth pair its namespace outlived', (seq) => deleteLink(seq, index)).catch((e: unknown) => {
+      if (!(e instanceof NetlinkError && e.errno === ENODEV)) throw e;
+    });
   } finally {
     sock.close();
   }
@@ -169,11 +204,12 @@ async function sandboxEnd(links: VethLinks, netns: number): Promise<void> {
   }
 }
 
-/** Looks up the link `name` and sends each request for it, in order. */
-async function configure(sock: RouteSocket, side: string, name: string, requests: ((seq: number, index: number) => Buffer)[]): Promise<void> {
+/** Looks up the link `name` and sends each request for it, in order; resolves with its index. */
+async function configure(sock: RouteSocket, side: string, name: string, requests: ((seq: number, index: number) => Buffer)[]): Promise<number> {
   const link = await sock.request(`find ${side} link ${name}`, (seq) => getLink(seq, name));
   if (link.kind !== 'link') throw new Error(`find ${side} link ${name}: no link in the kernel's answer`);
   for (const build of requests) await sock.request(`configure ${side} link ${name}`, (seq) => build(seq, link.index));
+  return link.index;
 }
 
 /** Wires the held sandbox `pid`; on any failure what was made is removed again before the error is thrown. */
@@ -184,20 +220,20 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
   const netns = openSync(`/proc/${pid}/ns/net`, 'r');
   const skip = new Set<number>();
   let slot: NetworkSlot | undefined;
+  let hostIndex: number | undefined;
   let removed = false;
-  // The veth pair is not deleted by hand (a synchronous `ip link del` costs ~30 ms): once the
-  // sandbox's processes are dead, closing the descriptor frees its namespace and the kernel
-  // removes the pair with it. A slot whose old pair is still on its way out is skipped when the
-  // next `link add` finds the name taken.
+  // Closing the descriptor releases the sandbox's namespace (its processes are dead), and the
+  // kernel removes the pair with it; the host's table and the slot go once the pair has (pairGone).
   const remove = async () => {
     if (removed) return;
     removed = true;
+    closeSync(netns);
     let failure: string | undefined;
     if (slot) {
-      await deleteHostTable(slot.hostTable).catch((e: Error) => (failure = e.message));
+      if (hostIndex !== undefined) await pairGone(hostIndex).catch((e: Error) => (failure = e.message));
+      await deleteHostTable(slot.hostTable).catch((e: Error) => (failure ??= e.message));
       addresses.release(slot.index);
     }
-    closeSync(netns);
     if (failure) throw new NetworkSetupError(failure);
   };
   // The sandbox's own firewall names no address of the veth: loaded while the pair is made. (A
@@ -212,7 +248,7 @@ export async function wireSandboxNetwork(pid: number, net: SandboxNetwork): Prom
       const s = v6 ? candidate : { ...candidate, v6: undefined };
       rules = planNetworkRules(net, s, addresses.cidrs);
       try {
-        await hostEnd(rules.links, netns);
+        hostIndex = await hostEnd(rules.links, netns);
         slot = s;
         break;
       } catch (e) {

@@ -30,6 +30,7 @@ const CLONE_NEW = {
   CLONE_NEWPID: 0x20000000n,
   CLONE_NEWNET: 0x40000000n,
 };
+const AF_INET = 2n;
 const AF_INET6 = 10n;
 const TIOCSTI = 0x5412n;
 const TIOCLINUX = 0x541cn;
@@ -81,7 +82,7 @@ export const GROUPS: Readonly<Record<string, { readonly why: string; readonly ru
     rules: [TIOCSTI, TIOCLINUX, TIOCSETD].map((cmd) => ({ syscall: 'ioctl', when: [{ arg: 1, op: 'masked_eq' as const, value: cmd, mask: LOW32 }] })),
   },
   '@socket-protocols': {
-    why: 'only protocols 0, ICMP, TCP, UDP and ICMPv6: a socket of another (SCTP, L2TP, DCCP, ...) makes the kernel load its module, from inside the sandbox',
+    why: 'AF_INET and AF_INET6 only with protocol 0, ICMP, TCP, UDP or ICMPv6: a socket of another (SCTP, L2TP, DCCP, ...) makes the kernel load its module, from inside the sandbox',
     rules: socketProtocols(),
   },
   '@setuid-files': {
@@ -126,17 +127,19 @@ function personalityChanges(): SyscallRule[] {
 }
 
 /**
- * socket(family, type, protocol) for every protocol but 0, 1 (ICMP), 6 (TCP), 17 (UDP) and 58
- * (ICMPv6), in ranges libseccomp can test with one comparison each: a masked value for each
- * aligned block, and "above 58" (which also holds for any value with bits above 32 set).
+ * socket(AF_INET or AF_INET6, type, protocol) for every protocol but 0, 1 (ICMP), 6 (TCP), 17
+ * (UDP) and 58 (ICMPv6), in ranges libseccomp can test with one comparison each: a masked value
+ * for each aligned block, and "above 58" (which also holds for any value with bits above 32 set).
+ * Other families' protocols are their own (netlink's, where @socket-families is allowed).
  */
 function socketProtocols(): SyscallRule[] {
   // [first, size]: sizes are powers of two and each block is aligned to its size.
   const blocks: [bigint, bigint][] = [[2n, 2n], [4n, 2n], [7n, 1n], [8n, 8n], [16n, 1n], [18n, 2n], [20n, 4n], [24n, 8n], [32n, 16n], [48n, 8n], [56n, 2n]];
-  return [
-    ...blocks.map(([first, size]) => ({ syscall: 'socket', when: [{ arg: 2, op: 'masked_eq' as const, value: first, mask: ~(size - 1n) & 0xffffffffffffffffn }] })),
-    { syscall: 'socket', when: [{ arg: 2, op: 'gt' as const, value: 58n }] },
+  const protocols: ArgCheck[] = [
+    ...blocks.map(([first, size]) => ({ arg: 2, op: 'masked_eq' as const, value: first, mask: ~(size - 1n) & 0xffffffffffffffffn })),
+    { arg: 2, op: 'gt' as const, value: 58n },
   ];
+  return [AF_INET, AF_INET6].flatMap((family) => protocols.map((p) => ({ syscall: 'socket', when: [{ arg: 0, op: 'eq' as const, value: family }, p] })));
 }
 
 /**

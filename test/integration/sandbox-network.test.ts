@@ -21,7 +21,7 @@ function inNs(args: string[]): { status: number | null; stdout: string; stderr: 
  * network namespace, runs `before` in it (shell), wires it for 203.0.113.10:8080 and reports what
  * the kernel holds on both sides, or the error; then removes the network and reports what is left.
  */
-function wire(before = 'true'): { hostIf?: string; sandbox?: unknown[]; routes?: unknown[]; host?: unknown[]; error?: string; leftTables: string; leftLinks: string } {
+function wire(before = 'true', hold = false): { hostIf?: string; sandbox?: unknown[]; routes?: unknown[]; host?: unknown[]; error?: string; leftTables: string; leftLinks: string } {
   const code = `
     import { spawn, execFileSync } from 'node:child_process';
     const { wireSandboxNetwork } = await import(${JSON.stringify(`${ROOT}dist/src/linux/sandbox-network.js`)});
@@ -35,6 +35,9 @@ function wire(before = 'true'): { hostIf?: string; sandbox?: unknown[]; routes?:
       out.sandbox = inSandbox('addr', 'show', 'eth0');
       out.routes = inSandbox('route', 'show', 'default');
       out.host = JSON.parse(execFileSync('ip', ['-j', 'addr', 'show', w.slot.hostIf]).toString());
+      // Something else (another sandbox, handed a socket of this one) keeps the namespace.
+      const { openSync } = await import('node:fs');
+      if (${hold}) globalThis.held = openSync('/proc/' + child.pid + '/ns/net', 'r');
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
       await w.remove();
@@ -79,6 +82,13 @@ describe('sandbox network through rtnetlink (test namespace)', { skip }, () => {
     assert.deepEqual(host!.addr_info.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`), ['10.213.0.5/30']);
     assert.doesNotMatch(r.leftTables, /toolcell_\d/, 'the host table is deleted');
     assert.equal(r.leftLinks, '', 'the pair went with the namespace');
+  });
+
+  test('a namespace held on after the sandbox keeps no veth pair: the pair is deleted, then the host table', () => {
+    const r = wire('true', true);
+    assert.equal(r.error, undefined);
+    assert.doesNotMatch(r.leftTables, /toolcell_\d/, 'the host table is deleted');
+    assert.equal(r.leftLinks, '', 'the pair is gone although its namespace lives on');
   });
 
   test('a request the kernel refuses fails the wiring with its step and errno, and nothing is left', () => {

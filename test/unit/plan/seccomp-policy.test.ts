@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GROUPS } from '../../../src/plan/seccomp-baseline.js';
+import { GROUPS, type ArgCheck } from '../../../src/plan/seccomp-baseline.js';
 import { planSeccomp, SeccompPolicyError } from '../../../src/plan/seccomp-policy.js';
 import { parseProfile } from '../../../src/profile/parse-profile.js';
 import { describeProfileError } from '../../../src/profile/profile.js';
@@ -28,17 +28,21 @@ describe('planSeccomp', () => {
     const clone = p.rules.filter((r) => r.syscall === 'clone');
     assert.equal(clone.length, 8);
     assert.ok(clone.every((r) => r.when?.length === 1 && r.when[0]!.op === 'masked_eq'));
-    const families = p.rules.filter((r) => r.syscall === 'socket' && r.when![0]!.arg === 0).map((r) => `${r.when![0]!.op} ${r.when![0]!.value}`);
+    const families = p.rules.filter((r) => r.syscall === 'socket' && r.when!.length === 1).map((r) => `${r.when![0]!.op} ${r.when![0]!.value}`);
     assert.deepEqual(families, ['eq 0', 'eq 3', 'eq 4', 'eq 5', 'eq 6', 'eq 7', 'eq 8', 'eq 9', 'gt 10']);
     const ioctl = p.rules.filter((r) => r.syscall === 'ioctl').map((r) => r.when![0]!.value);
     assert.deepEqual(ioctl, [0x5412n, 0x541cn, 0x5423n]);
   });
 
-  test('socket protocols: exactly 0, ICMP, TCP, UDP and ICMPv6 pass, whatever the bits above 32', () => {
-    const rules = planSeccomp(none).rules.filter((r) => r.syscall === 'socket' && r.when![0]!.arg === 2);
-    const denied = (x: bigint) => rules.some((r) => (r.when![0]!.op === 'gt' ? x > r.when![0]!.value : (x & r.when![0]!.mask!) === r.when![0]!.value));
-    for (let x = 0n; x < 300n; x++) assert.equal(denied(x), ![0n, 1n, 6n, 17n, 58n].includes(x), x.toString());
-    for (const x of [0x100000006n, 0x8000000000000011n, 0xffffffffffffffffn]) assert.equal(denied(x), true, x.toString(16));
+  test('socket protocols of AF_INET and AF_INET6: exactly 0, ICMP, TCP, UDP and ICMPv6 pass, whatever the bits above 32; other families\' are theirs', () => {
+    const rules = planSeccomp(none).rules.filter((r) => r.source === '@socket-protocols');
+    const holds = (c: ArgCheck, x: bigint) => (c.op === 'eq' ? x === c.value : c.op === 'gt' ? x > c.value : (x & c.mask!) === c.value);
+    const denied = (family: bigint, protocol: bigint) => rules.some((r) => r.when!.every((c) => holds(c, c.arg === 0 ? family : protocol)));
+    for (const family of [2n, 10n]) {
+      for (let x = 0n; x < 300n; x++) assert.equal(denied(family, x), ![0n, 1n, 6n, 17n, 58n].includes(x), `${family} ${x}`);
+      for (const x of [0x100000006n, 0x8000000000000011n, 0xffffffffffffffffn]) assert.equal(denied(family, x), true, x.toString(16));
+    }
+    for (const family of [1n, 16n]) assert.equal(denied(family, 12n), false, `family ${family}`);
   });
 
   test('setuid and setgid bits are refused wherever a mode is set, and only those', () => {
