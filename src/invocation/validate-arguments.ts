@@ -34,11 +34,28 @@ function compiledFor(schema: Record<string, unknown>): Compiled {
     // another's $ref) and caches every schema it ever compiled. This one lives exactly as long as
     // the validator does (about 18 KiB and 4 ms per profile load).
     const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(schema);
-    c = { validate, bounded: /"pattern(Properties)?":/.test(JSON.stringify(schema)) };
+    c = { validate, bounded: hasPatterns(schema) };
     compiled.set(schema, c);
   }
   return c;
 }
+
+/**
+ * Whether a schema has a regular expression anywhere: a `pattern` or `patternProperties` keyword.
+ * Not a property that is named "pattern" (the search tool's argument): under properties, and the
+ * other keywords that map names to schemas, the keys are names and only the values are schemas.
+ */
+export function hasPatterns(schema: unknown): boolean {
+  if (Array.isArray(schema)) return schema.some(hasPatterns);
+  if (schema === null || typeof schema !== 'object') return false;
+  return Object.entries(schema).some(([key, value]) => {
+    if (key === 'patternProperties' || (key === 'pattern' && typeof value === 'string')) return true;
+    if (NAMED_SCHEMAS.has(key) && value !== null && typeof value === 'object') return Object.values(value).some(hasPatterns);
+    return hasPatterns(value);
+  });
+}
+
+const NAMED_SCHEMAS = new Set(['properties', '$defs', 'definitions', 'dependentSchemas']);
 
 /** Whether the arguments are valid; undefined when the check was stopped at PATTERN_CHECK_MS. */
 function run(c: Compiled, args: unknown): boolean | undefined {

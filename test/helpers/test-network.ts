@@ -317,6 +317,9 @@ export async function createLab(): Promise<Lab> {
     run([...inInet, '-6', 'addr', 'add', `${HOST_A6}/64`, 'dev', inetIf, 'nodad']);
     run([...inInet, 'link', 'set', inetIf, 'up']);
 
+    // No reverse-path filter in the lab: a host wall test must see a forged source dropped by
+    // toolcell's rules, not by the kernel's rp_filter (which a machine's defaults may switch on).
+    for (const key of ['all', 'default']) run(['ip', 'netns', 'exec', labName, 'sysctl', '-q', '-w', `net.ipv4.conf.${key}.rp_filter=0`]);
     run([...inLab, 'link', 'set', 'lo', 'up']);
     run([...inLab, 'addr', 'add', `${LAB_V4}/24`, 'dev', labIf]);
     run([...inLab, '-6', 'addr', 'add', `${LAB_V6}/64`, 'dev', labIf, 'nodad']);

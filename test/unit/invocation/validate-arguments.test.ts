@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { checkArguments, compileArgumentValidator, PATTERN_CHECK_MS, PATTERN_CHECK_STOPPED } from '../../../src/invocation/validate-arguments.js';
+import { checkArguments, compileArgumentValidator, hasPatterns, PATTERN_CHECK_MS, PATTERN_CHECK_STOPPED } from '../../../src/invocation/validate-arguments.js';
 
 const withId = (id: string): Record<string, unknown> => ({
   $id: id,
@@ -82,4 +82,14 @@ describe('checkArguments with patterns', () => {
     assert.deepEqual(checkArguments(schema, { xx: 'v' }), []);
     assert.deepEqual(checkArguments(withId('urn:toolcell:plain'), { x: 1 }), ['argument x: must be string']);
   });
+});
+
+test('which schemas have patterns: the keywords anywhere, not a property named "pattern"', () => {
+  const prop = (schema: object) => ({ type: 'object', properties: { x: schema } });
+  assert.equal(hasPatterns(prop({ type: 'string', pattern: '^a$' })), true);
+  assert.equal(hasPatterns({ type: 'object', patternProperties: { '^a': {} } }), true);
+  assert.equal(hasPatterns({ anyOf: [{ type: 'number' }, { type: 'string', pattern: 'b' }] }), true);
+  assert.equal(hasPatterns({ $defs: { d: { pattern: 'c' } } }), true);
+  assert.equal(hasPatterns({ type: 'object', properties: { pattern: { type: 'string', description: 'a regex for grep' } } }), false);
+  assert.equal(hasPatterns(prop({ type: 'string', maxLength: 3 })), false);
 });
