@@ -131,7 +131,15 @@ export function planEnclosure(profile: Profile, facts: HostFacts): SandboxEnclos
   // toolcell's own helpers last, so that no mount of the profile can cover or replace them.
   mounts.push({ op: 'ro-bind', source: facts.execHelper, dest: EXEC_HELPER_DEST });
   if (profile.pty) mounts.push({ op: 'ro-bind', source: facts.ptyHelper, dest: PTY_HELPER_DEST });
-  mounts.unshift({ op: 'proc', dest: '/proc' }, { op: 'dev', dest: '/dev' }, { op: 'tmpfs', dest: '/dev/shm', size: DEV_SHM_SIZE });
+  mounts.unshift(
+    { op: 'proc', dest: '/proc' },
+    { op: 'dev', dest: '/dev' },
+    { op: 'tmpfs', dest: '/dev/shm', size: DEV_SHM_SIZE },
+    // bwrap's /dev has a devpts of its own, whose ptys count against the host's limit for every
+    // devpts but the host's (pty.max less pty.reserve, about 3,000): a tool that is not a terminal
+    // tool could take them all from every container and pty tool until its timeout.
+    ...(profile.pty ? [] : [{ op: 'ro-bind' as const, source: '/dev/null', dest: '/dev/pts/ptmx' }]),
+  );
 
   const firstTmpfs = profile.mounts.find((m) => m.kind === 'tmpfs')?.dest;
   const cwd = profile.cwd ?? firstTmpfs ?? '/';

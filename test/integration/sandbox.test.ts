@@ -92,6 +92,13 @@ describe('sandbox (real bwrap)', { skip }, () => {
     assert.equal(r.stdout, '1024\n1024\n0\n1000\nraise refused\n');
   });
 
+  test('a tool that is not a terminal tool gets no pty: /dev/ptmx is /dev/null', async () => {
+    const r = await sh('(exec 3<>/dev/ptmx) 2>/dev/null; echo "open: $?"; stat -c %t:%T "$(readlink -f /dev/ptmx)"; script -qec true /dev/null; echo "script: $?"');
+    // 1:3 is /dev/null's device number, on a nodev bind: it does not even open. script(1) finds
+    // no pty to run its command on.
+    assert.equal(r.stdout, 'open: 1\n1:3\nscript: 1\n');
+  });
+
   test('the tool is pid 1 itself: no process of bwrap, nor sandbox-exec, is left inside', async () => {
     const r = await sh('echo $$; readlink /proc/1/exe; true');
     assert.equal(r.stdout, '1\n/usr/bin/bash\n');

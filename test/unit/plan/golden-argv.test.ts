@@ -122,6 +122,7 @@ describe('golden bwrap argv of the bundled profiles', () => {
       ['usr/bin', '/bin'],
     ]);
     assert.deepEqual(occurrences(argv, '--ro-bind', 2), [
+      ['/dev/null', '/dev/pts/ptmx'],
       ['/usr', '/usr'],
       ['/etc/alternatives', '/etc/alternatives'],
       [FACTS.execHelper, EXEC_HELPER_DEST],
@@ -154,7 +155,7 @@ describe('planSandbox', () => {
     const facts: HostFacts = { ...FACTS, paths: { '/usr': dir('/usr') } };
     const plan = planSandbox(p, { f: 'x' }, facts);
     assert.deepEqual(plan.missing, ['/opt/nowhere', '/lib64']);
-    assert.deepEqual(plan.mounts.slice(3, -1), [{ op: 'ro-bind', source: '/usr', dest: '/usr' }]);
+    assert.deepEqual(plan.mounts.slice(4, -1), [{ op: 'ro-bind', source: '/usr', dest: '/usr' }]);
   });
 
   test('a missing writable path is an error', () => {
@@ -180,7 +181,7 @@ describe('planSandbox', () => {
       (e: unknown) => e instanceof PlanError && e.message === "tool plantest: host path /srv/plink resolves to /proc/1 in the host's /proc, which is never bound",
     );
     const inPlace = planSandbox(profile('read_only = ["/etc/mtab"]'), { f: 'x' }, { ...FACTS, paths: { '/etc/mtab': { type: 'symlink', target: '../proc/self/mounts', real: '/proc/4242/mounts' } } });
-    assert.deepEqual(inPlace.mounts.slice(3, -1), [{ op: 'symlink', target: '../proc/self/mounts', dest: '/etc/mtab' }]);
+    assert.deepEqual(inPlace.mounts.slice(4, -1), [{ op: 'symlink', target: '../proc/self/mounts', dest: '/etc/mtab' }]);
   });
 
   test('a bind that reaches inside a writable path through a symlink is refused: the tool could replace it', () => {
@@ -218,6 +219,7 @@ describe('planSandbox', () => {
       { op: 'proc', dest: '/proc' },
       { op: 'dev', dest: '/dev' },
       { op: 'tmpfs', dest: '/dev/shm', size: DEV_SHM_SIZE },
+      { op: 'ro-bind', source: '/dev/null', dest: '/dev/pts/ptmx' },
       { op: 'tmpfs', dest: '/work', size: 8 * 1024 * 1024 },
       { op: 'bind', source: '/srv/reports', dest: '/work/out' },
       { op: 'ro-bind', source: '/usr/share/doc', dest: '/work/out/doc' },
@@ -228,7 +230,7 @@ describe('planSandbox', () => {
   test('a symlink bound under another name is bound (bwrap follows it), not recreated', () => {
     const p = profile('read_only = ["/bin:/tools"]');
     const plan = planSandbox(p, { f: 'x' }, FACTS);
-    assert.deepEqual(plan.mounts.slice(3, -1), [{ op: 'ro-bind', source: '/bin', dest: '/tools' }]);
+    assert.deepEqual(plan.mounts.slice(4, -1), [{ op: 'ro-bind', source: '/bin', dest: '/tools' }]);
   });
 
   test('env defaults PATH, HOME (the first tmpfs, else cwd) and LANG, sorted by name', () => {
