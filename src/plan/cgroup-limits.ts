@@ -46,6 +46,9 @@ export function toV1Writes(l: CgroupLimits): CgroupWrite[] {
     { controller: 'memory', file: 'memory.limit_in_bytes', value: String(l.memoryBytes) },
     { controller: 'memory', file: 'memory.memsw.limit_in_bytes', value: String(l.memoryBytes + l.swapBytes), optional: true },
     { controller: 'memory', file: 'memory.swappiness', value: l.swapBytes === 0 ? '0' : '60', optional: true },
+    // v1 charges TCP buffers to a cgroup only once this is written (v2 always does): without it a
+    // tool's unread TCP pairs over its own lo hold kernel memory past every limit.
+    { controller: 'memory', file: 'memory.kmem.tcp.limit_in_bytes', value: String(l.memoryBytes), optional: true },
     { controller: 'pids', file: 'pids.max', value: String(l.pids) },
     { controller: 'cpu', file: 'cpu.cfs_period_us', value: String(l.cpuPeriodUs) },
     { controller: 'cpu', file: 'cpu.cfs_quota_us', value: String(l.cpuQuotaUs) },

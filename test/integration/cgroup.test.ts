@@ -62,6 +62,33 @@ print("survived")'`;
     assert.deepEqual([next.stdout, next.reason], ['fine\n', null]);
   });
 
+  test('TCP buffers over the sandbox\'s own lo count against its memory limit (cgroup v1 charges them only when told)', async () => {
+    // 60 pairs nobody reads, each filled until the kernel refuses more: bounded even unaccounted
+    // (about 4 MiB of send buffer a pair, at most 240 MiB), and released when the call ends.
+    const fill = `python3 -I -c '
+import socket
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(64)
+total = 0
+held = []
+for _ in range(60):
+    c = socket.create_connection(srv.getsockname()); c.setblocking(False); held.append(c)
+    chunk = bytes(65536)
+    while True:
+        try:
+            total += c.send(chunk)
+        except (BlockingIOError, OSError):
+            break
+print(total // (1 << 20))'`;
+    const r = await run('memory = "32M"\ntimeout = "30s"', fill);
+    // Counted against the limit, the buffers either stop growing near it or (v2 may charge past
+    // it) get the sandbox killed at it; uncounted, 60 pairs queue over 200 MiB and the call ends well.
+    if (r.reason === 'memory') return;
+    assert.equal(r.reason, null, r.stderr);
+    const mib = Number(r.stdout.trim());
+    assert.ok(Number.isInteger(mib) && mib > 0, r.stdout);
+    assert.ok(mib <= 40, `${mib} MiB queued in TCP buffers under a 32 MiB limit`);
+  });
+
   test('a fork bomb is capped at pids and reported as "pids"', async () => {
     const bomb = `python3 -I -c '${FORK_BOMB_PY}'`;
     const r = await run('pids = 16\ntimeout = "10s"', bomb);

@@ -20,13 +20,14 @@ describe('cgroup limits (pure)', () => {
     });
   });
 
-  test('v1 writes: memory before memory+swap, quota after period', () => {
+  test('v1 writes: memory before memory+swap, TCP buffers charged, quota after period', () => {
     assert.deepEqual(
       toV1Writes(limits).map((w) => `${w.controller}/${w.file}=${w.value}${w.optional ? '?' : ''}`),
       [
         'memory/memory.limit_in_bytes=134217728',
         'memory/memory.memsw.limit_in_bytes=134217728?',
         'memory/memory.swappiness=0?',
+        'memory/memory.kmem.tcp.limit_in_bytes=134217728?',
         'pids/pids.max=33',
         'cpu/cpu.cfs_period_us=100000',
         'cpu/cpu.cfs_quota_us=50000',
