@@ -19,7 +19,7 @@ interface Out {
 
 /** Python that reports each escape attempt as "NAME ok" or "NAME errno N". */
 const PY_ATTEMPTS = (daemonPid: number, abstract: string) => `
-import ctypes, fcntl, os, socket, termios
+import ctypes, fcntl, os, signal, socket, termios
 libc = ctypes.CDLL(None, use_errno=True)
 def sc(name, nr, *args):
     r = libc.syscall(nr, *args)
@@ -32,7 +32,7 @@ def attempt(name, fn):
 # The tool's own child: the tool is pid 1, and attaching to itself is refused whatever the filter.
 child = os.fork()
 if child == 0:
-    os.pause(); os._exit(0)
+    signal.pause(); os._exit(0)
 sc("ptrace(ATTACH, child)", 101, 16, child, 0, 0)
 os.kill(child, 9); os.waitpid(child, 0)
 sc("keyctl", 250, 0, -3, 0)
