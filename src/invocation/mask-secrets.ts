@@ -19,7 +19,8 @@ export function maskSecrets(text: string, secrets: readonly SecretValue[], cut =
   let out = text;
   for (const s of ordered) out = out.replaceAll(s.value, `[secret:${s.name}]`);
   if (!cut || ordered.length === 0) return out;
-  // The first is the longest; one more for a character the cut split (U+FFFD).
+  // The first is the longest: the start of any secret fits in that many characters, a character
+  // the cut split (U+FFFD) among them.
   return `${out.slice(0, Math.max(0, out.length - ordered[0]!.value.length))}${CUT_MARK}`;
 }
 

@@ -56,6 +56,11 @@ export interface InvocationOptions {
 
 const PROGRESS_INTERVAL_MS = 1_000;
 
+/** How a caller stands in log lines: who, by the kernel's account, and the name it was found under. */
+export function loggedCaller(c: { readonly uid: number; readonly user: string; readonly pid: number }): { uid: number; user: string; pid: number } {
+  return { uid: c.uid, user: c.user, pid: c.pid };
+}
+
 /** sha256 of the arguments as JSON with sorted keys: the audit joins calls without logging values. */
 export function canonicalDigest(value: unknown): string {
   const canonical = (v: unknown): unknown =>
@@ -207,7 +212,7 @@ export async function runInvocation(tool: ServedTool, args: Record<string, unkno
         ...(result.deniedEgressOmitted ? { deniedEgressOmitted: result.deniedEgressOmitted } : {}),
         user: plan.user.name,
         prebuilt,
-        ...(opts.caller ? { caller: { uid: opts.caller.uid, user: opts.caller.user, pid: opts.caller.pid } } : {}),
+        ...(opts.caller ? { caller: loggedCaller(opts.caller) } : {}),
         argsSha256: canonicalDigest(args),
         ...(profile.log_arguments ? { arguments: args } : {}),
         profileDigest: profile.digest,

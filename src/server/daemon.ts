@@ -18,6 +18,7 @@ import { describeProfileError } from '../profile/profile.js';
 import { adoptedSocketMismatches, adoptSocket, groupId, listenSocket, removeSocket } from './listen-socket.js';
 import { serveConnection, type Connection } from './mcp-connection.js';
 import { CallerDirectory, peerOf } from './caller.js';
+import { loggedCaller } from '../invocation/run-invocation.js';
 import { Admission, ConnectionCount } from './admission.js';
 import { RefusalLog } from './refusal-log.js';
 import { CheckPenalties } from './check-penalties.js';
@@ -110,7 +111,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
     // The name is the one a connection of the same uid that was let in is being looked up by.
     const user = await (userNames.get(peer.uid) ?? `uid ${peer.uid}`);
     const message = `${user} has ${config.max_connections_per_caller} connections open already (max_connections_per_caller)`;
-    refusals.write(peer.uid, 'connection', log, 'warn', { caller: { uid: peer.uid, user, pid: peer.pid } }, `connection refused: ${message}`);
+    refusals.write(peer.uid, 'connection', log, 'warn', { caller: loggedCaller({ ...peer, user }) }, `connection refused: ${message}`);
     // Closed, not only half-closed: a peer that keeps its side open would otherwise hold the
     // connection as long as it likes. A peer that does not read could hold off end's callback.
     socket.end(`${JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: RATE_LIMITED, message } })}\n`, () => socket.destroy());
@@ -143,7 +144,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger = pino({ 
     const caller = (async () => {
       const c = await identified;
       if (socket.destroyed) throw new ConnectionRefused('closed before it was identified');
-      log.info({ caller: { uid: c.uid, user: c.user, pid: c.pid } }, 'connected');
+      log.info({ caller: loggedCaller(c) }, 'connected');
       return c;
     })();
     caller.catch((e: Error) => {

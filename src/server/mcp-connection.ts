@@ -12,7 +12,7 @@ import {
   type CallToolResult,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
-import { canonicalDigest, InvalidArgumentsError, InvocationAbortedError, runInvocation } from '../invocation/run-invocation.js';
+import { canonicalDigest, InvalidArgumentsError, loggedCaller, InvocationAbortedError, runInvocation } from '../invocation/run-invocation.js';
 import { HostResolveError } from '../linux/resolve-hosts.js';
 import { describeToolResult, isFailure, structuredResult, type ToolResult } from '../invocation/tool-result.js';
 import type { ServedTool } from '../profile/load-tools.js';
@@ -100,14 +100,15 @@ export function serveConnection(stream: Duplex, source: ToolSource, log: Logger,
       return { content: [{ type: 'text', text: 'toolcell: the daemon is stopping; the call was not started (call again once it is back)' }], isError: true };
     }
     const who = await caller;
+    const refused = { tool: name, caller: loggedCaller(who) };
     const penaltyMs = source.penalties.remainingMs(who.uid, name);
     if (penaltyMs > 0) {
-      source.refusals.write(who.uid, `arguments ${name}`, log, 'warn', { tool: name, caller: { uid: who.uid, user: who.user, pid: who.pid }, penaltyMs: Math.ceil(penaltyMs) }, 'call refused: a check of this caller\'s arguments was stopped');
+      source.refusals.write(who.uid, `arguments ${name}`, log, 'warn', { ...refused, penaltyMs: Math.ceil(penaltyMs) }, 'call refused: a check of this caller\'s arguments was stopped');
       throw invalidParams(`Invalid arguments for tool ${name}: arguments: a check of your arguments for this tool ran into its time limit; its calls are refused for ${Math.ceil(penaltyMs / 1000)} s more`);
     }
     const ticket = await source.admission.enter(who.uid, who.user, extra.signal);
     if ('limit' in ticket) {
-      source.refusals.write(who.uid, `limit ${name}`, log, 'info', { tool: name, caller: { uid: who.uid, user: who.user, pid: who.pid }, refused: ticket.limit }, 'call refused by a limit');
+      source.refusals.write(who.uid, `limit ${name}`, log, 'info', { ...refused, refused: ticket.limit }, 'call refused by a limit');
       return { content: [{ type: 'text', text: `toolcell: ${ticket.message}` }], isError: true, structuredContent: { refused: { limit: ticket.limit, value: ticket.value } } };
     }
     // The SDK aborts extra.signal on notifications/cancelled and when the connection closes.
@@ -137,7 +138,7 @@ export function serveConnection(stream: Duplex, source: ToolSource, log: Logger,
         // without the values; a problem names at most an unknown argument, cut short.
         if (e.problems.includes(PATTERN_CHECK_STOPPED)) source.penalties.penalize(who.uid, name);
         const problems = e.problems.slice(0, MAX_LOGGED_PROBLEMS).map((p) => p.slice(0, 200));
-        source.refusals.write(who.uid, `arguments ${name}`, log, 'warn', { tool: name, caller: { uid: who.uid, user: who.user, pid: who.pid }, argsSha256: canonicalDigest(args), problems }, 'call refused: invalid arguments');
+        source.refusals.write(who.uid, `arguments ${name}`, log, 'warn', { ...refused, argsSha256: canonicalDigest(args), problems }, 'call refused: invalid arguments');
         throw invalidParams(`Invalid arguments for tool ${name}: ${e.message}`, { problems: e.problems });
       }
       if (e instanceof InvocationAbortedError) {
