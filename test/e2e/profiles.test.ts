@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { createToolUsers, realKernelSkipReason, scriptToolToml } from '../helpers/fixtures.js';
 import { PROFILES } from '../helpers/paths.js';
-import { closeQuietly, connectClient, makeTempDir, makeToolsDir, pollUntil, removeDir, runCli, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
+import { closeQuietly, connectClient, makeTempDir, makeToolsDir, pollUntil, removeDir, runCli, SLOWDOWN, startDaemon, type Daemon, type DirectClient } from '../helpers/daemon.js';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 const skip = realKernelSkipReason();
@@ -135,10 +135,10 @@ describe('e2e: a call whose sandbox cannot be built', { skip }, () => {
       assert.equal(r.isError, true);
       const ref = /^toolcell: the sandbox could not be run; the daemon's log has why \(ref ([0-9a-f-]{36})\)$/.exec(r.content[0]!.text)?.[1];
       assert.ok(ref, r.content[0]!.text);
-      assert.ok(await pollUntil(() => daemon.stdout.includes(ref), 5000), daemon.stdout);
+      assert.ok(await pollUntil(() => daemon.stdout.includes(ref), 5000 * SLOWDOWN), daemon.stdout);
       const line = JSON.parse(daemon.stdout.split('\n').find((l) => l.includes(ref))!) as { msg: string; err: { message: string } };
       assert.equal(line.msg, 'invocation failed');
-      assert.match(line.err.message, new RegExp(`writable host path ${gone.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} does not exist`));
+      assert.ok(line.err.message.includes(`writable host path ${gone} does not exist`), line.err.message);
     } finally {
       await daemon.stop();
       removeDir(tools);

@@ -4,11 +4,12 @@
 // Everything created carries the prefix `tctest` and close() removes it. Every wait is bounded.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SLOWDOWN } from './daemon.js';
+import { pollUntil, SLOWDOWN } from './daemon.js';
+import { livingOfUids, uidOf } from './leftovers.js';
 
 export interface Lab {
   /**
@@ -393,31 +394,14 @@ else:
  * namespace, which dies with it.
  */
 export async function openSandboxWall(user: string, addresses: readonly string[] = [], comm = 'python3'): Promise<void> {
-  const uid = Number(run(['id', '-u', user]).trim());
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  let pid: number | undefined;
-  while ((pid = pidsOf(uid, comm)[0]) === undefined) {
-    if (Date.now() > deadline) throw new Error(`no ${comm} of ${user} started within ${READY_TIMEOUT_MS} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  const uids = new Set([uidOf(user)]);
+  let found: string | undefined;
+  await pollUntil(() => (found = livingOfUids(uids).find((p) => p.name === comm)?.pid) !== undefined, READY_TIMEOUT_MS);
+  const pid = found;
+  if (pid === undefined) throw new Error(`no ${comm} of ${user} started within ${READY_TIMEOUT_MS} ms`);
   const { SANDBOX_TABLE } = await import('../../src/plan/network-plan.js');
-  const inSandbox = (...args: string[]) => run(['nsenter', '-t', String(pid), '-n', ...args]);
+  const inSandbox = (...args: string[]) => run(['nsenter', '-t', pid, '-n', ...args]);
   for (const address of addresses) inSandbox('ip', 'addr', 'add', address, 'dev', 'eth0');
   inSandbox('nft', 'insert', 'rule', 'inet', SANDBOX_TABLE, 'output', 'accept');
   inSandbox('ip', 'addr', 'add', `${WALL_OPEN_MARK}/32`, 'dev', 'eth0');
-}
-
-/** Host pids of the processes whose real uid is `uid` and whose command name is `comm`. */
-function pidsOf(uid: number, comm: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const status = readFileSync(`/proc/${entry}/status`, 'utf8');
-      if (/^Name:\t(.*)$/m.exec(status)?.[1] === comm && Number(/^Uid:\t(\d+)/m.exec(status)?.[1]) === uid) pids.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
 }
